@@ -1,0 +1,3 @@
+from ticketctl.cli import main
+
+main()

@@ -1,0 +1,112 @@
+"""The Typer app: assembles the command groups, holds the global options and the one error boundary."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from pathlib import Path
+from typing import Any
+
+import typer
+from typer.core import TyperGroup
+
+from ticketctl import __version__, exit_codes
+from ticketctl.commands import mailbox, types
+from ticketctl.commands.common import State, error_console, say, state
+from ticketctl.engine.errors import TicketctlError
+
+log = logging.getLogger("ticketctl")
+
+
+class _ErrorBoundary(TyperGroup):
+    """Turns engine errors into one sentence on stderr and an exit code; tracebacks only with --debug."""
+
+    def invoke(self, ctx: Any) -> Any:
+        try:
+            return super().invoke(ctx)
+        except (typer.Exit, typer.Abort, typer.TyperException):
+            raise
+        except TicketctlError as exc:
+            log.debug("command failed", exc_info=True)
+            _fail(ctx, str(exc), exc.exit_code)
+        except KeyboardInterrupt:
+            _fail(ctx, "Interrupted.", exit_codes.FAILURE)
+        except Exception as exc:
+            if isinstance(ctx.obj, State) and ctx.obj.debug:
+                raise
+            _fail(
+                ctx,
+                f"Unexpected internal error ({type(exc).__name__}: {exc}); "
+                "run again with --debug for the traceback and report it.",
+                exit_codes.FAILURE,
+            )
+        finally:
+            if isinstance(ctx.obj, State):
+                ctx.obj.close()
+
+
+def _fail(ctx: Any, message: str, code: int) -> None:
+    from rich.markup import escape
+
+    if code == exit_codes.OK:
+        say(message)
+    else:
+        error_console().print(f"[bold red]Error:[/] {escape(message)}")
+    raise typer.Exit(code)
+
+
+app = typer.Typer(
+    cls=_ErrorBoundary,
+    help="ticketctl turns the mail in support mailboxes into tickets and lets staff work them.",
+    no_args_is_help=True,
+    pretty_exceptions_show_locals=False,
+    add_completion=False,
+    rich_markup_mode=None,
+)
+app.add_typer(mailbox.app, name="mailbox")
+app.add_typer(types.app, name="type")
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"ticketctl {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def root(
+    ctx: typer.Context,
+    config: Path = typer.Option(
+        None,
+        "--config",
+        "-c",
+        envvar=None,
+        help="The configuration file (default: $TICKETCTL_CONFIG, then ./ticketctl.yaml).",
+    ),
+    debug: bool = typer.Option(False, "--debug", help="Log debug detail and show tracebacks."),
+    version: bool = typer.Option(
+        False, "--version", callback=_version, is_eager=True, help="Print the version and exit."
+    ),
+) -> None:
+    """ticketctl turns the mail in support mailboxes into tickets and lets staff work them."""
+    ctx.obj = State(config_path=config, debug=debug)
+    _setup_logging(debug)
+
+
+@app.command("init")
+def init(ctx: typer.Context) -> None:
+    """Create the database and data directory, or upgrade them; safe to run again."""
+    st = state(ctx)
+    version = st.store.migrate()
+    say(f"Database {st.config.database} is ready (schema version {version}); data in {st.config.data_dir}.")
+
+
+def _setup_logging(debug: bool) -> None:
+    level = logging.DEBUG if debug else logging.WARNING
+    logging.basicConfig(
+        stream=sys.stderr, level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", force=True
+    )
+
+
+def main() -> None:
+    app(prog_name="ticketctl")

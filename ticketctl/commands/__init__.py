@@ -1,0 +1,1 @@
+"""The command groups: thin wiring from options to engine calls to rendering."""

@@ -1,0 +1,124 @@
+"""What every command shares: the per-invocation state (config, store) and output helpers."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import re
+import sys
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import typer
+
+from ticketctl.engine.config import Config, load_config
+from ticketctl.engine.store import Store
+
+
+@dataclass
+class State:
+    """Per-invocation state, built by the root callback; config and store load on first use."""
+
+    config_path: Path | None = None
+    debug: bool = False
+    _config: Config | None = field(default=None, repr=False)
+    _store: Store | None = field(default=None, repr=False)
+
+    @property
+    def config(self) -> Config:
+        if self._config is None:
+            self._config = load_config(self.config_path)
+        return self._config
+
+    @property
+    def store(self) -> Store:
+        if self._store is None:
+            self._store = Store(self.config.database, self.config.data_dir)
+        return self._store
+
+    def close(self) -> None:
+        if self._store is not None:
+            self._store.close()
+            self._store = None
+
+
+def state(ctx: typer.Context) -> State:
+    root = ctx.find_root()
+    if not isinstance(root.obj, State):
+        root.obj = State()
+    return root.obj
+
+
+# Terminal safety: text that came from mail must never drive the terminal or Rich.
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2066-\u2069]")
+
+
+def safe(text: Any) -> str:
+    """Make text from mail harmless to print: control characters (ESC, OSC, bidi overrides)
+    become visible escapes, and Rich markup is escaped."""
+    from rich.markup import escape
+
+    if text is None:
+        return ""
+    shown = _CONTROL.sub(lambda m: m.group().encode("unicode_escape").decode("ascii"), str(text))
+    return escape(shown)
+
+
+def console() -> Any:
+    from rich.console import Console
+
+    return Console(highlight=False)
+
+
+def error_console() -> Any:
+    from rich.console import Console
+
+    return Console(stderr=True, highlight=False, soft_wrap=True)
+
+
+def print_json(data: Any) -> None:
+    """Write data as JSON on stdout (dataclasses and paths become plain values)."""
+
+    def default(obj: Any) -> Any:
+        if dataclasses.is_dataclass(obj):
+            return dataclasses.asdict(obj)
+        if isinstance(obj, Path):
+            return str(obj)
+        raise TypeError(f"cannot encode {type(obj).__name__}")
+
+    sys.stdout.write(json.dumps(data, indent=2, default=default, ensure_ascii=False) + "\n")
+
+
+def print_table(title: str, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:
+    """A Rich table of already-safe strings; callers pass `safe()` text for anything from mail."""
+    from rich.table import Table
+
+    table = Table(title=title, title_justify="left")
+    for column in columns:
+        table.add_column(column)
+    for row in rows:
+        table.add_row(*("" if v is None else str(v) for v in row))
+    console().print(table)
+
+
+def print_record(title: str, data: dict[str, Any]) -> None:
+    """Key/value pairs as a two-column table."""
+    from rich.table import Table
+
+    table = Table(title=title, title_justify="left", show_header=False)
+    table.add_column("field", style="bold")
+    table.add_column("value")
+    for key, value in data.items():
+        shown = "" if value is None else ", ".join(value) if isinstance(value, (list, tuple)) else value
+        table.add_row(key, safe(shown))
+    console().print(table)
+
+
+def say(message: str) -> None:
+    """A line for people on stdout (plain, no markup interpretation, never wrapped)."""
+    console().print(safe(message), soft_wrap=True)
+
+
+JsonOption = typer.Option(False, "--json", help="Print JSON for scripts instead of a table.")

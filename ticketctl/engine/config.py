@@ -1,0 +1,195 @@
+"""YAML configuration with environment overrides, validated into frozen dataclasses.
+
+Lookup order: an explicit path (`--config`), then `$TICKETCTL_CONFIG`, then `./ticketctl.yaml`;
+with none of them, defaults that work in the current directory. `$TICKETCTL_DB` overrides the
+database path. Relative paths in a file are taken relative to that file's folder.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from ticketctl.engine.errors import ConfigError
+
+DEFAULT_FILE = "ticketctl.yaml"
+MIB = 1024 * 1024
+
+
+@dataclass(frozen=True)
+class LimitsConfig:
+    max_message_bytes: int = 25 * MIB
+    connect_timeout: float = 30.0
+    read_timeout: float = 120.0
+
+
+@dataclass(frozen=True)
+class SmtpConfig:
+    host: str = "localhost"
+    port: int = 587
+    security: Literal["ssl", "starttls", "none"] = "starttls"
+    auth: Literal["none", "password", "oauth2"] = "none"
+    username: str | None = None
+    password_env: str | None = None
+    oauth_mailbox: str | None = None
+    verify_tls: bool = True
+    ca_file: Path | None = None
+    timeout: float = 30.0
+
+
+@dataclass(frozen=True)
+class OutboxConfig:
+    kind: Literal["directory", "smtp"] = "directory"
+    directory: Path = Path("ticketctl-data/outbox")
+    from_address: str = "ticketctl@localhost"
+    max_attempts: int = 8
+    retry_base_seconds: int = 60
+    smtp: SmtpConfig = field(default_factory=SmtpConfig)
+
+
+@dataclass(frozen=True)
+class Config:
+    database: Path = Path("ticketctl.db")
+    data_dir: Path = Path("ticketctl-data")
+    lock_file: Path | None = None
+    log_level: Literal["debug", "info", "warning", "error"] = "warning"
+    templates_dir: Path | None = None
+    limits: LimitsConfig = field(default_factory=LimitsConfig)
+    outbox: OutboxConfig = field(default_factory=OutboxConfig)
+    source: Path | None = None  # the file this came from; not a key
+
+    @property
+    def lock_path(self) -> Path:
+        return self.lock_file or self.database.with_name(self.database.name + ".lock")
+
+
+def find_config_file(explicit: Path | None = None) -> Path | None:
+    """The config file to read, or None to run on defaults."""
+    if explicit is not None:
+        if not explicit.is_file():
+            raise ConfigError(f"The configuration file {explicit} does not exist; check the --config path.")
+        return explicit
+    env = os.environ.get("TICKETCTL_CONFIG")
+    if env:
+        path = Path(env)
+        if not path.is_file():
+            raise ConfigError(
+                f"TICKETCTL_CONFIG names {path}, which does not exist; fix or unset the variable."
+            )
+        return path
+    local = Path(DEFAULT_FILE)
+    return local if local.is_file() else None
+
+
+def load_config(explicit: Path | None = None) -> Config:
+    """Find, read and validate the configuration, then apply environment overrides."""
+    path = find_config_file(explicit)
+    data: dict[str, Any] = {}
+    base = Path.cwd()
+    if path is not None:
+        data = _read_yaml(path)
+        base = path.resolve().parent
+    config = _build(Config, data, where=str(path or "defaults"), prefix="")
+    config = _resolve_paths(config, base)
+    if os.environ.get("TICKETCTL_DB"):
+        config = dataclasses.replace(config, database=Path(os.environ["TICKETCTL_DB"]).resolve())
+    return dataclasses.replace(config, source=path)
+
+
+def _read_yaml(path: Path) -> dict[str, Any]:
+    import yaml
+
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"Cannot read the configuration file {path}: {exc}.") from exc
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        at = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        raise ConfigError(
+            f"The configuration file {path} is not valid YAML{at}; fix the syntax there."
+        ) from exc
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"The configuration file {path} must hold a mapping of keys to values.")
+    return data
+
+
+def _build(cls: type, data: Any, where: str, prefix: str) -> Any:
+    if not isinstance(data, dict):
+        raise ConfigError(f"In {where}, '{prefix.rstrip('.')}' must be a mapping of keys to values.")
+    hints = typing.get_type_hints(cls)
+    known = {f.name for f in dataclasses.fields(cls) if f.name != "source"}
+    values: dict[str, Any] = {}
+    for key, value in data.items():
+        name = f"{prefix}{key}"
+        if key not in known:
+            raise ConfigError(
+                f"In {where}, '{name}' is not a known key; expected one of: {', '.join(sorted(known))}."
+            )
+        values[key] = _coerce(hints[key], value, where, name)
+    return cls(**values)
+
+
+def _coerce(hint: Any, value: Any, where: str, name: str) -> Any:
+    origin = typing.get_origin(hint)
+    args = typing.get_args(hint)
+    if origin in (types.UnionType, typing.Union):
+        if value is None and type(None) in args:
+            return None
+        (inner,) = [a for a in args if a is not type(None)]
+        return _coerce(inner, value, where, name)
+    if origin is Literal:
+        if value not in args:
+            choices = ", ".join(str(a) for a in args)
+            raise ConfigError(f"In {where}, '{name}' is {value!r}; expected one of: {choices}.")
+        return value
+    if dataclasses.is_dataclass(hint):
+        return _build(hint, value, where, name + ".")
+    expected = {
+        bool: "true or false",
+        int: "a whole number",
+        float: "a number",
+        str: "a string",
+        Path: "a path",
+    }[hint]
+    ok = (
+        isinstance(value, bool)
+        if hint is bool
+        else isinstance(value, int) and not isinstance(value, bool)
+        if hint is int
+        else isinstance(value, (int, float)) and not isinstance(value, bool)
+        if hint is float
+        else isinstance(value, str)
+    )
+    if not ok:
+        raise ConfigError(f"In {where}, '{name}' is {value!r}; expected {expected}.")
+    if hint is Path:
+        return Path(value).expanduser()
+    if hint in (int, float) and value < 0:
+        raise ConfigError(f"In {where}, '{name}' is {value!r}; expected a number that is not negative.")
+    return hint(value)
+
+
+def _resolve_paths(config: Config, base: Path) -> Config:
+    def absolute(p: Path | None) -> Path | None:
+        return None if p is None else (p if p.is_absolute() else base / p)
+
+    smtp = dataclasses.replace(config.outbox.smtp, ca_file=absolute(config.outbox.smtp.ca_file))
+    outbox = dataclasses.replace(config.outbox, directory=absolute(config.outbox.directory), smtp=smtp)
+    return dataclasses.replace(
+        config,
+        database=absolute(config.database),
+        data_dir=absolute(config.data_dir),
+        lock_file=absolute(config.lock_file),
+        templates_dir=absolute(config.templates_dir),
+        outbox=outbox,
+    )

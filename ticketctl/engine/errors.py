@@ -1,0 +1,47 @@
+"""One exception hierarchy. Each message is a sentence: what happened, and what to do."""
+
+from __future__ import annotations
+
+
+class TicketctlError(Exception):
+    """An error the user can act on; the CLI prints its message and exits with `exit_code`."""
+
+    exit_code = 1
+
+
+class ConfigError(TicketctlError):
+    """The configuration file or a value given on the command line is wrong."""
+
+
+class NotFound(TicketctlError):
+    """A named mailbox, ticket type, ticket or other record does not exist."""
+
+
+class InUse(TicketctlError):
+    """A record cannot be removed because others refer to it."""
+
+
+class StoreError(TicketctlError):
+    """The database cannot be opened or is in a state we cannot work with."""
+
+
+class SourceError(TicketctlError):
+    """A mailbox could not be reached or read (network, TLS, folder)."""
+
+
+class MailboxAuthError(SourceError):
+    """A mailbox refused the login, or its OAuth token could not be had."""
+
+
+class LockHeld(TicketctlError):
+    """Another run holds the lock on this database."""
+
+    exit_code = 0
+
+
+class SendError(TicketctlError):
+    """The outgoing mail server could not be reached or refused the mail."""
+
+
+class TemplateError(TicketctlError):
+    """A template or canned response could not be rendered."""

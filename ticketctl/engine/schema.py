@@ -1,0 +1,252 @@
+"""The database schema, as numbered migrations applied in order (`PRAGMA user_version`).
+
+Never edit a migration that has shipped; append a new one.
+"""
+
+MIGRATIONS: list[str] = [
+    # 1: the whole domain
+    """
+    CREATE TABLE settings (
+        key TEXT PRIMARY KEY,
+        value TEXT NOT NULL
+    );
+
+    CREATE TABLE mailboxes (
+        id INTEGER PRIMARY KEY,
+        name TEXT NOT NULL UNIQUE,
+        kind TEXT NOT NULL CHECK (kind IN ('imap', 'pop3', 'maildir')),
+        host TEXT,
+        port INTEGER,
+        security TEXT NOT NULL DEFAULT 'ssl' CHECK (security IN ('ssl', 'starttls', 'none')),
+        verify_tls INTEGER NOT NULL DEFAULT 1,
+        ca_file TEXT,
+        username TEXT,
+        auth TEXT NOT NULL DEFAULT 'password' CHECK (auth IN ('password', 'oauth2')),
+        password TEXT,
+        folder TEXT NOT NULL DEFAULT 'INBOX',
+        processed_folder TEXT,
+        maildir_path TEXT,
+        oauth_provider TEXT,
+        tenant_id TEXT,
+        client_id TEXT,
+        client_secret TEXT,
+        client_secret_expires_at TEXT,
+        redirect_url TEXT,
+        refresh_token TEXT,
+        refresh_token_issued_at TEXT,
+        access_token_expires_at TEXT,
+        oauth_state TEXT,
+        last_run_at TEXT,
+        last_success_at TEXT,
+        last_error TEXT,
+        failed_runs INTEGER NOT NULL DEFAULT 0,
+        created_at TEXT NOT NULL,
+        updated_at TEXT NOT NULL
+    );
+
+    CREATE TABLE ticket_types (
+        id INTEGER PRIMARY KEY,
+        name TEXT NOT NULL UNIQUE,
+        task TEXT NOT NULL CHECK (task IN ('simple_storage', 'assignment', 'bounce_back')),
+        description TEXT NOT NULL DEFAULT '',
+        email_to TEXT NOT NULL,            -- JSON list of addresses, lower-cased
+        workflow_tag TEXT NOT NULL UNIQUE COLLATE NOCASE,
+        mailbox_id INTEGER NOT NULL REFERENCES mailboxes(id),
+        admin_email TEXT,
+        email_forward TEXT,
+        save_table TEXT,
+        save_from_column TEXT,
+        save_subject_column TEXT,
+        save_body_column TEXT,
+        active INTEGER NOT NULL DEFAULT 1,
+        created_at TEXT NOT NULL,
+        updated_at TEXT NOT NULL
+    );
+    CREATE INDEX ticket_types_mailbox ON ticket_types(mailbox_id);
+
+    CREATE TABLE contacts (
+        id INTEGER PRIMARY KEY,
+        email TEXT NOT NULL UNIQUE COLLATE NOCASE,
+        name TEXT NOT NULL DEFAULT '',
+        role TEXT NOT NULL DEFAULT 'contact'
+            CHECK (role IN ('contact', 'lead', 'student', 'tutor', 'admin')),
+        created_at TEXT NOT NULL
+    );
+
+    CREATE TABLE courses (
+        id INTEGER PRIMARY KEY,
+        name TEXT NOT NULL UNIQUE,
+        question_type_id INTEGER REFERENCES ticket_types(id),
+        assignment_type_id INTEGER REFERENCES ticket_types(id)
+    );
+
+    CREATE TABLE enrolments (
+        id INTEGER PRIMARY KEY,
+        course_id INTEGER NOT NULL REFERENCES courses(id),
+        student_id INTEGER NOT NULL REFERENCES contacts(id),
+        tutor_id INTEGER REFERENCES contacts(id),
+        UNIQUE (course_id, student_id)
+    );
+    CREATE INDEX enrolments_student ON enrolments(student_id);
+    CREATE INDEX enrolments_tutor ON enrolments(tutor_id);
+
+    -- one row per message ever taken from a mailbox; nothing leaves a mailbox without one
+    CREATE TABLE ledger (
+        id INTEGER PRIMARY KEY,
+        mailbox_id INTEGER NOT NULL REFERENCES mailboxes(id),
+        uid TEXT NOT NULL,
+        message_id TEXT,
+        sha256 TEXT NOT NULL,
+        size INTEGER NOT NULL,
+        raw_path TEXT,                     -- under the data directory; NULL if not kept (oversized)
+        disposition TEXT NOT NULL CHECK (disposition IN ('new_ticket', 'reply', 'bounce',
+            'error_ticket', 'invalid_ticket', 'rejected', 'ignored', 'duplicate')),
+        rule TEXT NOT NULL,
+        reason TEXT NOT NULL,
+        ticket_id INTEGER REFERENCES tickets(id),
+        log_id INTEGER REFERENCES ticket_logs(id),
+        received_at TEXT NOT NULL
+    );
+    CREATE INDEX ledger_mailbox_hash ON ledger(mailbox_id, sha256);
+    CREATE INDEX ledger_mailbox_message_id ON ledger(mailbox_id, message_id);
+    CREATE INDEX ledger_mailbox_uid ON ledger(mailbox_id, uid);
+    CREATE INDEX ledger_ticket ON ledger(ticket_id);
+
+    CREATE TABLE tickets (
+        id INTEGER PRIMARY KEY,
+        type_id INTEGER REFERENCES ticket_types(id),
+        mailbox_id INTEGER REFERENCES mailboxes(id),
+        contact_id INTEGER REFERENCES contacts(id),
+        kind TEXT NOT NULL DEFAULT 'normal' CHECK (kind IN ('normal', 'invalid', 'error')),
+        status TEXT NOT NULL DEFAULT 'new'
+            CHECK (status IN ('new', 'open', 'answered', 'waiting', 'resolved', 'closed')),
+        subject TEXT NOT NULL DEFAULT '',
+        from_email TEXT NOT NULL DEFAULT '',
+        from_name TEXT NOT NULL DEFAULT '',
+        error_reason TEXT,
+        created_at TEXT NOT NULL,
+        updated_at TEXT NOT NULL
+    );
+    CREATE INDEX tickets_status ON tickets(status, updated_at);
+    CREATE INDEX tickets_type ON tickets(type_id, updated_at);
+    CREATE INDEX tickets_mailbox ON tickets(mailbox_id, updated_at);
+    CREATE INDEX tickets_contact ON tickets(contact_id);
+    CREATE INDEX tickets_kind ON tickets(kind, updated_at);
+    CREATE INDEX tickets_updated ON tickets(updated_at);
+
+    CREATE TABLE ticket_logs (
+        id INTEGER PRIMARY KEY,
+        ticket_id INTEGER NOT NULL REFERENCES tickets(id),
+        direction TEXT NOT NULL CHECK (direction IN ('in', 'out')),
+        from_email TEXT NOT NULL DEFAULT '',
+        from_name TEXT NOT NULL DEFAULT '',
+        to_email TEXT NOT NULL DEFAULT '',
+        to_name TEXT NOT NULL DEFAULT '',
+        receiver_contact_id INTEGER REFERENCES contacts(id),
+        cc TEXT NOT NULL DEFAULT '',
+        subject TEXT NOT NULL DEFAULT '',
+        body_text TEXT NOT NULL DEFAULT '',
+        body_html TEXT,
+        message_id TEXT,
+        in_reply_to TEXT,
+        ledger_id INTEGER REFERENCES ledger(id),
+        created_at TEXT NOT NULL
+    );
+    CREATE INDEX ticket_logs_ticket ON ticket_logs(ticket_id, id);
+    CREATE INDEX ticket_logs_message_id ON ticket_logs(message_id);
+
+    CREATE TABLE attachments (
+        id INTEGER PRIMARY KEY,
+        log_id INTEGER NOT NULL REFERENCES ticket_logs(id),
+        filename TEXT NOT NULL,
+        content_type TEXT NOT NULL,
+        size INTEGER NOT NULL,
+        sha256 TEXT NOT NULL,              -- the file is data_dir/attachments/<sha256[:2]>/<sha256>
+        content_id TEXT,
+        inline INTEGER NOT NULL DEFAULT 0
+    );
+    CREATE INDEX attachments_log ON attachments(log_id);
+
+    CREATE TABLE assignments (
+        id INTEGER PRIMARY KEY,
+        ticket_id INTEGER NOT NULL UNIQUE REFERENCES tickets(id),
+        course_id INTEGER REFERENCES courses(id),
+        student_id INTEGER NOT NULL REFERENCES contacts(id),
+        tutor_id INTEGER REFERENCES contacts(id),
+        status TEXT NOT NULL DEFAULT 'submitted'
+            CHECK (status IN ('submitted', 'feedback_returned', 'resubmitted', 'completed')),
+        submissions INTEGER NOT NULL DEFAULT 1,
+        created_at TEXT NOT NULL,
+        updated_at TEXT NOT NULL
+    );
+
+    CREATE TABLE email_queue (
+        id INTEGER PRIMARY KEY,
+        ticket_id INTEGER REFERENCES tickets(id),
+        log_id INTEGER REFERENCES ticket_logs(id),
+        purpose TEXT NOT NULL,             -- new_ticket, relay, reply, reassigned, assignment_*...
+        from_email TEXT NOT NULL,
+        from_name TEXT NOT NULL DEFAULT '',
+        to_email TEXT NOT NULL,
+        to_name TEXT NOT NULL DEFAULT '',
+        cc TEXT NOT NULL DEFAULT '',
+        reply_to TEXT,
+        subject TEXT NOT NULL,
+        body_text TEXT NOT NULL,
+        body_html TEXT,
+        message_id TEXT NOT NULL UNIQUE,   -- fixed at creation: a resend after a crash is the same mail
+        in_reply_to TEXT,
+        references_ TEXT,
+        envelope_from TEXT,
+        attachments TEXT NOT NULL DEFAULT '[]',  -- JSON list of attachment ids
+        auto_submitted INTEGER NOT NULL DEFAULT 1,
+        status TEXT NOT NULL DEFAULT 'pending' CHECK (status IN ('pending', 'sending', 'sent', 'failed')),
+        attempts INTEGER NOT NULL DEFAULT 0,
+        next_attempt_at TEXT NOT NULL,
+        last_error TEXT,
+        created_at TEXT NOT NULL,
+        sent_at TEXT
+    );
+    CREATE INDEX email_queue_due ON email_queue(status, next_attempt_at);
+    CREATE INDEX email_queue_ticket ON email_queue(ticket_id);
+
+    CREATE TABLE bounces (
+        id INTEGER PRIMARY KEY,
+        ledger_id INTEGER REFERENCES ledger(id),
+        queue_id INTEGER REFERENCES email_queue(id),
+        ticket_id INTEGER REFERENCES tickets(id),
+        contact_id INTEGER REFERENCES contacts(id),
+        address TEXT NOT NULL,
+        permanent INTEGER NOT NULL DEFAULT 1,
+        status_code TEXT,
+        diagnostic TEXT,
+        resolved INTEGER NOT NULL DEFAULT 0,
+        resolved_at TEXT,
+        resolved_note TEXT,
+        created_at TEXT NOT NULL
+    );
+    CREATE INDEX bounces_unresolved ON bounces(resolved, created_at);
+    CREATE INDEX bounces_contact ON bounces(contact_id);
+    CREATE INDEX bounces_address ON bounces(address);
+
+    CREATE TABLE canned_responses (
+        id INTEGER PRIMARY KEY,
+        name TEXT NOT NULL UNIQUE,
+        subject TEXT NOT NULL DEFAULT '',
+        body TEXT NOT NULL,
+        created_at TEXT NOT NULL,
+        updated_at TEXT NOT NULL
+    );
+
+    CREATE TABLE runs (
+        id INTEGER PRIMARY KEY,
+        mailbox_id INTEGER REFERENCES mailboxes(id),
+        started_at TEXT NOT NULL,
+        finished_at TEXT,
+        ok INTEGER,
+        counts TEXT NOT NULL DEFAULT '{}',
+        error TEXT
+    );
+    CREATE INDEX runs_mailbox ON runs(mailbox_id, id);
+    """,
+]
