@@ -1,0 +1,56 @@
+"""Shared fixtures: an isolated working directory per test and a CLI runner bound to it."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from ticketctl.cli import app
+from ticketctl.engine.config import load_config
+from ticketctl.engine.store import Store
+
+CORPUS = Path(__file__).resolve().parents[1].parent / "shared" / "corpus"
+
+
+@dataclass
+class Result:
+    exit_code: int
+    stdout: str
+    stderr: str
+    exception: BaseException | None
+
+
+@pytest.fixture
+def workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A fresh current directory with no config file and no TICKETCTL_* variables: the defaults."""
+    for key in list(os.environ):
+        if key.startswith("TICKETCTL_"):
+            monkeypatch.delenv(key)
+    monkeypatch.setenv("COLUMNS", "200")
+    monkeypatch.chdir(tmp_path)
+    return tmp_path
+
+
+@pytest.fixture
+def cli(workdir: Path) -> Callable[..., Result]:
+    """Run `ticketctl ARGS` through Typer's CLI runner in the isolated directory."""
+
+    def run(*args: str, input: str | None = None, env: dict[str, str] | None = None) -> Result:
+        result = CliRunner().invoke(app, list(args), input=input, env=env)
+        return Result(result.exit_code, result.stdout, result.stderr, result.exception)
+
+    return run
+
+
+@pytest.fixture
+def store(workdir: Path) -> Store:
+    """The store the CLI would open in the isolated directory."""
+    config = load_config()
+    st = Store(config.database, config.data_dir)
+    yield st
+    st.close()
