@@ -123,7 +123,7 @@ def add(store: Store, **fields: Any) -> Mailbox:
     return get(store, values["name"])
 
 
-def edit(store: Store, name: str, **changes: Any) -> Mailbox:
+def edit(store: Store, name: str, /, **changes: Any) -> Mailbox:
     """Change the given fields of a mailbox; a None value leaves a field as it is."""
     current = get(store, name)
     changes = {k: v for k, v in changes.items() if v is not None}
@@ -205,8 +205,19 @@ def validate(values: dict[str, Any]) -> dict[str, Any]:
         if missing:
             flags = ", ".join("--" + k.replace("_", "-") for k in missing)
             raise ConfigError(f"An OAuth2 mailbox needs {flags}.")
+    if v.get("client_secret_expires_at"):
+        v["client_secret_expires_at"] = _date(v["client_secret_expires_at"])
     v["verify_tls"] = bool(v.get("verify_tls", True))
     return v
+
+
+def _date(value: str) -> str:
+    from datetime import date
+
+    try:
+        return date.fromisoformat(str(value)[:10]).isoformat()
+    except ValueError:
+        raise ConfigError(f"'{value}' is not a date; use the form YYYY-MM-DD.") from None
 
 
 def _choice(values: dict[str, Any], key: str, choices: tuple[str, ...]) -> None:

@@ -107,7 +107,7 @@ def add(store: Store, **fields: Any) -> TicketType:
     return get(store, values["name"])
 
 
-def edit(store: Store, name: str, **changes: Any) -> TicketType:
+def edit(store: Store, name: str, /, **changes: Any) -> TicketType:
     current = get(store, name)
     unknown = set(changes) - set(EDITABLE)
     if unknown:

@@ -1,0 +1,84 @@
+"""The app as a whole: help for every command, config discovery and its errors, import hygiene."""
+
+import subprocess
+import sys
+
+from typer.main import get_command
+
+from ticketctl.cli import app
+
+
+def test_help_lists_groups_with_descriptions(cli):
+    result = cli("--help")
+    assert result.exit_code == 0
+    for group in ("mailbox", "type", "init"):
+        assert group in result.stdout
+
+
+def walk(command, path=()):
+    yield path, command
+    for name, sub in getattr(command, "commands", {}).items():
+        yield from walk(sub, (*path, name))
+
+
+def test_every_command_and_option_has_help(cli):
+    for path, command in walk(get_command(app)):
+        assert (command.help or "").strip(), f"{' '.join(path)} has no help"
+        for param in command.params:
+            if param.param_type_name == "option" and param.name not in ("help",):
+                assert (param.help or "").strip(), f"{' '.join(path)} --{param.name} has no help"
+        assert cli(*path, "--help").exit_code == 0
+
+
+def test_config_file_env_and_db_override(cli, workdir):
+    (workdir / "conf").mkdir()
+    (workdir / "conf" / "t.yaml").write_text(
+        "database: db/tickets.sqlite\nlimits:\n  max_message_bytes: 1000\n"
+    )
+    result = cli("--config", "conf/t.yaml", "init")
+    assert result.exit_code == 0, result.stderr
+    assert (workdir / "conf" / "db" / "tickets.sqlite").exists()
+    result = cli("init", env={"TICKETCTL_CONFIG": "conf/t.yaml", "TICKETCTL_DB": str(workdir / "other.db")})
+    assert result.exit_code == 0
+    assert (workdir / "other.db").exists()
+
+
+def test_config_errors_are_one_sentence(cli, workdir):
+    (workdir / "ticketctl.yaml").write_text("database: [unclosed\n")
+    bad_yaml = cli("mailbox", "list")
+    assert bad_yaml.exit_code == 1
+    assert "ticketctl.yaml is not valid YAML at line" in bad_yaml.stderr
+    (workdir / "ticketctl.yaml").write_text("limits:\n  max_mesage_bytes: 10\n")
+    unknown = cli("mailbox", "list")
+    assert unknown.exit_code == 1
+    assert "'limits.max_mesage_bytes' is not a known key" in unknown.stderr
+    (workdir / "ticketctl.yaml").write_text("outbox:\n  max_attempts: many\n")
+    wrong_type = cli("mailbox", "list")
+    assert wrong_type.exit_code == 1
+    assert "'outbox.max_attempts' is 'many'; expected a whole number" in wrong_type.stderr
+    missing = cli("--config", "nope.yaml", "mailbox", "list")
+    assert missing.exit_code == 1
+    assert "nope.yaml does not exist" in missing.stderr
+    for result in (bad_yaml, unknown, wrong_type, missing):
+        assert "Traceback" not in result.stderr
+
+
+def test_example_config_is_valid(workdir):
+    from pathlib import Path
+
+    from ticketctl.engine.config import load_config
+
+    example = Path(__file__).resolve().parents[2] / "config.example.yaml"
+    config = load_config(example)
+    assert config.limits.max_message_bytes == 25 * 1024 * 1024
+
+
+def test_engine_imports_no_terminal_libraries():
+    code = (
+        "import sys, pkgutil, importlib, ticketctl.engine as e\n"
+        "for m in pkgutil.walk_packages(e.__path__, 'ticketctl.engine.'):\n"
+        "    importlib.import_module(m.name)\n"
+        "bad = [m for m in ('typer', 'rich', 'click') if m in sys.modules]\n"
+        "assert not bad, bad\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)
