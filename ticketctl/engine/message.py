@@ -101,3 +101,8 @@ def parse(raw: bytes) -> ParsedMessage:
         body_text=text,
         headers=headers,
     )
+
+
+def parse_headers(headers: bytes) -> ParsedMessage:
+    """A message of which only the header block could be read (it was too big to download)."""
+    return parse(headers.rstrip(b"\r\n") + b"\r\n\r\n")

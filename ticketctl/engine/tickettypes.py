@@ -184,6 +184,8 @@ def _validate(store: Store, v: dict[str, Any]) -> dict[str, Any]:
                 "starting with a letter."
             )
         out[key] = value
+    if out["save_table"] and out["save_table"].lower() in _reserved_tables(store):
+        raise ConfigError(f"'{out['save_table']}' is one of ticketctl's own tables; name another save table.")
     if out["save_table"] and not any(out[c] for c in SAVE_COLUMNS):
         raise ConfigError("A save table needs at least one of --save-from, --save-subject, --save-body.")
     if not out["save_table"] and any(out[c] for c in SAVE_COLUMNS):
@@ -202,3 +204,11 @@ def _check_unique(store: Store, values: dict[str, Any], own_id: int | None) -> N
             f"Workflow tag '{values['workflow_tag']}' is already used by type '{row['name']}'; "
             "tags must be unique so replies find their ticket."
         )
+
+
+def _reserved_tables(store: Store) -> set[str]:
+    from ticketctl.engine.schema import MIGRATIONS
+
+    return {m.lower() for m in re.findall(r"CREATE TABLE (\w+)", "".join(MIGRATIONS))} | {
+        r["name"].lower() for r in store.query("SELECT name FROM sqlite_master WHERE name LIKE 'sqlite%'")
+    }

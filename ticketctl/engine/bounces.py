@@ -1,0 +1,98 @@
+"""Bounces: which addresses failed (flufl.bounce reads DSNs and many MTAs' own formats), matched back
+to the queued mail (through the VERP envelope address or the Message-ID it quotes), the ticket and
+the contact. Recorded unresolved until staff resolve them."""
+
+from __future__ import annotations
+
+import logging
+import re
+import sqlite3
+
+from ticketctl.engine.message import ParsedMessage
+from ticketctl.engine.rules import StoreView
+from ticketctl.engine.store import utcnow
+
+log = logging.getLogger(__name__)
+
+_QUOTED_ID = re.compile(rb"^message-id:\s*<([^<>\s]+)>", re.IGNORECASE | re.MULTILINE)
+_STATUS = re.compile(rb"^status:\s*([245]\.\d{1,3}\.\d{1,3})", re.IGNORECASE | re.MULTILINE)
+_DIAGNOSTIC = re.compile(rb"^diagnostic-code:\s*(.+)$", re.IGNORECASE | re.MULTILINE)
+
+
+def failures(raw: bytes) -> tuple[set[str], set[str]]:
+    """(temporary, permanent) failed addresses, lower-cased."""
+    import email
+
+    from flufl.bounce import all_failures
+
+    try:
+        temporary, permanent = all_failures(email.message_from_bytes(raw))
+    except Exception:  # a detector choking on a broken report must not lose the bounce
+        log.debug("flufl.bounce failed", exc_info=True)
+        return set(), set()
+    decode = lambda items: {a.decode("utf-8", "replace").lower() for a in items}  # noqa: E731
+    return decode(temporary), decode(permanent)
+
+
+def record(conn: sqlite3.Connection, ledger_id: int, msg: ParsedMessage, view: StoreView) -> int | None:
+    """Write one bounce row per failed address; returns the ticket the bounced mail belonged to."""
+    raw = _raw(conn, ledger_id, view)
+    temporary, permanent = failures(raw)
+    queue = _queued_mail(conn, raw, msg, view)
+    ticket_id = queue["ticket_id"] if queue else None
+    if not temporary and not permanent and queue:
+        permanent = {queue["to_email"]}
+    status = _STATUS.search(raw)
+    diagnostic = _DIAGNOSTIC.search(raw)
+    for address, is_permanent in [(a, True) for a in sorted(permanent)] + [
+        (a, False) for a in sorted(temporary)
+    ]:
+        contact = conn.execute("SELECT id FROM contacts WHERE email = ?", (address,)).fetchone()
+        conn.execute(
+            "INSERT INTO bounces (ledger_id, queue_id, ticket_id, contact_id, address, permanent, status_code,"
+            " diagnostic, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                ledger_id,
+                queue["id"] if queue else None,
+                ticket_id,
+                contact[0] if contact else None,
+                address,
+                int(is_permanent),
+                status.group(1).decode() if status else None,
+                diagnostic.group(1).decode("utf-8", "replace").strip()[:500] if diagnostic else None,
+                utcnow(),
+            ),
+        )
+    return ticket_id
+
+
+def _raw(conn: sqlite3.Connection, ledger_id: int, view: StoreView) -> bytes:
+    row = conn.execute("SELECT raw_path FROM ledger WHERE id = ?", (ledger_id,)).fetchone()
+    if not row or not row[0]:
+        return b""
+    return (view.store.data_dir / row[0]).read_bytes()
+
+
+def _queued_mail(
+    conn: sqlite3.Connection, raw: bytes, msg: ParsedMessage, view: StoreView
+) -> sqlite3.Row | None:
+    """The queued mail a bounce is about: by the VERP address it was sent back to, else by the
+    Message-ID of ours that the report quotes."""
+    try:
+        from ticketctl.engine.msgid import parse_verp
+    except ImportError:
+        parse_verp = None
+    if parse_verp is not None:
+        for address in msg.recipients:
+            queue_id = parse_verp(view.secret, address)
+            if queue_id:
+                row = conn.execute("SELECT * FROM email_queue WHERE id = ?", (queue_id,)).fetchone()
+                if row:
+                    return row
+    for found in _QUOTED_ID.findall(raw):
+        row = conn.execute(
+            "SELECT * FROM email_queue WHERE message_id = ?", (found.decode("ascii", "replace"),)
+        ).fetchone()
+        if row:
+            return row
+    return None

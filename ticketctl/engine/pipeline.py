@@ -1,0 +1,225 @@
+"""The processing run: lock, mailboxes in order (bounce mailboxes first), one message at a time
+through the rule chain into one transaction each, dispose only after the commit, then drain the
+email queue. See DESIGN.md, "The flow of one process run"."""
+
+from __future__ import annotations
+
+import importlib
+import logging
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from ticketctl.engine import mailboxes
+from ticketctl.engine.config import Config
+from ticketctl.engine.errors import TicketctlError
+from ticketctl.engine.ingest import Rule, ingest
+from ticketctl.engine.lock import run_lock
+from ticketctl.engine.mailboxes import Mailbox
+from ticketctl.engine.rules import StoreView
+from ticketctl.engine.sources import TokenProvider, open_source
+from ticketctl.engine.store import Store, utcnow
+
+log = logging.getLogger(__name__)
+
+# The rule chain, read top to bottom; the first rule that decides wins. `route` always decides.
+RULES = ("mail-loop", "bounce", "auto-reply", "subject-tag", "references", "admin-to-self", "route")
+RULE_MODULES = {
+    "mail-loop": "loop",
+    "bounce": "bounce",
+    "auto-reply": "autoreply",
+    "subject-tag": "subject_tag",
+    "references": "references",
+    "admin-to-self": "admin_self",
+    "route": "route",
+}
+
+Progress = Callable[[str, int, int], None]  # (mailbox name, done, total)
+
+
+@dataclass
+class MailboxReport:
+    mailbox: str
+    counts: dict[str, int] = field(default_factory=dict)
+    error: str | None = None
+
+    @property
+    def failed(self) -> bool:
+        return self.error is not None
+
+    def summary(self) -> str:
+        total = sum(self.counts.values())
+        parts = ", ".join(f"{n} {d}" for d, n in sorted(self.counts.items())) or "nothing waiting"
+        line = f"{self.mailbox}: {total} message(s): {parts}"
+        return f"{line}; FAILED: {self.error}" if self.error else line
+
+
+@dataclass
+class ProcessReport:
+    mailboxes: list[MailboxReport] = field(default_factory=list)
+    sent: int = 0
+    send_failed: int = 0
+    send_error: str | None = None
+    dry_run: bool = False
+
+    @property
+    def failed(self) -> bool:
+        return any(m.failed for m in self.mailboxes) or self.send_error is not None
+
+
+def rule_chain() -> list[Rule]:
+    chain = []
+    for name in RULES:
+        module = importlib.import_module(f"ticketctl.engine.rules.{RULE_MODULES[name]}")
+        assert module.NAME == name, f"rule module {module.__name__} is named {module.NAME}, listed as {name}"
+        chain.append((name, module.check))
+    return chain
+
+
+def mailboxes_to_process(store: Store, only: str | None = None) -> list[Mailbox]:
+    """Mailboxes with an active ticket type; those with a bounce_back type first."""
+    rows = store.query(
+        "SELECT mailbox_id, max(task = 'bounce_back') AS bounces FROM ticket_types WHERE active = 1"
+        " GROUP BY mailbox_id"
+    )
+    order = {r["mailbox_id"]: r["bounces"] for r in rows}
+    boxes = [m for m in mailboxes.list_all(store) if m.id in order]
+    if only is not None:
+        wanted = mailboxes.get(store, only)
+        boxes = [m for m in boxes if m.id == wanted.id] or [wanted]
+    return sorted(boxes, key=lambda m: (-order.get(m.id, 0), m.name))
+
+
+def run(
+    store: Store,
+    config: Config,
+    *,
+    mailbox: str | None = None,
+    dry_run: bool = False,
+    limit: int | None = None,
+    notify: bool = True,
+    progress: Progress | None = None,
+    lock_wait: float = 10.0,
+) -> ProcessReport:
+    """One processing run. Raises LockHeld when another run holds the database."""
+    with run_lock(config.lock_path, lock_wait):
+        report = ProcessReport(dry_run=dry_run)
+        for box in mailboxes_to_process(store, mailbox):
+            report.mailboxes.append(
+                process_mailbox(
+                    store, config, box, dry_run=dry_run, limit=limit, notify=notify, progress=progress
+                )
+            )
+        if not dry_run:
+            _drain(store, config, report)
+        return report
+
+
+def process_mailbox(
+    store: Store,
+    config: Config,
+    mailbox: Mailbox,
+    *,
+    dry_run: bool = False,
+    limit: int | None = None,
+    notify: bool = True,
+    progress: Progress | None = None,
+) -> MailboxReport:
+    report = MailboxReport(mailbox.name)
+    counts: Counter[str] = Counter()
+    run_id = None if dry_run else _start_run(store, mailbox)
+    source = None
+    try:
+        source = open_source(mailbox, config.limits, _token_provider(store, mailbox))
+        waiting = source.list()[: limit or None]
+        view = StoreView(store, mailbox.id)
+        rules = rule_chain()
+        for done, item in enumerate(waiting, 1):
+            fetched = source.fetch(item.uid, config.limits.max_message_bytes)
+            outcome = ingest(store, config, mailbox, fetched, rules, view, notify=notify, dry_run=dry_run)
+            counts[outcome.disposition] += 1
+            if not dry_run:
+                if outcome.keep_on_server:
+                    source.set_aside(item.uid)
+                else:
+                    source.dispose(item.uid)
+            if progress:
+                progress(mailbox.name, done, len(waiting))
+        source.close()
+    except TicketctlError as exc:
+        report.error = str(exc)
+    except (OSError, EOFError) as exc:  # a connection that dropped mid-run
+        report.error = (
+            f"the connection to {mailbox.host or mailbox.maildir_path} failed ({exc}); "
+            "nothing unrecorded was deleted, and the next run goes on from here"
+        )
+    except Exception as exc:
+        log.debug("mailbox %s failed", mailbox.name, exc_info=True)
+        report.error = (
+            f"unexpected {type(exc).__name__}: {exc}; nothing unrecorded was deleted "
+            "(run with --debug for the traceback)"
+        )
+    finally:
+        if report.error and source is not None:
+            _quietly(source.abort)
+    report.counts = dict(counts)
+    if run_id is not None:
+        _finish_run(store, mailbox, run_id, report)
+    return report
+
+
+def _token_provider(store: Store, mailbox: Mailbox) -> TokenProvider | None:
+    if mailbox.auth != "oauth2":
+        return None
+    from ticketctl.engine import oauth
+
+    return oauth.token_provider(store, mailbox)
+
+
+def _drain(store: Store, config: Config, report: ProcessReport) -> None:
+    from ticketctl.engine import outbox
+
+    drain = getattr(outbox, "drain", None)
+    if drain is None:
+        return
+    try:
+        result = drain(store, config)
+        report.sent, report.send_failed = result.sent, result.failed
+    except TicketctlError as exc:
+        report.send_error = str(exc)
+
+
+def _start_run(store: Store, mailbox: Mailbox) -> int:
+    with store.transaction() as conn:
+        cur = conn.execute("INSERT INTO runs (mailbox_id, started_at) VALUES (?, ?)", (mailbox.id, utcnow()))
+    return int(cur.lastrowid or 0)
+
+
+def _finish_run(store: Store, mailbox: Mailbox, run_id: int, report: MailboxReport) -> None:
+    import json
+
+    now = utcnow()
+    with store.transaction() as conn:
+        conn.execute(
+            "UPDATE runs SET finished_at = ?, ok = ?, counts = ?, error = ? WHERE id = ?",
+            (now, int(not report.failed), json.dumps(report.counts), report.error, run_id),
+        )
+        if report.failed:
+            conn.execute(
+                "UPDATE mailboxes SET last_run_at = ?, last_error = ?, failed_runs = failed_runs + 1"
+                " WHERE id = ?",
+                (now, report.error, mailbox.id),
+            )
+        else:
+            conn.execute(
+                "UPDATE mailboxes SET last_run_at = ?, last_success_at = ?, last_error = NULL,"
+                " failed_runs = 0 WHERE id = ?",
+                (now, now, mailbox.id),
+            )
+
+
+def _quietly(action: Callable[[], None]) -> None:
+    try:
+        action()
+    except Exception:
+        log.debug("ignored error while aborting", exc_info=True)

@@ -1,0 +1,31 @@
+"""Delivery failure reports (DSNs and the non-standard reports of many MTAs) are bounces."""
+
+from __future__ import annotations
+
+import re
+
+from ticketctl.engine.message import ParsedMessage
+from ticketctl.engine.rules import Decision, StoreView
+
+NAME = "bounce"
+
+_SENDER = re.compile(r"^(mailer-daemon|postmaster|mail-daemon|mail delivery (subsystem|system))", re.I)
+_SUBJECT = re.compile(
+    r"(undeliver|delivery (status notification|failure|has failed)|returned mail|failure notice|"
+    r"mail delivery failed|could not be delivered|non[- ]?delivery|delivery problem|nondeliverable|"
+    r"warning: could not send|mail system error)",
+    re.I,
+)
+
+
+def check(msg: ParsedMessage, view: StoreView) -> Decision | None:
+    content_type = (msg.header("Content-Type") or "").lower()
+    if "multipart/report" in content_type and "delivery-status" in content_type:
+        return Decision("bounce", NAME, "a delivery status notification (multipart/report)")
+    sender = msg.from_.email if msg.from_ else ""
+    name = msg.from_.name if msg.from_ else ""
+    return_path = (msg.header("Return-Path") or "").strip()
+    from_daemon = bool(_SENDER.match(sender) or _SENDER.match(name)) or return_path == "<>"
+    if from_daemon and _SUBJECT.search(msg.subject or ""):
+        return Decision("bounce", NAME, f"a delivery failure report from {sender or 'the mail system'}")
+    return None
