@@ -32,9 +32,7 @@ def test_every_command_and_option_has_help(cli):
 
 def test_config_file_env_and_db_override(cli, workdir):
     (workdir / "conf").mkdir()
-    (workdir / "conf" / "t.yaml").write_text(
-        "database: db/tickets.sqlite\nlimits:\n  max_message_bytes: 1000\n"
-    )
+    (workdir / "conf" / "t.yaml").write_text("database: db/tickets.sqlite\nlimits:\n  max_message_bytes: 1000\n")
     result = cli("--config", "conf/t.yaml", "init")
     assert result.exit_code == 0, result.stderr
     assert (workdir / "conf" / "db" / "tickets.sqlite").exists()

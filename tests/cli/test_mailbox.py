@@ -88,9 +88,7 @@ def test_maildir_mailbox(cli, workdir):
 
 def test_edit_changes_only_given_fields(cli, store):
     add_imap(cli)
-    result = cli(
-        "mailbox", "edit", "support", "--port", "1993", "--processed-folder", "Done", "--no-verify-tls"
-    )
+    result = cli("mailbox", "edit", "support", "--port", "1993", "--processed-folder", "Done", "--no-verify-tls")
     assert result.exit_code == 0, result.stderr
     row = store.one("SELECT * FROM mailboxes WHERE name = 'support'")
     assert (row["port"], row["processed_folder"], row["verify_tls"], row["password"]) == (
@@ -130,8 +128,7 @@ def test_refusals(cli):
     missing = cli("mailbox", "show", "nope")
     assert missing.exit_code == 1
     assert (
-        missing.stderr.strip()
-        == "Error: There is no mailbox named 'nope'; `ticketctl mailbox list` shows the names."
+        missing.stderr.strip() == "Error: There is no mailbox named 'nope'; `ticketctl mailbox list` shows the names."
     )
     usage = cli("mailbox", "add")
     assert usage.exit_code == 2

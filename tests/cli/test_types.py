@@ -53,9 +53,7 @@ def test_save_table_is_validated(cli, mailbox, store):
     assert "is not a valid save table" in bad.stderr
     ok = add_type(cli, "Sales", "--save-table", "leads", "--save-from", "email", "--save-body", "message")
     assert ok.exit_code == 0, ok.stderr
-    row = store.one(
-        "SELECT save_table, save_from_column, save_body_column FROM ticket_types WHERE name='Sales'"
-    )
+    row = store.one("SELECT save_table, save_from_column, save_body_column FROM ticket_types WHERE name='Sales'")
     assert tuple(row) == ("leads", "email", "message")
 
 

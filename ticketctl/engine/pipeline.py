@@ -23,8 +23,9 @@ from ticketctl.engine.store import Store, utcnow
 log = logging.getLogger(__name__)
 
 # The rule chain, read top to bottom; the first rule that decides wins. `route` always decides.
-RULES = ("mail-loop", "bounce", "auto-reply", "subject-tag", "references", "admin-to-self", "route")
+RULES = ("unreadable", "mail-loop", "bounce", "auto-reply", "subject-tag", "references", "admin-to-self", "route")
 RULE_MODULES = {
+    "unreadable": "unreadable",
     "mail-loop": "loop",
     "bounce": "bounce",
     "auto-reply": "autoreply",

@@ -1,0 +1,71 @@
+"""Invariants 1 and 2 under SIGKILL: no message lost, none recorded twice, no duplicate ticket or mail."""
+
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from tests.pipeline.helpers import deliver, mail, setup_support, waiting
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def start_run(workdir: Path) -> subprocess.Popen:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TICKETCTL_")}
+    env["PYTHONPATH"] = str(REPO)
+    return subprocess.Popen(
+        [sys.executable, "-m", "ticketctl", "process", "--wait", "30"],
+        cwd=workdir,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+
+
+def check_invariants(store, count):
+    assert store.one("SELECT count(*) FROM ledger")[0] == count
+    assert store.one("SELECT count(DISTINCT sha256) FROM ledger")[0] == count
+    assert store.one("SELECT count(*) FROM tickets")[0] == count
+    assert store.one("SELECT count(*) FROM ticket_logs WHERE direction = 'in'")[0] == count
+    assert store.one("SELECT count(*) FROM email_queue")[0] == count
+    assert store.one("SELECT max(n) FROM (SELECT count(*) AS n FROM email_queue GROUP BY ticket_id)")[0] == 1
+
+
+def test_sigkill_at_random_moments_loses_and_duplicates_nothing(workdir, store):
+    maildir = workdir / "mail"
+    setup_support(store, maildir)
+    count = 300
+    deliver(maildir, *(mail(frm=f"customer{i}@example.org", subject=f"Question {i}") for i in range(count)))
+    rng = random.Random(20261126)
+    kills = 0
+    for _ in range(15):
+        proc = start_run(workdir)
+        time.sleep(rng.uniform(0.1, 1.2))
+        if proc.poll() is None:
+            os.kill(proc.pid, signal.SIGKILL)
+            kills += 1
+        proc.wait()
+        if not waiting(maildir):
+            break
+    final = start_run(workdir)
+    _, err = final.communicate(timeout=120)
+    assert final.returncode == 0, err.decode()
+    assert kills >= 3, "the runs finished before they could be killed; make the mailbox bigger"
+    assert waiting(maildir) == []
+    check_invariants(store, count)
+
+
+def test_two_runs_started_together_never_process_a_message_twice(workdir, store):
+    maildir = workdir / "mail"
+    setup_support(store, maildir)
+    count = 150
+    deliver(maildir, *(mail(frm=f"c{i}@example.org", subject=f"Q {i}") for i in range(count)))
+    runs = [start_run(workdir) for _ in range(2)]
+    for proc in runs:
+        _, err = proc.communicate(timeout=120)
+        assert proc.returncode == 0, err.decode()
+    assert waiting(maildir) == []
+    check_invariants(store, count)
