@@ -117,7 +117,8 @@ def _client_secret(
 
 
 def _days_left(moment: datetime, now: datetime) -> int:
-    return max(0, (moment - now).days)
+    """Whole days left; negative once `moment` has passed."""
+    return (moment - now).days
 
 
 def _day(moment: datetime) -> str:
