@@ -29,6 +29,19 @@ CLIENT_SECRET = "cs~" + "S3cr3t-Value-Of-The-Client" + "-x9"
 
 Minter = Callable[[str, int], str]
 
+# Dovecot's oauth2 passdb validating our JWTs locally ($d is the instance dir, as in the harness).
+JWT_ISSUER = "https://fake-entra.test"
+DOVECOT_OAUTH2_CONF = f"""introspection_mode = local
+local_validation_key_dict = fs:posix:prefix=$d/oauth2-keys/
+username_attribute = email
+issuers = {JWT_ISSUER}
+"""
+
+
+def dovecot_hs256_keys(key: bytes, kid: str = "default") -> dict[str, str]:
+    """The key files Dovecot reads: `<azp|default>/<ALG>/<kid>`, HS keys base64-encoded."""
+    return {f"default/HS256/{kid}": base64.b64encode(key).decode()}
+
 
 class FakeResponse:
     """What MSAL reads from a response: status_code, text, headers, raise_for_status()."""
@@ -52,7 +65,7 @@ def opaque_minter(user: str, expires_in: int) -> str:
     return "at-" + secrets.token_urlsafe(24)
 
 
-def hs256_minter(key: bytes, issuer: str, kid: str = "default") -> Minter:
+def hs256_minter(key: bytes, issuer: str = JWT_ISSUER, kid: str = "default") -> Minter:
     """Mint JWTs the way Dovecot's local oauth2 validation wants them: HS256 with `kid`, `typ: JWT`,
     `sub`, `exp`, and the login name in `email`."""
 
