@@ -268,3 +268,15 @@ def test_refresh_inside_a_transaction_is_refused(store, fake_entra):
 
 def test_xoauth2_string():
     assert oauth.xoauth2_string("a@b.c", "tok") == "user=a@b.c\x01auth=Bearer tok\x01\x01"
+
+
+def test_engine_modules_import_no_cli_and_no_msal_up_front():
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, ticketctl.engine.oauth, ticketctl.engine.oauth_status; "
+        "print(sorted(m for m in ('msal', 'requests', 'typer', 'rich') if m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"
