@@ -280,3 +280,25 @@ def test_engine_modules_import_no_cli_and_no_msal_up_front():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
+
+
+def test_status_with_expired_credentials_and_an_unreadable_secret_date(store, fake_entra):
+    from ticketctl.engine import oauth_status
+
+    add_box(store, "old", client_secret_expires_at="2027-01-01")
+    add_box(store, "odd", client_secret_expires_at="next spring")
+    clock = Clock()  # 2027-01-15T08:00:00Z
+    oauth.exchange(
+        store, "old", redirect_url=fake_entra.sign_in(oauth.authorize_url(store, "old").url, "u"), clock=clock
+    )
+    clock.now += 91 * 86400
+    old, odd = sorted(oauth_status.status(store, clock=clock), key=lambda s: s.mailbox, reverse=True)
+    assert old.mailbox == "old" and old.needs_attention
+    assert old.refresh_token_age_days == 91 and old.refresh_token_days_left == -1
+    assert any("refresh token of mailbox 'old' expired on 2027-04-15" in p for p in old.problems)
+    assert any("client secret of mailbox 'old' expired on 2027-01-01" in p for p in old.problems)
+    assert odd.problems == (
+        "Mailbox 'odd' is not authorized yet; run `ticketctl oauth url odd` and "
+        "`ticketctl oauth exchange odd`.",
+    )
+    assert "not a date" in odd.notes[0] and odd.client_secret_expires_at is None

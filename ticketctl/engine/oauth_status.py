@@ -7,6 +7,7 @@ yet. An unknown client-secret date is only a note: nothing is known to be wrong.
 
 from __future__ import annotations
 
+import math
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -117,8 +118,9 @@ def _client_secret(
 
 
 def _days_left(moment: datetime, now: datetime) -> int:
-    """Whole days left; negative once `moment` has passed."""
-    return (moment - now).days
+    """Days left, a part day counting as one; negative once `moment` has passed."""
+    seconds = (moment - now).total_seconds()
+    return math.ceil(seconds / 86400) if seconds > 0 else math.floor(seconds / 86400) or -1
 
 
 def _day(moment: datetime) -> str:
