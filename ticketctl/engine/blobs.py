@@ -56,7 +56,9 @@ def read_blob(data_dir: Path, kind: str, sha: str) -> bytes:
     try:
         return path.read_bytes()
     except FileNotFoundError as exc:
-        raise StoreError(f"The stored {kind} blob {sha} is missing from {path.parent}; restore the data directory.") from exc
+        raise StoreError(
+            f"The stored {kind} blob {sha} is missing from {path.parent}; restore the data directory."
+        ) from exc
 
 
 def _make_private_dirs(data_dir: Path, leaf: Path) -> None:

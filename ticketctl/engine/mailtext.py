@@ -80,12 +80,14 @@ def decode_bytes(data: bytes, label: str | None = None) -> tuple[str, str | None
     order: list[str] = []
     if codec and not _single_byte(codec):
         order.append(codec)
-    order.append("utf-8")
+        order.extend(_SIBLINGS.get(codec, ()))
+    if not (codec and codec.startswith("iso2022")):  # 7-bit: "valid UTF-8" would mean raw escapes
+        order.append("utf-8")
     if codec and _single_byte(codec):
         order.append(codec)
     for candidate in order:
         try:
-            text = data.decode(candidate)
+            text = _jis_via_cp932(data) if candidate == "jis-cp932" else data.decode(candidate)
         except (UnicodeDecodeError, LookupError, ValueError):
             continue
         if codec and candidate != codec and codec != "cp1252":
@@ -95,6 +97,41 @@ def decode_bytes(data: bytes, label: str | None = None) -> tuple[str, str | None
         text = data.decode(codec, "replace")
         return text, f"text labelled {label!r} has bytes invalid in {codec}; replaced"
     return _cp1252(data), note or f"text labelled {label!r} is not valid; decoded as cp1252"
+
+
+# Charsets mislabelled as each other in practice (Shift_JIS bytes under an ISO-2022-JP label, ...).
+_SIBLINGS = {
+    "iso2022_jp_ext": ("jis-cp932", "cp932", "euc_jp"),
+    "iso2022_jp": ("jis-cp932", "cp932", "euc_jp"),
+    "cp932": ("euc_jp",),
+    "euc_jp": ("cp932",),
+    "gb18030": ("big5hkscs",),
+    "big5hkscs": ("gb18030",),
+}
+
+
+def _jis_via_cp932(data: bytes) -> str:
+    """ISO-2022-JP with Windows (NEC, IBM) characters such as ①, which Python's codecs refuse:
+    the JIS byte pairs mapped arithmetically to Shift_JIS and decoded as cp932."""
+    out = bytearray()
+    mode = b"B"
+    for chunk in re.split(rb"(\x1b(?:\$[@B]|\([BJI]))", data):
+        if chunk.startswith(b"\x1b"):
+            mode = b"2" if chunk[1:2] == b"$" else chunk[2:3]
+            continue
+        if mode == b"2":
+            if len(chunk) % 2:
+                raise UnicodeDecodeError("iso2022_jp", data, 0, len(data), "odd JIS byte count")
+            for j1, j2 in zip(chunk[::2], chunk[1::2], strict=True):
+                s1 = (j1 + 1) // 2 + 0x70
+                s1 += 0x40 if s1 > 0x9F else 0
+                s2 = j2 + 0x1F + (j2 >= 0x60) if j1 % 2 else j2 + 0x7E
+                out += bytes((s1, s2))
+        elif mode == b"I":
+            out += bytes(b + 0x80 for b in chunk)
+        else:
+            out += chunk
+    return out.decode("cp932")
 
 
 def _cp1252(data: bytes) -> str:
@@ -112,7 +149,8 @@ codecs.register_error("_latin1_fallback", _latin1_fallback)
 
 # --- headers ---------------------------------------------------------------------------------
 
-_ENCODED_WORD = re.compile(r"=\?([^?\s]+?)\?([bBqQ])\?([^?\s]*?)\?=")
+# The payload may contain spaces: invalid, but common enough (and unambiguous) to decode.
+_ENCODED_WORD = re.compile(r"=\?([^?\s]+?)\?([bBqQ])\?([^?]*?)\?=")
 _FOLD = re.compile(r"\r?\n(?=[ \t])|\r(?=[ \t])")
 _BETWEEN_WORDS = re.compile(r"[ \t\r\n]*")
 
@@ -131,7 +169,7 @@ def decode_header(value: str, hint: str | None = None) -> tuple[str, list[str]]:
     words) and encoded words are decoded wherever they appear, even inside quotes or words.
     """
     notes: list[str] = []
-    text = _FOLD.sub("", raw_header_text(value, hint))
+    text = _FOLD.sub("", raw_header_text(value.rstrip(), hint))
     if "=?" not in text:
         return text, notes
     out: list[str] = []
@@ -158,7 +196,7 @@ def _word_bytes(encoding: str, payload: str, notes: list[str]) -> bytes:
     if encoding in "qQ":
         raw = payload.replace("_", " ").encode("ascii", "surrogateescape")
         return binascii.a2b_qp(raw)
-    data = payload.encode("ascii", "surrogateescape")
+    data = re.sub(r"\s", "", payload).encode("ascii", "surrogateescape")
     try:
         return base64.b64decode(data + b"=" * (-len(data) % 4))
     except (binascii.Error, ValueError):

@@ -79,8 +79,10 @@ class ParsedMessage:
 def parse(raw: bytes) -> ParsedMessage:
     """Everything the rules need from a raw message; never raises, whatever the bytes."""
     try:
-        msg = _load(BytesParser, raw)
+        repaired, repairs = _repair_head(raw)
+        msg = _load(BytesParser, repaired)
         parsed = _from_headers(msg)
+        parsed.defects.extend(repairs)
         _read_body(msg, parsed)
     except (Exception, RecursionError) as exc:  # the documented promise: a poisoned mail is still read
         return _fallback(raw, exc)
@@ -100,6 +102,40 @@ def _load(parser: type[BytesParser] | type[BytesHeaderParser], raw: bytes) -> Me
         return parser(policy=policy.default).parsebytes(raw)
     except Exception:  # policy.default builds header objects while parsing MIME structure
         return parser(policy=policy.compat32).parsebytes(raw)
+
+
+_HEADER_LINE = re.compile(rb"[!-9;-~]+[ \t]*:")
+_HEAD_END = re.compile(rb"\r?\n\r?\n|\r\r")
+_LINE = re.compile(rb"[^\r\n]*(?:\r\n|\r|\n)|[^\r\n]+")
+
+
+def _repair_head(raw: bytes) -> tuple[bytes, list[str]]:
+    """Fix two header-block breakages seen in the wild, which would otherwise end the headers early:
+    junk lines before the first header, and folded lines that lost their leading whitespace."""
+    end = _HEAD_END.search(raw)
+    head = raw[: end.start()] if end else raw
+    lines = _LINE.findall(head)
+    fields = [
+        i
+        for i, line in enumerate(lines)
+        if _HEADER_LINE.match(line) or (i == 0 and line.startswith(b"From "))
+    ]
+    if not fields or end is None:
+        return raw, []
+    first, last = fields[0], fields[-1]
+    header_rows = set(fields) | {i for i, line in enumerate(lines) if line[:1] in (b" ", b"\t")}
+    if len(header_rows) == len(lines):
+        return raw, []
+    fixed, notes = [], []
+    for i, line in enumerate(lines):
+        if i < first:
+            notes.append("junk before the first header line was skipped")
+        elif i < last and i not in header_rows and line[:1] not in (b" ", b"\t"):
+            fixed.append(b" " + line)
+            notes.append("a folded header line without leading whitespace was joined to its header")
+        else:
+            fixed.append(line)
+    return b"".join(fixed) + raw[end.start() :], list(dict.fromkeys(notes))
 
 
 # --- headers ---------------------------------------------------------------------------------
@@ -140,10 +176,19 @@ def _from_headers(msg: Message) -> ParsedMessage:
 
 def _charset_hint(msg: Message) -> str | None:
     """The body's charset: the best guess for raw 8-bit bytes in headers (old mailers used it)."""
-    try:
-        return view(msg).get_content_charset()
-    except Exception:
-        return None
+    part: Message | None = msg
+    for _ in range(10):  # down the first branch of a multipart to its first text part
+        if part is None:
+            break
+        try:
+            charset = view(part).get_content_charset()
+        except Exception:
+            return None
+        if charset:
+            return charset
+        payload = part._payload
+        part = payload[0] if isinstance(payload, list) and payload else None
+    return None
 
 
 def _addresses(raw_values: list[str], hint: str | None) -> list[Address]:
@@ -185,6 +230,9 @@ def _read_body(msg: Message, parsed: ParsedMessage) -> None:
         if plain is None:
             parsed.body_text, parsed.body_type = html_to_text(html_source), "text/html"
     chosen = {id(leaf) for leaf in (plain, html) if leaf is not None}
+    for extra in _more_text(parts, plain):
+        parsed.body_text += "\n" + extra.text()
+        chosen.add(id(extra))
     for leaf in parts:
         if id(leaf) in chosen or _is_empty_body_part(leaf):
             continue
@@ -208,6 +256,21 @@ def _choose_body(parts: list[Leaf]) -> tuple[Leaf | None, Leaf | None]:
     return plain, html
 
 
+def _more_text(parts: list[Leaf], plain: Leaf | None) -> list[Leaf]:
+    """Further inline text/plain parts of a mixed message (Apple Mail splits the text around inline
+    images); they belong to the body, not in the attachment list."""
+    if plain is None or plain.alternatives:
+        return []
+    return [
+        leaf
+        for leaf in parts
+        if leaf is not plain
+        and leaf.is_body_candidate
+        and leaf.content_type == "text/plain"
+        and not leaf.alternatives
+    ]
+
+
 def _is_empty_body_part(leaf: Leaf) -> bool:
     return leaf.is_body_candidate and leaf.content_type == "text/plain" and not leaf.payload.strip()
 
@@ -216,6 +279,8 @@ def _attachment(leaf: Leaf, index: int) -> Attachment:
     name = leaf.filename
     if not name and leaf.content_type in ("message/rfc822", "message/global"):
         name = _forwarded_name(leaf.part)
+    if not name and leaf.content_id and re.fullmatch(r"[^@/\\]+\.\w{1,5}@.*", leaf.content_id):
+        name = leaf.content_id.split("@", 1)[0]  # Outlook's "image001.jpg@01CD..." names the image
     inline = leaf.disposition == "inline" or (leaf.content_id is not None and leaf.disposition is None)
     return Attachment(
         filename=safe_filename(name, leaf.content_type, index),
@@ -268,7 +333,9 @@ def _fallback(raw: bytes, exc: BaseException) -> ParsedMessage:
 
     parsed.body_text = decode_bytes(body)[0]
     parsed.body_type = "text/plain"
-    parsed.defects.append(f"the MIME structure could not be read ({type(exc).__name__}); body kept as raw text")
+    parsed.defects.append(
+        f"the MIME structure could not be read ({type(exc).__name__}); body kept as raw text"
+    )
     return parsed
 
 

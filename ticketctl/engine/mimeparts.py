@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from email import policy
-from email.policy import Compat32
 from email.message import Message
+from email.policy import Compat32
 
 from ticketctl.engine.mailtext import decode_bytes, decode_header
 
@@ -128,9 +128,12 @@ def _payload(part: Message, shadow: Message, ctype: str) -> bytes:
         data = shadow.get_payload(decode=True)
     except Exception:
         data = None
-    if isinstance(data, bytes):
-        return data
     raw = part._payload
+    if isinstance(data, bytes):
+        cte = str(shadow.get("content-transfer-encoding", "")).strip().lower()
+        if cte in ("x-uuencode", "uuencode", "uue", "x-uue") and isinstance(raw, str) and "begin " not in raw:
+            return _uudecode_lines(raw)
+        return data
     return raw.encode("utf-8", "surrogateescape") if isinstance(raw, str) else b""
 
 
@@ -146,3 +149,18 @@ def _generated_body(part: Message) -> bytes:
         if found:
             return body
     return flat
+
+
+def _uudecode_lines(text: str) -> bytes:
+    """uuencoded data without its `begin` line, which the email package returns undecoded."""
+    import binascii
+
+    out = bytearray()
+    for line in text.splitlines():
+        if not line.strip() or line.strip() in ("`", "end"):
+            continue
+        try:
+            out += binascii.a2b_uu(line.encode("ascii", "surrogateescape"))
+        except binascii.Error:
+            continue
+    return bytes(out)
