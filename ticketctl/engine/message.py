@@ -225,10 +225,9 @@ def _read_body(msg: Message, parsed: ParsedMessage) -> None:
     if plain is not None:
         parsed.body_text, parsed.body_type = plain.text(), "text/plain"
     if html is not None:
-        html_source = html.text()
-        parsed.body_html = sanitise_html(html_source)
+        parsed.body_html = sanitise_html(html.text())
         if plain is None:
-            parsed.body_text, parsed.body_type = html_to_text(html_source), "text/html"
+            parsed.body_text, parsed.body_type = html_to_text(parsed.body_html), "text/html"
     chosen = {id(leaf) for leaf in (plain, html) if leaf is not None}
     for extra in _more_text(parts, plain):
         parsed.body_text += "\n" + extra.text()
