@@ -1,4 +1,9 @@
-"""Content-addressed files under the data directory: raw messages and attachments."""
+"""Content-addressed storage of raw messages and attachments under the data directory.
+
+A blob lives at `data_dir/<kind>/<sha[:2]>/<sha>`, where `sha` is the SHA-256 of its bytes, so the
+same payload is stored once and a stored file never changes. Writes are atomic (temp file, fsync,
+rename) and private (0600 files, 0700 directories).
+"""
 
 from __future__ import annotations
 
@@ -8,30 +13,65 @@ import re
 import tempfile
 from pathlib import Path
 
-_SHA = re.compile(r"^[0-9a-f]{64}$")
+from ticketctl.engine.errors import StoreError
+
+KINDS = ("raw", "attachments")
+_SHA256 = re.compile(r"[0-9a-f]{64}")
 
 
 def blob_path(data_dir: Path, kind: str, sha: str) -> Path:
-    if not _SHA.match(sha) or kind not in ("raw", "attachments"):
-        raise ValueError(f"not a blob name: {kind}/{sha}")
-    return data_dir / kind / sha[:2] / sha
+    """Where the blob `sha` of `kind` lives; refuses anything that is not a known kind and a SHA-256."""
+    if kind not in KINDS:
+        raise StoreError(f"Unknown blob kind {kind!r}; use one of {', '.join(KINDS)}.")
+    if not _SHA256.fullmatch(sha):
+        raise StoreError(f"{sha!r} is not a SHA-256 hex digest; blobs are named by their lower-case SHA-256.")
+    return Path(data_dir) / kind / sha[:2] / sha
 
 
-def save_blob(data_dir: Path, kind: str, payload: bytes, sha: str | None = None) -> str:
-    """Write payload once (temp file, fsync, rename; 0600); return its SHA-256."""
-    sha = sha or hashlib.sha256(payload).hexdigest()
+def save_blob(data_dir: Path, kind: str, payload: bytes) -> str:
+    """Store `payload` (once) and return its SHA-256; safe to call again with the same bytes."""
+    sha = hashlib.sha256(payload).hexdigest()
     path = blob_path(data_dir, kind, sha)
-    if path.exists():
+    if path.is_file() and path.stat().st_size == len(payload):
         return sha
-    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
+    _make_private_dirs(Path(data_dir), path.parent)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".part")
     try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(payload)
-            f.flush()
-            os.fsync(f.fileno())
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(payload)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.chmod(tmp, 0o600)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+    _fsync_dir(path.parent)
     return sha
+
+
+def read_blob(data_dir: Path, kind: str, sha: str) -> bytes:
+    """The bytes stored under `sha`."""
+    path = blob_path(data_dir, kind, sha)
+    try:
+        return path.read_bytes()
+    except FileNotFoundError as exc:
+        raise StoreError(
+            f"The stored {kind} blob {sha} is missing from {path.parent}; restore the data directory."
+        ) from exc
+
+
+def _make_private_dirs(data_dir: Path, leaf: Path) -> None:
+    data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    for directory in (leaf.parent, leaf):
+        if not directory.is_dir():
+            directory.mkdir(exist_ok=True, mode=0o700)
+            os.chmod(directory, 0o700)  # mkdir's mode is filtered by the umask
+
+
+def _fsync_dir(directory: Path) -> None:
+    fd = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)

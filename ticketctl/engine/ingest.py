@@ -68,7 +68,7 @@ def ingest(
     if dry_run:
         return Outcome(decision.disposition, decision.reason, decision.ticket_id, recorded=False)
     raw_path = blobs.blob_path(config.data_dir, "raw", sha)
-    blobs.save_blob(config.data_dir, "raw", raw, sha)
+    blobs.save_blob(config.data_dir, "raw", raw)
     relative = str(raw_path.relative_to(config.data_dir))
     try:
         return _record(store, config, mailbox, fetched, sha, relative, msg, decision, view, notify)

@@ -1,15 +1,27 @@
 """Parsing mail (the standard `email` package with `policy.default`) into what the rules need.
 
 `parse` never raises on bad input: a broken message yields what could be read plus `defects`.
+Header values are decoded by our own tolerant decoder from the raw header lines (RFC 2047 words
+anywhere, 8-bit bytes through a charset fallback chain), because `policy.default`'s header objects
+raise on some malformed values.
 """
 
 from __future__ import annotations
 
 import hashlib
+import re
 from dataclasses import dataclass, field
-from email import message_from_bytes, policy
-from email.message import EmailMessage
+from email import policy
+from email.message import Message
+from email.parser import BytesHeaderParser, BytesParser
 from email.utils import getaddresses
+
+from ticketctl.engine.filenames import safe_filename
+from ticketctl.engine.mailtext import decode_header, html_to_text, raw_header_text, sanitise_html
+from ticketctl.engine.mimeparts import Leaf, leaves, view
+
+_FOLD = re.compile(r"\r?\n(?=[ \t])|\r(?=[ \t])")
+_ENVELOPE_HEADERS = ("Delivered-To", "X-Original-To", "Envelope-To")
 
 
 @dataclass(frozen=True)
@@ -50,8 +62,9 @@ class ParsedMessage:
     body_text: str = ""
     body_html: str | None = None  # sanitised
     attachments: list[Attachment] = field(default_factory=list)
-    headers: dict[str, list[str]] = field(default_factory=dict)  # lower-cased name -> values
+    headers: dict[str, list[str]] = field(default_factory=dict)  # lower-cased name -> decoded values
     defects: list[str] = field(default_factory=list)
+    body_type: str = ""  # "text/plain", or "text/html" when body_text was made from HTML; "" if none
 
     def header(self, name: str) -> str | None:
         values = self.headers.get(name.lower())
@@ -63,46 +76,272 @@ class ParsedMessage:
         return [a.email for a in (*self.to, *self.cc)] + list(self.envelope_to)
 
 
-def _addresses(msg: EmailMessage, name: str) -> list[Address]:
-    values = [str(v) for v in msg.get_all(name, [])]
-    return [Address(n, e.strip()) for n, e in getaddresses(values) if e and "@" in e]
-
-
-def _ids(value: str | None) -> list[str]:
-    import re
-
-    return re.findall(r"<([^<>\s]+)>", value or "")
-
-
 def parse(raw: bytes) -> ParsedMessage:
-    """A first, plain parse; the message-parsing work replaces this with the full one."""
-    msg = message_from_bytes(raw, policy=policy.default)
-    assert isinstance(msg, EmailMessage)
-    from_list = _addresses(msg, "From")
-    body = msg.get_body(preferencelist=("plain", "html"))
-    text = body.get_content() if body is not None else ""
+    """Everything the rules need from a raw message; never raises, whatever the bytes."""
+    try:
+        repaired, repairs = _repair_head(raw)
+        msg = _load(BytesParser, repaired)
+        parsed = _from_headers(msg)
+        parsed.defects.extend(repairs)
+        _read_body(msg, parsed)
+    except (Exception, RecursionError) as exc:  # the documented promise: a poisoned mail is still read
+        return _fallback(raw, exc)
+    return parsed
+
+
+def parse_headers(header_bytes: bytes) -> ParsedMessage:
+    """The header part of a message (e.g. of one too large to fetch whole), with an empty body."""
+    try:
+        return _from_headers(_load(BytesHeaderParser, header_bytes))
+    except (Exception, RecursionError) as exc:
+        return _minimal(header_bytes, f"headers could not be parsed ({type(exc).__name__})")
+
+
+def _load(parser: type[BytesParser] | type[BytesHeaderParser], raw: bytes) -> Message:
+    try:
+        return parser(policy=policy.default).parsebytes(raw)
+    except Exception:  # policy.default builds header objects while parsing MIME structure
+        return parser(policy=policy.compat32).parsebytes(raw)
+
+
+_HEADER_LINE = re.compile(rb"[!-9;-~]+[ \t]*:")
+_HEAD_END = re.compile(rb"\r?\n\r?\n|\r\r")
+_LINE = re.compile(rb"[^\r\n]*(?:\r\n|\r|\n)|[^\r\n]+")
+
+
+def _repair_head(raw: bytes) -> tuple[bytes, list[str]]:
+    """Fix two header-block breakages seen in the wild, which would otherwise end the headers early:
+    junk lines before the first header, and folded lines that lost their leading whitespace."""
+    end = _HEAD_END.search(raw)
+    head = raw[: end.start()] if end else raw
+    lines = _LINE.findall(head)
+    fields = [
+        i
+        for i, line in enumerate(lines)
+        if _HEADER_LINE.match(line) or (i == 0 and line.startswith(b"From "))
+    ]
+    if not fields or end is None:
+        return raw, []
+    first, last = fields[0], fields[-1]
+    header_rows = set(fields) | {i for i, line in enumerate(lines) if line[:1] in (b" ", b"\t")}
+    if len(header_rows) == len(lines):
+        return raw, []
+    fixed, notes = [], []
+    for i, line in enumerate(lines):
+        if i < first:
+            notes.append("junk before the first header line was skipped")
+        elif i < last and i not in header_rows and line[:1] not in (b" ", b"\t"):
+            fixed.append(b" " + line)
+            notes.append("a folded header line without leading whitespace was joined to its header")
+        else:
+            fixed.append(line)
+    return b"".join(fixed) + raw[end.start() :], list(dict.fromkeys(notes))
+
+
+# --- headers ---------------------------------------------------------------------------------
+
+
+def _from_headers(msg: Message) -> ParsedMessage:
+    hint = _charset_hint(msg)
     headers: dict[str, list[str]] = {}
-    for key, value in msg.items():
-        headers.setdefault(key.lower(), []).append(str(value))
-    mid = _ids(msg.get("Message-ID"))
+    raw_values: dict[str, list[str]] = {}
+    defects: list[str] = []
+    for name, value in msg.raw_items():
+        key = str(name).lower()
+        text, notes = decode_header(str(value), hint)
+        headers.setdefault(key, []).append(text)
+        raw_values.setdefault(key, []).append(str(value))
+        defects.extend(f"{name}: {note}" for note in notes)
+
+    def addresses(name: str) -> list[Address]:
+        return _addresses(raw_values.get(name.lower(), []), hint)
+
+    first = headers.get
+    mid = _ids(" ".join(first("message-id", [])))
     return ParsedMessage(
-        message_id=mid[0] if mid else None,
-        subject=str(msg.get("Subject", "")),
-        from_=from_list[0] if from_list else None,
-        to=_addresses(msg, "To"),
-        cc=_addresses(msg, "Cc"),
-        reply_to=_addresses(msg, "Reply-To"),
-        envelope_to=[
-            a.email for h in ("Delivered-To", "X-Original-To", "Envelope-To") for a in _addresses(msg, h)
-        ],
-        in_reply_to=_ids(msg.get("In-Reply-To")),
-        references=_ids(msg.get("References")),
-        date=str(msg.get("Date")) if msg.get("Date") else None,
-        body_text=text,
+        message_id=mid[0] if mid else _bare_id(first("message-id", [""])[0]),
+        subject=first("subject", [""])[0],
+        from_=_sender(addresses("From") or addresses("Reply-To") or addresses("Sender")),
+        to=addresses("To"),
+        cc=addresses("Cc"),
+        reply_to=addresses("Reply-To"),
+        envelope_to=[a.email for h in _ENVELOPE_HEADERS for a in addresses(h)],
+        in_reply_to=_ids(" ".join(first("in-reply-to", []))),
+        references=_ids(" ".join(first("references", []))),
+        date=first("date", [None])[0],
         headers=headers,
+        defects=defects,
     )
 
 
-def parse_headers(headers: bytes) -> ParsedMessage:
-    """A message of which only the header block could be read (it was too big to download)."""
-    return parse(headers.rstrip(b"\r\n") + b"\r\n\r\n")
+def _charset_hint(msg: Message) -> str | None:
+    """The body's charset: the best guess for raw 8-bit bytes in headers (old mailers used it)."""
+    part: Message | None = msg
+    for _ in range(10):  # down the first branch of a multipart to its first text part
+        if part is None:
+            break
+        try:
+            charset = view(part).get_content_charset()
+        except Exception:
+            return None
+        if charset:
+            return charset
+        payload = part._payload
+        part = payload[0] if isinstance(payload, list) and payload else None
+    return None
+
+
+def _addresses(raw_values: list[str], hint: str | None) -> list[Address]:
+    # Split the raw value first and decode each name after, so an encoded comma or quote in a
+    # display name cannot change the structure.
+    values = [_FOLD.sub("", raw_header_text(v, hint)) for v in raw_values]
+    try:
+        pairs = getaddresses(values)
+    except Exception:
+        return []
+    return [Address(decode_header(n)[0].strip(), e.strip()) for n, e in pairs if e and "@" in e]
+
+
+def _sender(candidates: list[Address]) -> Address | None:
+    return candidates[0] if candidates else None
+
+
+def _ids(value: str | None) -> list[str]:
+    return re.findall(r"<([^<>\s]+)>", value or "")
+
+
+def _bare_id(value: str) -> str | None:
+    value = value.strip().strip("<>")
+    return value if value and not re.search(r"\s", value) else None
+
+
+# --- body and attachments --------------------------------------------------------------------
+
+
+def _read_body(msg: Message, parsed: ParsedMessage) -> None:
+    defects = parsed.defects
+    parts = leaves(msg, defects)
+    plain, html = _choose_body(parts)
+    if plain is not None:
+        parsed.body_text, parsed.body_type = plain.text(), "text/plain"
+    if html is not None:
+        parsed.body_html = sanitise_html(html.text())
+        if plain is None:
+            parsed.body_text, parsed.body_type = html_to_text(parsed.body_html), "text/html"
+    chosen = {id(leaf) for leaf in (plain, html) if leaf is not None}
+    for extra in _more_text(parts, plain):
+        parsed.body_text += "\n" + extra.text()
+        chosen.add(id(extra))
+    for leaf in parts:
+        if id(leaf) in chosen or _is_empty_body_part(leaf):
+            continue
+        parsed.attachments.append(_attachment(leaf, len(parsed.attachments) + 1))
+    for leaf in parts:
+        defects.extend(leaf.notes)
+    defects.extend(_email_defects(msg))
+    parsed.defects = list(dict.fromkeys(defects))
+
+
+def _choose_body(parts: list[Leaf]) -> tuple[Leaf | None, Leaf | None]:
+    """The text/plain body and its HTML alternative; HTML alone when the plain text is missing or empty."""
+    candidates = [leaf for leaf in parts if leaf.is_body_candidate]
+    plain = next((c for c in candidates if c.content_type == "text/plain"), None)
+    html = next((c for c in candidates if c.content_type == "text/html"), None)
+    if plain is not None and html is not None:
+        if not plain.text().strip():
+            return None, html
+        if not set(plain.alternatives) & set(html.alternatives):
+            return plain, None  # an HTML part beside, not instead of, the text: an attachment
+    return plain, html
+
+
+def _more_text(parts: list[Leaf], plain: Leaf | None) -> list[Leaf]:
+    """Further inline text/plain parts of a mixed message (Apple Mail splits the text around inline
+    images); they belong to the body, not in the attachment list."""
+    if plain is None or plain.alternatives:
+        return []
+    return [
+        leaf
+        for leaf in parts
+        if leaf is not plain
+        and leaf.is_body_candidate
+        and leaf.content_type == "text/plain"
+        and not leaf.alternatives
+    ]
+
+
+def _is_empty_body_part(leaf: Leaf) -> bool:
+    return leaf.is_body_candidate and leaf.content_type == "text/plain" and not leaf.payload.strip()
+
+
+def _attachment(leaf: Leaf, index: int) -> Attachment:
+    name = leaf.filename
+    if not name and leaf.content_type in ("message/rfc822", "message/global"):
+        name = _forwarded_name(leaf.part)
+    if not name and leaf.content_id and re.fullmatch(r"[^@/\\]+\.\w{1,5}@.*", leaf.content_id):
+        name = leaf.content_id.split("@", 1)[0]  # Outlook's "image001.jpg@01CD..." names the image
+    inline = leaf.disposition == "inline" or (leaf.content_id is not None and leaf.disposition is None)
+    return Attachment(
+        filename=safe_filename(name, leaf.content_type, index),
+        content_type=leaf.content_type,
+        payload=leaf.payload,
+        content_id=leaf.content_id,
+        inline=inline,
+    )
+
+
+def _forwarded_name(part: Message) -> str:
+    """`<subject>.eml` for a forwarded message, as mail clients name them; else forwarded-message.eml."""
+    inner = part.get_payload(0) if part.is_multipart() else None
+    subject = ""
+    if isinstance(inner, Message):
+        subject = next((decode_header(str(v))[0] for k, v in inner.raw_items() if k.lower() == "subject"), "")
+    subject = subject.strip()
+    return f"{subject}.eml" if subject else "forwarded-message.eml"
+
+
+def _email_defects(msg: Message) -> list[str]:
+    found: list[str] = []
+    for part in _all_parts(msg):
+        for defect in getattr(part, "defects", []):
+            detail = str(defect)
+            found.append(f"{type(defect).__name__}: {detail}" if detail else type(defect).__name__)
+    return found
+
+
+def _all_parts(msg: Message) -> list[Message]:
+    seen: list[Message] = []
+    stack = [msg]
+    while stack and len(seen) < 5000:
+        part = stack.pop()
+        seen.append(part)
+        payload = part._payload
+        if isinstance(payload, list):
+            stack.extend(p for p in payload if isinstance(p, Message))
+    return seen
+
+
+# --- last resort -----------------------------------------------------------------------------
+
+
+def _fallback(raw: bytes, exc: BaseException) -> ParsedMessage:
+    """A message the email package cannot read: its headers as far as they go, the rest as text."""
+    head, body = _split_head(raw)
+    parsed = parse_headers(head)
+    from ticketctl.engine.mailtext import decode_bytes
+
+    parsed.body_text = decode_bytes(body)[0]
+    parsed.body_type = "text/plain"
+    parsed.defects.append(
+        f"the MIME structure could not be read ({type(exc).__name__}); body kept as raw text"
+    )
+    return parsed
+
+
+def _split_head(raw: bytes) -> tuple[bytes, bytes]:
+    match = re.search(rb"\r?\n\r?\n|\r\r", raw)
+    return (raw[: match.start()], raw[match.end() :]) if match else (raw, b"")
+
+
+def _minimal(header_bytes: bytes, reason: str) -> ParsedMessage:
+    return ParsedMessage(message_id=None, subject="", from_=None, defects=[reason])

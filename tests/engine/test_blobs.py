@@ -1,0 +1,49 @@
+"""Content-addressed blob storage under the data directory."""
+
+from __future__ import annotations
+
+import hashlib
+import stat
+
+import pytest
+
+from ticketctl.engine.blobs import blob_path, read_blob, save_blob
+from ticketctl.engine.errors import StoreError
+
+
+def test_save_blob_writes_a_private_file_named_by_its_sha256(tmp_path):
+    sha = save_blob(tmp_path, "raw", b"From: a@example.com\n\nhello\n")
+    assert sha == hashlib.sha256(b"From: a@example.com\n\nhello\n").hexdigest()
+    path = tmp_path / "raw" / sha[:2] / sha
+    assert path.read_bytes() == b"From: a@example.com\n\nhello\n"
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert stat.S_IMODE(path.parent.stat().st_mode) == 0o700
+    assert stat.S_IMODE((tmp_path / "raw").stat().st_mode) == 0o700
+    assert read_blob(tmp_path, "raw", sha) == b"From: a@example.com\n\nhello\n"
+
+
+def test_save_blob_is_idempotent_and_leaves_no_temp_files(tmp_path):
+    first = save_blob(tmp_path, "attachments", b"same")
+    second = save_blob(tmp_path, "attachments", b"same")
+    assert first == second
+    assert [p.name for p in (tmp_path / "attachments" / first[:2]).iterdir()] == [first]
+
+
+@pytest.mark.parametrize(
+    ("kind", "sha"),
+    [
+        ("raw", "../../etc/passwd"),
+        ("../raw", "a" * 64),
+        ("raw", "A" * 64),
+        ("raw", "a" * 63 + "/"),
+        ("tmp", "a" * 64),
+    ],
+)
+def test_blob_path_cannot_escape_the_data_directory(tmp_path, kind, sha):
+    with pytest.raises(StoreError):
+        blob_path(tmp_path, kind, sha)
+
+
+def test_missing_blob_is_a_store_error(tmp_path):
+    with pytest.raises(StoreError, match="missing"):
+        read_blob(tmp_path, "raw", "0" * 64)

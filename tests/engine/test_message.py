@@ -1,0 +1,211 @@
+"""Parsing mail: headers, charsets, body choice, attachments and broken input."""
+
+from __future__ import annotations
+
+import os
+import random
+import time
+from pathlib import Path
+
+import pytest
+
+from ticketctl.engine.message import Address, parse, parse_headers
+
+MAIL = Path(__file__).resolve().parents[1] / "fixtures" / "mail"
+
+
+def fixture(name: str) -> bytes:
+    return (MAIL / name).read_bytes()
+
+
+def test_plain_mail_headers_are_decoded():
+    msg = parse(fixture("plain.eml"))
+    assert msg.subject == "Grüße aus München"
+    assert msg.from_ == Address("Jörg Müller", "joerg@example.com")
+    assert msg.to == [
+        Address("Support", "support+billing@example.org"),
+        Address("Doe, Jane", "jane@example.org"),
+    ]
+    assert msg.cc == [Address("Åsa", "asa@example.org")]
+    assert msg.envelope_to == ["helpdesk@example.org"]
+    assert msg.message_id == "plain-1@example.com"
+    assert msg.in_reply_to == ["prev@example.org"]
+    assert msg.references == ["root@example.org", "prev@example.org"]
+    assert msg.body_text == "Hallo, schöne Grüße!\n"
+    assert (msg.body_type, msg.body_html, msg.attachments, msg.defects) == ("text/plain", None, [], [])
+    assert msg.header("Delivered-To") == "helpdesk@example.org"
+
+
+def test_html_only_mail_becomes_text_and_keeps_sanitised_html():
+    msg = parse(fixture("html-only.eml"))
+    assert msg.body_type == "text/html"
+    assert "Hello there" in msg.body_text and "alert" not in msg.body_text
+    assert msg.body_html is not None
+    for dangerous in ("<script", "onerror", "javascript:", "<style"):
+        assert dangerous not in msg.body_html
+    assert 'src="cid:logo@x"' in msg.body_html and 'href="https://example.com/"' in msg.body_html
+
+
+def test_alternative_prefers_plain_text_and_keeps_the_html():
+    msg = parse(fixture("alternative.eml"))
+    assert msg.body_text == "The plain version."
+    assert msg.body_html == "<p>The <i>HTML</i> version.</p>"
+    assert msg.attachments == []
+
+
+def test_attachment_names_are_made_safe():
+    msg = parse(fixture("evil-names.eml"))
+    assert msg.body_text == "See attached."
+    got = [(a.filename, a.content_type, a.payload, a.inline, a.content_id) for a in msg.attachments]
+    assert got == [
+        ("passwd", "application/octet-stream", b"secret data", False, None),
+        ("[31mx.txt", "text/plain", b"red", False, None),
+        ("Rechnung März.pdf", "application/pdf", b"%PDF-1.4", False, None),
+        ("attachment-4.png", "image/png", b"\x89PNG\r\n\x1a\n", True, "img1@example.com"),
+        ("attachment-5.zip", "application/zip", b"PK", False, None),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("name", "expected"),
+    [
+        ("../../etc/passwd", "passwd"),
+        ("C:\\Users\\x\\evil.exe", "evil.exe"),
+        ("a\u202egnp.exe", "agnp.exe"),
+        ("\x00\x07", "attachment-1.bin"),
+        ("...", "attachment-1.bin"),
+        ("x" * 300 + ".pdf", "x" * 196 + ".pdf"),
+    ],
+)
+def test_safe_filename(name, expected):
+    from ticketctl.engine.filenames import safe_filename
+
+    assert safe_filename(name, "application/octet-stream", 1) == expected
+
+
+def test_mislabelled_and_unknown_charsets_decode_without_loss_where_possible():
+    wrong = parse(fixture("wrong-charset.eml"))
+    assert wrong.body_text == "This is UTF-8 labelled latin-1: café €\n"
+    assert wrong.subject == "cafénaïve"
+    assert any("x-unknown" in d for d in wrong.defects)
+    unknown = parse(fixture("unknown-charset.eml"))
+    assert unknown.body_text.startswith("Grüße ")
+    assert any("x-made-up" in d for d in unknown.defects)
+
+
+def test_raw_8bit_headers_are_decoded_per_header():
+    msg = parse(fixture("8bit-headers.eml"))
+    assert msg.from_ == Address("Jörg Müller", "joerg@example.com")  # latin-1, the body's charset
+    assert msg.subject == "Café – ouvert"  # UTF-8 bytes despite the latin-1 body
+    assert msg.body_text == "Grüße\n"
+
+
+def test_broken_boundaries_keep_the_text_and_say_so():
+    msg = parse(fixture("broken-boundary.eml"))
+    assert "Text between boundaries that were never declared." in msg.body_text
+    assert any("Boundary" in d for d in msg.defects)
+
+
+def test_forwarded_messages_are_kept_as_eml_attachments():
+    msg = parse(fixture("forwarded.eml"))
+    assert msg.body_text == "See the mail below."
+    names = [(a.filename, a.content_type) for a in msg.attachments]
+    assert names == [
+        ("The original question.eml", "message/rfc822"),
+        ("forwarded-message.eml", "message/rfc822"),
+    ]
+    inner = parse(msg.attachments[0].payload)
+    assert (inner.subject, inner.message_id, inner.body_text) == (
+        "The original question",
+        "orig@example.com",
+        "Original body.",
+    )
+
+
+def test_bounce_keeps_its_report_parts_for_the_bounce_rules():
+    msg = parse(fixture("bounce-dsn.eml"))
+    assert msg.from_ == Address("Mail Delivery System", "MAILER-DAEMON@mx.example.org")
+    assert msg.header("content-type").startswith("multipart/report")
+    types = [a.content_type for a in msg.attachments]
+    assert types == ["message/delivery-status", "text/rfc822-headers"]
+    assert b"Status: 5.1.1" in msg.attachments[0].payload
+    assert b"Message-ID: <sent-1@example.org>" in msg.attachments[1].payload
+
+
+def test_auto_reply_headers_are_available_to_rules():
+    msg = parse(fixture("auto-reply.eml"))
+    assert msg.header("auto-submitted") == "auto-replied"
+    assert msg.headers["x-autoreply"] == ["yes"]
+    assert msg.in_reply_to == ["sent-1@example.org"]
+
+
+def test_malformed_encoded_words_are_decoded():
+    raw = (
+        b"From: =?utf-8?B?SsO2cmc=?= <j@example.com>\n"
+        b"Subject: =?us-ascii?Q?ABC / 123?= =?utf-8?B?4pyT?= =?utf-8?Q?split_=C3?= =?utf-8?Q?=A4?=\n\nx\n"
+    )
+    msg = parse(raw)
+    assert msg.subject == "ABC / 123✓split ä"
+    assert msg.from_ == Address("Jörg", "j@example.com")
+
+
+def test_folded_header_without_indentation_and_junk_first_line_are_repaired():
+    raw = b"---- forwarded ----\nFrom: a@example.com\nX-Long: abc\ndef\nSubject: Still here\n\nbody\n"
+    msg = parse(raw)
+    assert (msg.subject, msg.from_, msg.body_text) == ("Still here", Address("", "a@example.com"), "body\n")
+    assert len(msg.defects) == 2
+
+
+def test_parse_headers_gives_an_empty_body():
+    msg = parse_headers(b"From: a@example.com\r\nSubject: =?utf-8?Q?gro=C3=9F?=\r\nMessage-ID: <big@x>\r\n")
+    assert (msg.subject, msg.message_id, msg.body_text, msg.attachments) == ("groß", "big@x", "", [])
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        b"",
+        b"\x00\xff\xfe" * 100,
+        b"Content-Type: multipart/mixed\n\n--\n--\n",
+        b"From: <<<@@@>>>\nTo: ,,,;;;\nSubject: =?x?B?!!!?=\n\n",
+        b"Content-Type: multipart/mixed; boundary=a\n\n"
+        + b"--a\nContent-Type: multipart/mixed; boundary=a\n\n" * 2000,
+        b'Content-Type: text/plain; charset="\x81"\nContent-Transfer-Encoding: base64\n\n!!!@@@',
+        b"Content-Type: message/rfc822\n\n" * 500,
+    ],
+)
+def test_parse_never_raises(raw):
+    msg = parse(raw)
+    assert isinstance(msg.body_text, str) and isinstance(msg.subject, str)
+
+
+def test_random_bytes_never_raise():
+    rng = random.Random(4)
+    base = fixture("evil-names.eml")
+    for _ in range(200):
+        data = bytearray(base)
+        for _ in range(20):
+            data[rng.randrange(len(data))] = rng.randrange(256)
+        assert isinstance(parse(bytes(data)).body_text, str)
+    assert isinstance(parse(os.urandom(5000)).body_text, str)
+
+
+def test_huge_bodies_are_parsed_in_linear_time():
+    line = b"A quite long line of text in a large body, repeated many times over.\n"
+    small = b"Subject: big\nContent-Type: text/plain\n\n" + line * 20_000
+    big = b"Subject: big\nContent-Type: text/plain\n\n" + line * 200_000
+    start = time.perf_counter()
+    parse(small)
+    middle = time.perf_counter()
+    msg = parse(big)
+    end = time.perf_counter()
+    assert len(msg.body_text) == len(line) * 200_000
+    assert end - middle < 30 * (middle - start) + 1.0  # ten times the size, not a hundred times the time
+
+
+def test_huge_html_is_converted_quickly():
+    html = b"<p>word &amp; word</p>" * 200_000
+    start = time.perf_counter()
+    msg = parse(b"Content-Type: text/html; charset=utf-8\n\n" + html)
+    assert time.perf_counter() - start < 10
+    assert msg.body_text.count("word & word") == 200_000
