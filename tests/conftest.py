@@ -14,6 +14,8 @@ from ticketctl.cli import app
 from ticketctl.engine.config import load_config
 from ticketctl.engine.store import Store
 
+pytest_plugins = ("tests.servers.fixtures",)
+
 CORPUS = Path(__file__).resolve().parents[1].parent / "shared" / "corpus"
 
 
