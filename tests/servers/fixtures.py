@@ -117,3 +117,24 @@ def mailbox_fields(
         )
     fields.update(extra)
     return fields
+
+
+def cli_add_args(fields: dict[str, Any]) -> tuple[list[str], dict[str, str]]:
+    """`ticketctl mailbox add` arguments and environment for mailbox fields (secrets via variables)."""
+    args = ["mailbox", "add", fields["name"]]
+    env: dict[str, str] = {}
+    for key in ("kind", "host", "port", "security", "username", "auth", "folder", "processed_folder"):
+        if fields.get(key) is not None:
+            args += ["--" + key.replace("_", "-"), str(fields[key])]
+    for key in ("ca_file", "tenant_id", "client_id", "redirect_url"):
+        if fields.get(key):
+            args += ["--" + key.replace("_", "-"), str(fields[key])]
+    if not fields.get("verify_tls", True):
+        args.append("--no-verify-tls")
+    if fields.get("password"):
+        args += ["--password-env", "TEST_MAILBOX_PASSWORD"]
+        env["TEST_MAILBOX_PASSWORD"] = fields["password"]
+    if fields.get("client_secret"):
+        args += ["--client-secret-env", "TEST_MAILBOX_CLIENT_SECRET"]
+        env["TEST_MAILBOX_CLIENT_SECRET"] = fields["client_secret"]
+    return args, env

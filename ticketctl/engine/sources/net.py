@@ -15,7 +15,7 @@ from ticketctl.engine.errors import MailboxAuthError, SourceError, TicketctlErro
 from ticketctl.engine.mailboxes import Mailbox
 from ticketctl.engine.sources import TokenProvider
 
-_HOSTNAME_MISMATCH = 62  # X509_V_ERR_HOSTNAME_MISMATCH
+_NAME_MISMATCH = (62, 64)  # X509_V_ERR_HOSTNAME_MISMATCH, X509_V_ERR_IP_ADDRESS_MISMATCH
 
 
 def tls_context(mailbox: Mailbox) -> ssl.SSLContext:
@@ -99,7 +99,7 @@ def failure(
             f"check the host and port, or raise limits.{key} in the configuration."
         )
     if isinstance(exc, ssl.SSLCertVerificationError):
-        if exc.verify_code == _HOSTNAME_MISMATCH:
+        if exc.verify_code in _NAME_MISMATCH:
             return SourceError(
                 f"Mailbox '{name}': the server's certificate is not valid for the name '{mailbox.host}'; "
                 "connect by a name the certificate lists (--host), "

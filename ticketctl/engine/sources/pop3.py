@@ -31,7 +31,7 @@ class _LongLines:
         if len(line) > MAX_LINE:
             raise poplib.error_proto("line too long")
         if not line:
-            raise poplib.error_proto("-ERR EOF")
+            raise EOFError("the server closed the connection")
         octets = len(line)
         if line[-2:] == b"\r\n":
             return line[:-2], octets
@@ -58,7 +58,7 @@ class Pop3Source:
         try:
             self._login(token_provider)
         except BaseException:
-            self.pop.close()
+            _drop(self.pop)
             raise
 
     # --- the Source interface ---
@@ -104,14 +104,14 @@ class Pop3Source:
             with self._guard("ending the session (QUIT), which applies the deletions"):
                 self.pop.quit()
         finally:
-            self.pop.close()
+            _drop(self.pop)
 
     def abort(self) -> None:
         try:
             self.pop.rset()
         except Exception:  # noqa: S110 - the connection may be gone already; then nothing is applied
             pass
-        self.pop.close()
+        _drop(self.pop)
 
     # --- steps ---
     def _guard(self, doing: str) -> Any:
@@ -182,6 +182,14 @@ def _connect(mailbox: Mailbox, limits: LimitsConfig) -> poplib.POP3:
                     )
                 pop.stls(tls_context(mailbox))
     except BaseException:
-        pop.close()
+        _drop(pop)
         raise
     return pop
+
+
+def _drop(pop: poplib.POP3) -> None:
+    """Close the socket without QUIT; a socket a failed TLS handshake already took is fine too."""
+    try:
+        pop.close()
+    except OSError:
+        pass
