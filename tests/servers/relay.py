@@ -15,6 +15,7 @@ class Relay:
         self.target = (target_host, target_port)
         self.port = free_port()
         self.to_client = 0  # bytes the server sent to the client, all connections
+        self.from_client = bytearray()  # everything the clients sent, in order
         self.held = threading.Event()  # set when the hold limit is reached
         self._hold_at: int | None = None
         self._lock = threading.Lock()
@@ -57,6 +58,8 @@ class Relay:
                     data = self._count(data)
                     if data is None:
                         continue
+                else:
+                    self.from_client += data
                 dst.sendall(data)
         except OSError:
             pass

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import email
 from collections.abc import Callable
 
@@ -11,6 +12,7 @@ from imapclient import IMAPClient
 from tests.servers.dovecot import Dovecot, MailUser, make_message
 from tests.servers.fixtures import mailbox_fields
 from ticketctl.engine.config import LimitsConfig
+from ticketctl.engine.errors import MailboxAuthError
 from ticketctl.engine.mailboxes import Mailbox
 from ticketctl.engine.sources import Source, open_source
 
@@ -178,3 +180,19 @@ def test_oversized_message_gives_size_and_headers_without_its_body_crossing_the_
     assert relay.to_client - before > len(big)
     source.close()
     assert dovecot.count(mail_user.name) == 1
+
+
+def test_pop3_xoauth2_uses_the_two_step_form(dovecot, mail_user, relay_factory):
+    relay = relay_factory(dovecot.ports["pop3"])
+    box = mailbox(dovecot, mail_user, "pop3", auth="oauth2", port=relay.port)
+    connect(dovecot, mail_user, box).close()
+    lines = bytes(relay.from_client).split(b"\r\n")
+    at = lines.index(b"AUTH XOAUTH2")  # no initial response on the command line
+    secret = base64.b64decode(lines[at + 1]).decode()
+    assert secret.startswith(f"user={mail_user.name}\x01auth=Bearer ey") and secret.endswith("\x01\x01")
+
+
+def test_pop3_refused_token_is_a_sentence(dovecot, mail_user):
+    box = mailbox(dovecot, mail_user, "pop3", auth="oauth2")
+    with pytest.raises(MailboxAuthError, match="refused the OAuth2 access token"):
+        open_source(box, LIMITS, lambda: dovecot.mint_token(mail_user.name, ttl=-60))
