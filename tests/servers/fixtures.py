@@ -3,11 +3,15 @@
 - `dovecot`: one Dovecot per test session and xdist worker (users alice/alicepw and bob/bobpw; all four
   ports in `.ports`; `.cert_file` for CA-file tests). Tests share it, so a test that reads or deletes
   mail should take its own user from `mail_user` (or `dovecot.new_user()`).
-- `mail_user`: a fresh user with an empty INBOX on the session server.
+- `mail_user`: a fresh user with an empty INBOX on the session server (from a pool of spare users
+  written before the server starts; `dovecot.new_user()` gives more in the same test).
 - `mint_token(user, ttl=300, **claims)`: an XOAUTH2 access token the server accepts (ttl<0: expired).
 - `dovecot_factory()`: a private Dovecot for a test that stops or restarts the server.
-- `mailbox_fields(dovecot, user, kind, security, auth)`: the fields of a mailbox pointing at the server,
-  for `mailboxes.add(store, **fields)` or `Mailbox(id=0, **fields)`.
+- `relay_factory(port)`: a byte-counting TCP relay in front of a port (prove what crossed the wire,
+  or hold a stream to cut a connection mid-transfer).
+- `mailbox_fields(dovecot, user, kind, security, auth, **overrides)`: the fields of a mailbox pointing
+  at the server, for `mailboxes.add(store, **fields)` or `Mailbox(id=0, **fields)`;
+  `cli_add_args(fields)` turns them into `ticketctl mailbox add` arguments and environment.
 """
 
 from __future__ import annotations

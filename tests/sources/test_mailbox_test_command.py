@@ -125,3 +125,10 @@ def test_expired_token(cli, dovecot, mail_user, token_for, kind):
     token_for(mail_user.name, ttl=-60)
     result = add_and_test(cli, mailbox_fields(dovecot, mail_user, kind, "ssl", "oauth2"))
     assert_one_sentence(result, "refused the OAuth2 access token", "sign the mailbox in again")
+
+
+@pytest.mark.parametrize(("kind", "other"), [("imap", "pop3"), ("pop3", "imap")])
+def test_port_of_the_other_protocol(cli, dovecot, mail_user, kind, other):
+    fields = mailbox_fields(dovecot, mail_user, kind, "none", port=dovecot.ports[other])
+    result = add_and_test(cli, fields)
+    assert_one_sentence(result, f"does not answer like {'an IMAP' if kind == 'imap' else 'a POP3'} server")

@@ -96,7 +96,7 @@ def failure(
         key = "connect_timeout" if connecting else "read_timeout"
         return SourceError(
             f"Mailbox '{name}': {where} did not answer within {seconds:g} seconds while {doing}; "
-            f"check the host and port, or raise limits.{key} in the configuration."
+            f"check the host, port and security, or raise limits.{key} in the configuration."
         )
     if isinstance(exc, ssl.SSLCertVerificationError):
         if exc.verify_code in _NAME_MISMATCH:
@@ -116,9 +116,10 @@ def failure(
             "--security matches the port (ssl for implicit TLS, starttls or none for plain ports)."
         )
     if connecting and isinstance(exc, (imaplib.IMAP4.error, poplib.error_proto, EOFError, OSError)):
+        article = "an IMAP" if mailbox.kind == "imap" else "a POP3"
         return SourceError(
-            f"Mailbox '{name}': {where} does not answer like a {mailbox.kind.upper()} server "
-            f"({_reason(exc)}); check the host, port and security."
+            f"Mailbox '{name}': {where} does not answer like {article} server; "
+            "check the host, port and security."
         )
     if isinstance(exc, (imaplib.IMAP4.abort, EOFError, OSError)):
         return SourceError(
