@@ -14,7 +14,7 @@ from ticketctl.cli import app
 from ticketctl.engine.config import load_config
 from ticketctl.engine.store import Store
 
-pytest_plugins = ["tests.servers.fake_entra"]
+pytest_plugins = ("tests.servers.fake_entra", "tests.servers.fixtures")
 
 CORPUS = Path(__file__).resolve().parents[1].parent / "shared" / "corpus"
 

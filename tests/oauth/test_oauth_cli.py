@@ -66,9 +66,7 @@ def test_url_prints_the_url_and_the_next_step(cli, fake_entra):
     result = cli("oauth", "url", "support")
     assert result.exit_code == 0
     assert f"sign in as {USER}" in result.stdout
-    assert url_from(result.stdout).startswith(
-        f"https://login.microsoftonline.com/{TENANT}/oauth2/v2.0/authorize?"
-    )
+    assert url_from(result.stdout).startswith(f"https://login.microsoftonline.com/{TENANT}/oauth2/v2.0/authorize?")
     assert "ticketctl oauth exchange support --redirect-url 'ADDRESS'" in result.stdout
 
 

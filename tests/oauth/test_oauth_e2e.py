@@ -9,58 +9,28 @@ with a reason until they are merged.
 from __future__ import annotations
 
 import base64
-import importlib.util
-import os
 import poplib
 
 import pytest
 
+from tests.servers.dovecot import ISSUER
 from tests.servers.fake_entra import (
     CLIENT_ID,
     CLIENT_SECRET,
-    DOVECOT_OAUTH2_CONF,
     TENANT,
-    dovecot_hs256_keys,
     hs256_minter,
 )
 from ticketctl.engine import mailboxes, oauth
-from ticketctl.engine.config import LimitsConfig
-
-dovecot_harness = pytest.importorskip(
-    "tests.servers.dovecot", reason="the Dovecot test harness (tests/servers/dovecot.py) is not here yet"
-)
-
-KEY = os.urandom(32)
-KID = "entra1"
-USER = "support@contoso.com"
-
-
-def have_sources() -> bool:
-    return all(
-        importlib.util.find_spec(f"ticketctl.engine.sources.{kind}") is not None for kind in ("imap", "pop3")
-    )
-
-
-@pytest.fixture(scope="module")
-def oauth_dovecot():
-    server = dovecot_harness.Dovecot(
-        {USER: os.urandom(8).hex(), "other@contoso.com": os.urandom(8).hex()},
-        mechanisms="plain login xoauth2 oauthbearer",
-        oauth2_conf=DOVECOT_OAUTH2_CONF,
-        oauth2_keys=dovecot_hs256_keys(KEY, KID),
-    ).start()
-    yield server
-    server.stop(fast=True)
 
 
 @pytest.fixture
-def jwt_entra(fake_entra):
-    """The fake Entra handing out access tokens Dovecot validates with KEY."""
-    fake_entra.mint = hs256_minter(KEY, kid=KID)
+def jwt_entra(fake_entra, dovecot):
+    """The fake Entra handing out access tokens the session Dovecot validates."""
+    fake_entra.mint = hs256_minter(dovecot.hs_key, issuer=ISSUER, kid="hs1")
     return fake_entra
 
 
-def authorized_mailbox(store, fake, server, kind: str, name: str):
+def authorized_mailbox(store, fake, server, user, kind: str, name: str):
     mailboxes.add(
         store,
         name=name,
@@ -68,7 +38,7 @@ def authorized_mailbox(store, fake, server, kind: str, name: str):
         host="127.0.0.1",
         port=server.ports[kind],
         security="none",
-        username=USER,
+        username=user,
         auth="oauth2",
         tenant_id=TENANT,
         client_id=CLIENT_ID,
@@ -76,7 +46,7 @@ def authorized_mailbox(store, fake, server, kind: str, name: str):
         redirect_url="https://support.example.com/oauth",
     )
     request = oauth.authorize_url(store, name)
-    oauth.exchange(store, name, redirect_url=fake.sign_in(request.url, USER))
+    oauth.exchange(store, name, redirect_url=fake.sign_in(request.url, user))
     return mailboxes.get(store, name)
 
 
@@ -90,43 +60,75 @@ def pop3_xoauth2(pop: poplib.POP3, user: str, token: str) -> bytes:
     return line
 
 
-def test_provider_tokens_log_in_to_dovecot(store, jwt_entra, oauth_dovecot):
+def test_provider_tokens_log_in_to_dovecot(store, jwt_entra, dovecot, mail_user):
     from imapclient import IMAPClient
 
-    mailbox = authorized_mailbox(store, jwt_entra, oauth_dovecot, "imap", "support")
+    mailbox = authorized_mailbox(store, jwt_entra, dovecot, mail_user.name, "imap", "support")
     provide = oauth.token_provider(store, mailbox)
-    with IMAPClient("127.0.0.1", port=oauth_dovecot.ports["imap"], ssl=False) as client:
-        client.oauth2_login(USER, provide())
+    with IMAPClient("127.0.0.1", port=dovecot.ports["imap"], ssl=False) as client:
+        client.oauth2_login(mail_user.name, provide())
         assert client.select_folder("INBOX")[b"EXISTS"] == 0
-    pop = poplib.POP3("127.0.0.1", oauth_dovecot.ports["pop3"])
+    pop = poplib.POP3("127.0.0.1", dovecot.ports["pop3"])
     try:
-        assert pop3_xoauth2(pop, USER, provide()).startswith(b"+OK")
+        assert pop3_xoauth2(pop, mail_user.name, provide()).startswith(b"+OK")
     finally:
         pop.quit()
 
 
-def test_dovecot_refuses_the_token_for_another_user(store, jwt_entra, oauth_dovecot):
-    mailbox = authorized_mailbox(store, jwt_entra, oauth_dovecot, "pop3", "support")
-    pop = poplib.POP3("127.0.0.1", oauth_dovecot.ports["pop3"])
+def test_dovecot_refuses_the_token_for_another_user(store, jwt_entra, dovecot, mail_user):
+    mailbox = authorized_mailbox(store, jwt_entra, dovecot, mail_user.name, "pop3", "support")
+    pop = poplib.POP3("127.0.0.1", dovecot.ports["pop3"])
     try:
-        assert pop3_xoauth2(pop, "other@contoso.com", oauth.token_provider(store, mailbox)()).startswith(
-            b"-ERR"
-        )
+        assert pop3_xoauth2(pop, "bob", oauth.token_provider(store, mailbox)()).startswith(b"-ERR")
     finally:
         pop.quit()
 
 
-@pytest.mark.skipif(not have_sources(), reason="the IMAP/POP3 sources are not merged yet")
 @pytest.mark.parametrize("kind", ["imap", "pop3"])
-def test_open_source_lists_mail_with_oauth(store, jwt_entra, oauth_dovecot, kind):
-    from ticketctl.engine.sources import open_source
+def test_process_reads_an_oauth_mailbox(cli, store, jwt_entra, dovecot, mail_user, kind):
+    """`ticketctl process` refreshes the token (rotating it), logs in with XOAUTH2 and takes the mail."""
+    from ticketctl.engine import tickettypes
 
-    oauth_dovecot.deliver(USER, [f"Subject: oauth {kind}\r\nMessage-ID: <{kind}@t>\r\n\r\nhi\r\n".encode()])
-    mailbox = authorized_mailbox(store, jwt_entra, oauth_dovecot, kind, "support-" + kind)
+    dovecot.deliver(
+        mail_user.name,
+        [
+            f"From: c@customer.example\r\nTo: support@contoso.com\r\nSubject: oauth {kind}\r\n"
+            f"Message-ID: <{kind}@t>\r\n\r\nhi\r\n".encode()
+        ],
+    )
+    mailbox = authorized_mailbox(store, jwt_entra, dovecot, mail_user.name, kind, "support-" + kind)
+    tickettypes.add(
+        store,
+        name="Support",
+        task="simple_storage",
+        email_to=["support@contoso.com"],
+        workflow_tag="Support",
+        mailbox=mailbox.name,
+        admin_email="lead@contoso.com",
+    )
     before = mailbox.refresh_token
-    source = open_source(mailbox, LimitsConfig(), oauth.token_provider(store, mailbox))
-    try:
-        assert len(source.list()) >= 1
-    finally:
-        source.abort()
+    result = cli("process")
+    assert result.exit_code == 0, result.stderr
+    assert f"support-{kind}: 1 message(s): 1 new_ticket" in result.stdout
+    assert dovecot.count(mail_user.name) == 0
     assert mailboxes.get(store, mailbox.name).refresh_token not in (None, before)  # rotated on login
+    assert before not in result.stdout + result.stderr
+
+
+def test_process_skips_a_mailbox_whose_grant_was_revoked(cli, store, jwt_entra, dovecot, mail_user):
+    mailbox = authorized_mailbox(store, jwt_entra, dovecot, mail_user.name, "imap", "support")
+    from ticketctl.engine import tickettypes
+
+    tickettypes.add(
+        store,
+        name="Support",
+        task="simple_storage",
+        email_to=["support@contoso.com"],
+        workflow_tag="Support",
+        mailbox=mailbox.name,
+        admin_email="lead@contoso.com",
+    )
+    jwt_entra.revoke(mail_user.name)
+    result = cli("process")
+    assert result.exit_code == 1
+    assert "ticketctl oauth url support" in result.stderr

@@ -300,7 +300,6 @@ def test_status_with_expired_credentials_and_an_unreadable_secret_date(store, fa
     assert any("refresh token of mailbox 'old' expired on 2027-04-15" in p for p in old.problems)
     assert any("client secret of mailbox 'old' expired on 2027-01-01" in p for p in old.problems)
     assert odd.problems == (
-        "Mailbox 'odd' is not authorized yet; run `ticketctl oauth url odd` and "
-        "`ticketctl oauth exchange odd`.",
+        "Mailbox 'odd' is not authorized yet; run `ticketctl oauth url odd` and `ticketctl oauth exchange odd`.",
     )
     assert "not a date" in odd.notes[0] and odd.client_secret_expires_at is None

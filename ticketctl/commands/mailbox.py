@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import typer
@@ -9,6 +10,8 @@ import typer
 from ticketctl.commands.common import JsonOption, print_json, print_record, print_table, safe, say, state
 from ticketctl.commands.secrets_input import read_secret
 from ticketctl.engine import mailboxes
+from ticketctl.engine.errors import ConfigError
+from ticketctl.engine.store import Store
 
 app = typer.Typer(help="Manage the mailboxes mail is read from.", no_args_is_help=True)
 
@@ -196,3 +199,37 @@ def remove(ctx: typer.Context, name: str = Name) -> None:
     """Remove a mailbox that no ticket type or ticket uses."""
     mailboxes.remove(state(ctx).store, name)
     say(f"Removed mailbox '{name}'.")
+
+
+@app.command("test")
+def test_mailbox(ctx: typer.Context, name: str = Name) -> None:
+    """Connect and log in, then report how many messages wait and their total size (changes nothing)."""
+    from ticketctl.engine.sources.probe import probe
+
+    st = state(ctx)
+    mailbox = mailboxes.get(st.store, name)
+    provider = _token_provider(st.store, mailbox) if mailbox.auth == "oauth2" else None
+    result = probe(mailbox, st.config.limits, provider)
+    size = _size(result.total_bytes)
+    say(f"Mailbox '{name}' is reachable: {result.count} message(s) waiting, {size} in all.")
+
+
+def _token_provider(store: Store, mailbox: mailboxes.Mailbox) -> Callable[[], str]:
+    try:
+        from ticketctl.engine import oauth
+    except ModuleNotFoundError as exc:
+        if exc.name != "ticketctl.engine.oauth":
+            raise
+        raise ConfigError(
+            f"Mailbox '{mailbox.name}' uses OAuth2, which this build of ticketctl cannot do yet; "
+            "use password login or a build with OAuth2 support."
+        ) from exc
+    return oauth.token_provider(store, mailbox)
+
+
+def _size(n: int) -> str:
+    for unit in ("bytes", "KB", "MB", "GB"):
+        if n < 1024 or unit == "GB":
+            return f"{n} {unit}" if unit == "bytes" else f"{n:.1f} {unit}"
+        n /= 1024
+    return f"{n} bytes"

@@ -74,11 +74,14 @@ class MaildirSource:
 
 
 def _read_headers(path: Path, limit: int = 256 * 1024) -> bytes:
-    """The header block only (up to the first blank line), reading at most `limit` bytes."""
+    """The header block with its closing blank line (as IMAP's BODY[HEADER] and POP3's TOP n 0 give
+    it), reading at most `limit` bytes."""
     out = bytearray()
     with path.open("rb") as f:
         for line in f:
-            if line in (b"\r\n", b"\n") or len(out) > limit:
+            if len(out) > limit:
                 break
             out += line
+            if line in (b"\r\n", b"\n"):
+                break
     return bytes(out)
