@@ -10,11 +10,11 @@ import pytest
 
 from tests.outbox.conftest import OAUTH_TOKEN, OAUTH_USER, SMTP_USER, make_ticket, parse
 from tests.servers.smtp import free_port
+from ticketctl.engine import delivery, msgid, outbox, tags
+from ticketctl.engine.senders import LOOP_HEADER
 
 # aiosmtpd's own warning about AUTH on its implicit-TLS listener (where every byte is TLS anyway)
 pytestmark = pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiring TLS")
-from ticketctl.engine import delivery, msgid, outbox, tags
-from ticketctl.engine.senders import LOOP_HEADER
 
 
 def _queue_show(cli, queue_id: int) -> dict:
