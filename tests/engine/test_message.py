@@ -168,8 +168,7 @@ def test_parse_headers_gives_an_empty_body():
         b"\x00\xff\xfe" * 100,
         b"Content-Type: multipart/mixed\n\n--\n--\n",
         b"From: <<<@@@>>>\nTo: ,,,;;;\nSubject: =?x?B?!!!?=\n\n",
-        b"Content-Type: multipart/mixed; boundary=a\n\n"
-        + b"--a\nContent-Type: multipart/mixed; boundary=a\n\n" * 2000,
+        b"Content-Type: multipart/mixed; boundary=a\n\n" + b"--a\nContent-Type: multipart/mixed; boundary=a\n\n" * 2000,
         b'Content-Type: text/plain; charset="\x81"\nContent-Transfer-Encoding: base64\n\n!!!@@@',
         b"Content-Type: message/rfc822\n\n" * 500,
     ],

@@ -255,7 +255,10 @@ def test_cron_output_is_one_line_per_mailbox(cli, store, maildir):
     deliver(maildir, mail(), mail(to="sales@example.com"))
     result = cli("process")
     assert result.exit_code == 0
-    assert result.stdout.strip().splitlines() == ["local: 2 message(s): 1 invalid_ticket, 1 new_ticket"]
+    assert result.stdout.strip().splitlines() == [
+        "local: 2 message(s): 1 invalid_ticket, 1 new_ticket",
+        "queue: 1 sent, 0 to retry or failed",
+    ]
 
 
 def test_a_failing_mailbox_is_reported_and_others_go_on(cli, store, maildir, workdir):

@@ -145,9 +145,7 @@ class FakeEntraHttpClient:
             },
         )
 
-    def post(
-        self, url: str, params: Any = None, data: Any = None, headers: Any = None, **kwargs: Any
-    ) -> FakeResponse:
+    def post(self, url: str, params: Any = None, data: Any = None, headers: Any = None, **kwargs: Any) -> FakeResponse:
         self._network()
         data = dict(data or {})
         self.calls.append(("POST", url, data))
@@ -218,9 +216,7 @@ class FakeEntraHttpClient:
         if self.network_down:
             import requests
 
-            raise requests.ConnectionError(
-                "Failed to establish a new connection: [Errno 111] Connection refused"
-            )
+            raise requests.ConnectionError("Failed to establish a new connection: [Errno 111] Connection refused")
 
 
 def _error(status: int, error: str, description: str) -> FakeResponse:
@@ -228,8 +224,7 @@ def _error(status: int, error: str, description: str) -> FakeResponse:
         status,
         {
             "error": error,
-            "error_description": description
-            + "\r\nTrace ID: t-1\r\nCorrelation ID: c-1\r\nTimestamp: 2026-01-01",
+            "error_description": description + "\r\nTrace ID: t-1\r\nCorrelation ID: c-1\r\nTimestamp: 2026-01-01",
             "error_codes": [int(description[6:].split(":")[0]) if description[6:7].isdigit() else 0],
             "trace_id": "t-1",
             "correlation_id": "c-1",

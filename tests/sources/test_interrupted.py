@@ -17,9 +17,7 @@ LIMITS = LimitsConfig(connect_timeout=5, read_timeout=5)
 
 
 @pytest.mark.parametrize("kind", ["imap", "pop3"])
-def test_server_stopped_mid_fetch_deletes_nothing_and_next_fetch_gets_everything(
-    dovecot_factory, relay_factory, kind
-):
+def test_server_stopped_mid_fetch_deletes_nothing_and_next_fetch_gets_everything(dovecot_factory, relay_factory, kind):
     server = dovecot_factory()
     user = server.new_user()
     sent = [make_message(f"big{i}", body_lines=10_000) for i in range(3)]  # ~300 KB each

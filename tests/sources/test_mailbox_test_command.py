@@ -105,9 +105,7 @@ def token_for(monkeypatch, dovecot):
     from ticketctl.commands import mailbox as command
 
     def use(user, ttl):
-        monkeypatch.setattr(
-            command, "_token_provider", lambda store, box: lambda: dovecot.mint_token(user, ttl)
-        )
+        monkeypatch.setattr(command, "_token_provider", lambda store, box: lambda: dovecot.mint_token(user, ttl))
 
     return use
 

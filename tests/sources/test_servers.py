@@ -20,9 +20,7 @@ LIMITS = LimitsConfig(connect_timeout=5, read_timeout=5)
 BIG = 10 * 1024 * 1024
 
 
-def mailbox(
-    server: Dovecot, user: MailUser, kind: str, security: str = "none", auth: str = "password", **extra
-):
+def mailbox(server: Dovecot, user: MailUser, kind: str, security: str = "none", auth: str = "password", **extra):
     return Mailbox(id=0, **mailbox_fields(server, user, kind, security, auth, **extra))
 
 

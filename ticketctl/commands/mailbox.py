@@ -22,9 +22,7 @@ Port = typer.Option(None, help="Server port (default: by kind and security).")
 Security = typer.Option(None, help="ssl (implicit TLS), starttls or none.")
 Username = typer.Option(None, help="Login name on the server.")
 Auth = typer.Option(None, help="password or oauth2.")
-PasswordEnv = typer.Option(
-    None, "--password-env", metavar="VAR", help="Read the password from this variable."
-)
+PasswordEnv = typer.Option(None, "--password-env", metavar="VAR", help="Read the password from this variable.")
 PasswordStdin = typer.Option(False, "--password-stdin", help="Read the password from standard input.")
 Folder = typer.Option(None, help="Folder to read (default INBOX); non-ASCII names work as typed.")
 Processed = typer.Option(None, "--processed-folder", help="Move processed mail here instead of deleting it.")
@@ -34,9 +32,7 @@ CaFile = typer.Option(None, "--ca-file", help="A CA bundle to verify the server'
 Provider = typer.Option(None, "--oauth-provider", help="OAuth2 provider: microsoft.")
 Tenant = typer.Option(None, "--tenant-id", help="Azure directory (tenant) id.")
 Client = typer.Option(None, "--client-id", help="Azure application (client) id.")
-SecretEnv = typer.Option(
-    None, "--client-secret-env", metavar="VAR", help="Read the client secret from this variable."
-)
+SecretEnv = typer.Option(None, "--client-secret-env", metavar="VAR", help="Read the client secret from this variable.")
 SecretStdin = typer.Option(False, "--client-secret-stdin", help="Read the client secret from standard input.")
 SecretExpires = typer.Option(
     None,

@@ -10,9 +10,7 @@ from ticketctl.commands.common import JsonOption, error_console, print_json, pri
 from ticketctl.engine import oauth, oauth_status
 from ticketctl.engine.oauth import TokenGrant
 
-app = typer.Typer(
-    help="Authorize Microsoft 365 (OAuth2) mailboxes and watch their expiry.", no_args_is_help=True
-)
+app = typer.Typer(help="Authorize Microsoft 365 (OAuth2) mailboxes and watch their expiry.", no_args_is_help=True)
 
 Name = typer.Argument(..., help="The mailbox's name.")
 

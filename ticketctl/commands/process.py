@@ -55,9 +55,7 @@ def process(
                 "sent": report.sent,
                 "send_failed": report.send_failed,
                 "send_error": report.send_error,
-                "mailboxes": [
-                    {"mailbox": m.mailbox, "counts": m.counts, "error": m.error} for m in report.mailboxes
-                ],
+                "mailboxes": [{"mailbox": m.mailbox, "counts": m.counts, "error": m.error} for m in report.mailboxes],
             }
         )
     else:
@@ -66,7 +64,7 @@ def process(
         if not report.mailboxes:
             say("No mailbox has an active ticket type; nothing to do (see `ticketctl type add`).")
         if report.sent or report.send_failed:
-            say(f"queue: {report.sent} sent, {report.send_failed} failed for now")
+            say(f"queue: {report.sent} sent, {report.send_failed} to retry or failed")
         if report.send_error:
             error_console().print(f"Error: sending mail failed: {_escape(report.send_error)}")
     if report.failed:

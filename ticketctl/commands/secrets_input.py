@@ -15,9 +15,7 @@ def read_secret(what: str, env_var: str | None, from_stdin: bool, ask: bool) -> 
     if env_var:
         value = os.environ.get(env_var)
         if not value:
-            raise ConfigError(
-                f"The environment variable {env_var} is not set or empty; export the {what} there."
-            )
+            raise ConfigError(f"The environment variable {env_var} is not set or empty; export the {what} there.")
         return value
     if from_stdin:
         value = sys.stdin.readline().rstrip("\r\n")

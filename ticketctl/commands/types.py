@@ -60,10 +60,7 @@ def add(
         save_body_column=save_body,
         active=active,
     )
-    say(
-        f"Added ticket type '{ticket_type.name}' [{ticket_type.workflow_tag}] "
-        f"on mailbox '{ticket_type.mailbox}'."
-    )
+    say(f"Added ticket type '{ticket_type.name}' [{ticket_type.workflow_tag}] on mailbox '{ticket_type.mailbox}'.")
 
 
 @app.command("list")

@@ -17,9 +17,7 @@ def check(address: str, what: str) -> str:
     """Return the address lower-cased, or raise a ConfigError naming `what` it was meant to be."""
     address = address.strip()
     if not is_valid(address):
-        raise ConfigError(
-            f"'{address}' is not a valid email address for {what}; use a form like name@example.com."
-        )
+        raise ConfigError(f"'{address}' is not a valid email address for {what}; use a form like name@example.com.")
     return address.lower()
 
 

@@ -44,9 +44,7 @@ def record(conn: sqlite3.Connection, ledger_id: int, msg: ParsedMessage, view: S
         permanent = {queue["to_email"]}
     status = _STATUS.search(raw)
     diagnostic = _DIAGNOSTIC.search(raw)
-    for address, is_permanent in [(a, True) for a in sorted(permanent)] + [
-        (a, False) for a in sorted(temporary)
-    ]:
+    for address, is_permanent in [(a, True) for a in sorted(permanent)] + [(a, False) for a in sorted(temporary)]:
         contact = conn.execute("SELECT id FROM contacts WHERE email = ?", (address,)).fetchone()
         conn.execute(
             "INSERT INTO bounces (ledger_id, queue_id, ticket_id, contact_id, address, permanent, status_code,"
@@ -73,9 +71,7 @@ def _raw(conn: sqlite3.Connection, ledger_id: int, view: StoreView) -> bytes:
     return (view.store.data_dir / row[0]).read_bytes()
 
 
-def _queued_mail(
-    conn: sqlite3.Connection, raw: bytes, msg: ParsedMessage, view: StoreView
-) -> sqlite3.Row | None:
+def _queued_mail(conn: sqlite3.Connection, raw: bytes, msg: ParsedMessage, view: StoreView) -> sqlite3.Row | None:
     """The queued mail a bounce is about: by the VERP address it was sent back to, else by the
     Message-ID of ours that the report quotes."""
     try:

@@ -78,9 +78,7 @@ def find_config_file(explicit: Path | None = None) -> Path | None:
     if env:
         path = Path(env)
         if not path.is_file():
-            raise ConfigError(
-                f"TICKETCTL_CONFIG names {path}, which does not exist; fix or unset the variable."
-            )
+            raise ConfigError(f"TICKETCTL_CONFIG names {path}, which does not exist; fix or unset the variable.")
         return path
     local = Path(DEFAULT_FILE)
     return local if local.is_file() else None
@@ -113,9 +111,7 @@ def _read_yaml(path: Path) -> dict[str, Any]:
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         at = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        raise ConfigError(
-            f"The configuration file {path} is not valid YAML{at}; fix the syntax there."
-        ) from exc
+        raise ConfigError(f"The configuration file {path} is not valid YAML{at}; fix the syntax there.") from exc
     if data is None:
         return {}
     if not isinstance(data, dict):
@@ -132,9 +128,7 @@ def _build(cls: type, data: Any, where: str, prefix: str) -> Any:
     for key, value in data.items():
         name = f"{prefix}{key}"
         if key not in known:
-            raise ConfigError(
-                f"In {where}, '{name}' is not a known key; expected one of: {', '.join(sorted(known))}."
-            )
+            raise ConfigError(f"In {where}, '{name}' is not a known key; expected one of: {', '.join(sorted(known))}.")
         values[key] = _coerce(hints[key], value, where, name)
     return cls(**values)
 

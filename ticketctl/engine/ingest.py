@@ -52,9 +52,7 @@ def ingest(
         (mailbox.id, sha, fetched.uid),
     )
     if seen:
-        return Outcome(
-            seen["disposition"], "already recorded: " + seen["reason"], seen["ticket_id"], recorded=False
-        )
+        return Outcome(seen["disposition"], "already recorded: " + seen["reason"], seen["ticket_id"], recorded=False)
     try:
         msg = message.parse(raw)
     except Exception as exc:  # parse() should never raise; if it does, the mail still becomes a ticket
@@ -90,9 +88,7 @@ def _decide(msg: message.ParsedMessage, rules: Sequence[Rule], view: StoreView) 
             decision = check(msg, view)
         except Exception as exc:
             log.warning("rule %s failed", name, exc_info=True)
-            return Decision(
-                "error_ticket", name, f"rule '{name}' failed unexpectedly: {type(exc).__name__}: {exc}"
-            )
+            return Decision("error_ticket", name, f"rule '{name}' failed unexpectedly: {type(exc).__name__}: {exc}")
         if decision is not None:
             return decision
     raise AssertionError("the rule chain must end in a rule that always decides")
@@ -150,18 +146,14 @@ def _record(
         ctx = flows.FlowContext(conn, config.data_dir, config.templates_dir, notify)
         ticket_id, log_id = APPLY[decision.disposition](ctx, mailbox, msg, decision, view, ledger_id)
         if ticket_id is not None:
-            conn.execute(
-                "UPDATE ledger SET ticket_id = ?, log_id = ? WHERE id = ?", (ticket_id, log_id, ledger_id)
-            )
+            conn.execute("UPDATE ledger SET ticket_id = ?, log_id = ? WHERE id = ?", (ticket_id, log_id, ledger_id))
     return Outcome(decision.disposition, decision.reason, ticket_id, keep_on_server=raw_path is None)
 
 
 def _oversized(store: Store, config: Config, mailbox: Mailbox, fetched: Fetched, dry_run: bool) -> Outcome:
     headers = fetched.headers or b""
     sha = hashlib.sha256(b"oversized\0%s\0%d\0" % (fetched.uid.encode(), fetched.size) + headers).hexdigest()
-    seen = store.one(
-        "SELECT ticket_id, reason FROM ledger WHERE mailbox_id = ? AND sha256 = ?", (mailbox.id, sha)
-    )
+    seen = store.one("SELECT ticket_id, reason FROM ledger WHERE mailbox_id = ? AND sha256 = ?", (mailbox.id, sha))
     if seen:
         return Outcome(
             "error_ticket",

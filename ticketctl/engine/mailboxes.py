@@ -132,10 +132,7 @@ def edit(store: Store, name: str, /, **changes: Any) -> Mailbox:
         raise ConfigError(f"Unknown mailbox field(s): {', '.join(sorted(unknown))}.")
     merged = {k: getattr(current, k) for k in EDITABLE}
     if "kind" in changes or "security" in changes:
-        if (
-            merged["port"] == DEFAULT_PORTS.get((merged["kind"], merged["security"]))
-            and "port" not in changes
-        ):
+        if merged["port"] == DEFAULT_PORTS.get((merged["kind"], merged["security"])) and "port" not in changes:
             merged["port"] = None  # follow the new default
     merged.update(changes)
     values = validate(merged)
@@ -151,9 +148,7 @@ def remove(store: Store, name: str) -> None:
     mailbox = get(store, name)
     types = [
         r["name"]
-        for r in store.query(
-            "SELECT name FROM ticket_types WHERE mailbox_id = ? ORDER BY name", (mailbox.id,)
-        )
+        for r in store.query("SELECT name FROM ticket_types WHERE mailbox_id = ? ORDER BY name", (mailbox.id,))
     ]
     tickets = store.one("SELECT count(*) AS n FROM tickets WHERE mailbox_id = ?", (mailbox.id,))["n"]
     ledger = store.one("SELECT count(*) AS n FROM ledger WHERE mailbox_id = ?", (mailbox.id,))["n"]
@@ -223,6 +218,5 @@ def _date(value: str) -> str:
 def _choice(values: dict[str, Any], key: str, choices: tuple[str, ...]) -> None:
     if values.get(key) not in choices:
         raise ConfigError(
-            f"{key.replace('_', ' ').capitalize()} '{values.get(key)}' is not valid; "
-            f"use one of: {', '.join(choices)}."
+            f"{key.replace('_', ' ').capitalize()} '{values.get(key)}' is not valid; use one of: {', '.join(choices)}."
         )

@@ -115,11 +115,7 @@ def _repair_head(raw: bytes) -> tuple[bytes, list[str]]:
     end = _HEAD_END.search(raw)
     head = raw[: end.start()] if end else raw
     lines = _LINE.findall(head)
-    fields = [
-        i
-        for i, line in enumerate(lines)
-        if _HEADER_LINE.match(line) or (i == 0 and line.startswith(b"From "))
-    ]
+    fields = [i for i, line in enumerate(lines) if _HEADER_LINE.match(line) or (i == 0 and line.startswith(b"From "))]
     if not fields or end is None:
         return raw, []
     first, last = fields[0], fields[-1]
@@ -263,10 +259,7 @@ def _more_text(parts: list[Leaf], plain: Leaf | None) -> list[Leaf]:
     return [
         leaf
         for leaf in parts
-        if leaf is not plain
-        and leaf.is_body_candidate
-        and leaf.content_type == "text/plain"
-        and not leaf.alternatives
+        if leaf is not plain and leaf.is_body_candidate and leaf.content_type == "text/plain" and not leaf.alternatives
     ]
 
 
@@ -332,9 +325,7 @@ def _fallback(raw: bytes, exc: BaseException) -> ParsedMessage:
 
     parsed.body_text = decode_bytes(body)[0]
     parsed.body_type = "text/plain"
-    parsed.defects.append(
-        f"the MIME structure could not be read ({type(exc).__name__}); body kept as raw text"
-    )
+    parsed.defects.append(f"the MIME structure could not be read ({type(exc).__name__}); body kept as raw text")
     return parsed
 
 

@@ -57,9 +57,7 @@ class Leaf:
     @property
     def is_body_candidate(self) -> bool:
         return (
-            self.content_type in ("text/plain", "text/html")
-            and self.disposition != "attachment"
-            and not self.filename
+            self.content_type in ("text/plain", "text/html") and self.disposition != "attachment" and not self.filename
         )
 
 

@@ -84,9 +84,7 @@ def xoauth2_string(user: str, access_token: str) -> str:
 
 def oauth_mailbox(store: Store, mailbox: Mailbox | str) -> Mailbox:
     """The mailbox as stored now (tokens rotate, so never trust an older copy); it must use OAuth2."""
-    current = (
-        mailboxes.get(store, mailbox) if isinstance(mailbox, str) else mailboxes.get_by_id(store, mailbox.id)
-    )
+    current = mailboxes.get(store, mailbox) if isinstance(mailbox, str) else mailboxes.get_by_id(store, mailbox.id)
     if current.auth != "oauth2":
         raise MailboxAuthError(
             f"Mailbox '{current.name}' logs in with a password, not OAuth2; to switch, run "
@@ -213,9 +211,7 @@ def _refresh(store: Store, mailbox: Mailbox, app: Any, clock: Clock) -> tuple[To
             f"sign in, then `ticketctl oauth exchange {mailbox.name}`."
         )
     if store.conn.in_transaction:
-        raise RuntimeError(
-            "an OAuth2 refresh must commit the rotated token on its own, outside a transaction"
-        )
+        raise RuntimeError("an OAuth2 refresh must commit the rotated token on its own, outside a transaction")
     app = app or _app(mailbox)
     with _talking_to_microsoft(mailbox, "refresh the token"):
         result = app.acquire_token_by_refresh_token(mailbox.refresh_token, list(SCOPES))

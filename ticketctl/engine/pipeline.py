@@ -80,8 +80,7 @@ def rule_chain() -> list[Rule]:
 def mailboxes_to_process(store: Store, only: str | None = None) -> list[Mailbox]:
     """Mailboxes with an active ticket type; those with a bounce_back type first."""
     rows = store.query(
-        "SELECT mailbox_id, max(task = 'bounce_back') AS bounces FROM ticket_types WHERE active = 1"
-        " GROUP BY mailbox_id"
+        "SELECT mailbox_id, max(task = 'bounce_back') AS bounces FROM ticket_types WHERE active = 1 GROUP BY mailbox_id"
     )
     order = {r["mailbox_id"]: r["bounces"] for r in rows}
     boxes = [m for m in mailboxes.list_all(store) if m.id in order]
@@ -107,9 +106,7 @@ def run(
         report = ProcessReport(dry_run=dry_run)
         for box in mailboxes_to_process(store, mailbox):
             report.mailboxes.append(
-                process_mailbox(
-                    store, config, box, dry_run=dry_run, limit=limit, notify=notify, progress=progress
-                )
+                process_mailbox(store, config, box, dry_run=dry_run, limit=limit, notify=notify, progress=progress)
             )
         if not dry_run:
             _drain(store, config, report)
@@ -180,14 +177,9 @@ def _token_provider(store: Store, mailbox: Mailbox) -> TokenProvider | None:
 def _drain(store: Store, config: Config, report: ProcessReport) -> None:
     from ticketctl.engine import outbox
 
-    drain = getattr(outbox, "drain", None)
-    if drain is None:
-        return
-    try:
-        result = drain(store, config)
-        report.sent, report.send_failed = result.sent, result.failed
-    except TicketctlError as exc:
-        report.send_error = str(exc)
+    result = outbox.drain(store, config)
+    report.sent, report.send_failed = len(result.sent), len(result.retry) + len(result.failed)
+    report.send_error = result.error
 
 
 def _start_run(store: Store, mailbox: Mailbox) -> int:
@@ -207,8 +199,7 @@ def _finish_run(store: Store, mailbox: Mailbox, run_id: int, report: MailboxRepo
         )
         if report.failed:
             conn.execute(
-                "UPDATE mailboxes SET last_run_at = ?, last_error = ?, failed_runs = failed_runs + 1"
-                " WHERE id = ?",
+                "UPDATE mailboxes SET last_run_at = ?, last_error = ?, failed_runs = failed_runs + 1 WHERE id = ?",
                 (now, report.error, mailbox.id),
             )
         else:

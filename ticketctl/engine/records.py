@@ -85,18 +85,14 @@ def add_log(
     return int(cur.lastrowid or 0)
 
 
-def set_receiver(
-    conn: sqlite3.Connection, log_id: int, email: str, name: str, contact_id: int | None
-) -> None:
+def set_receiver(conn: sqlite3.Connection, log_id: int, email: str, name: str, contact_id: int | None) -> None:
     conn.execute(
         "UPDATE ticket_logs SET to_email = ?, to_name = ?, receiver_contact_id = ? WHERE id = ?",
         (email.lower(), name, contact_id, log_id),
     )
 
 
-def add_attachments(
-    conn: sqlite3.Connection, data_dir: Path, log_id: int, attachments: list[Attachment]
-) -> list[int]:
+def add_attachments(conn: sqlite3.Connection, data_dir: Path, log_id: int, attachments: list[Attachment]) -> list[int]:
     ids = []
     for attachment in attachments:
         sha = blobs.save_blob(data_dir, "attachments", attachment.payload)
@@ -119,8 +115,6 @@ def add_attachments(
 
 def touch_ticket(conn: sqlite3.Connection, ticket_id: int, status: str | None = None) -> None:
     if status:
-        conn.execute(
-            "UPDATE tickets SET status = ?, updated_at = ? WHERE id = ?", (status, utcnow(), ticket_id)
-        )
+        conn.execute("UPDATE tickets SET status = ?, updated_at = ? WHERE id = ?", (status, utcnow(), ticket_id))
     else:
         conn.execute("UPDATE tickets SET updated_at = ? WHERE id = ?", (utcnow(), ticket_id))

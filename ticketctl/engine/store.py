@@ -40,9 +40,7 @@ class Store:
         try:
             make_private_dir(data_dir)
         except OSError as exc:
-            raise StoreError(
-                f"Cannot create the data directory {data_dir}: {exc}; check its permissions."
-            ) from exc
+            raise StoreError(f"Cannot create the data directory {data_dir}: {exc}; check its permissions.") from exc
         self.migrate()
 
     @property
@@ -120,9 +118,7 @@ def _connect(path: Path) -> sqlite3.Connection:
         conn.execute("PRAGMA synchronous = FULL")
         conn.execute("PRAGMA busy_timeout = 30000")
     except (OSError, sqlite3.DatabaseError) as exc:
-        raise StoreError(
-            f"Cannot open the database {path}: {exc}; check the path and its permissions."
-        ) from exc
+        raise StoreError(f"Cannot open the database {path}: {exc}; check the path and its permissions.") from exc
     return conn
 
 

@@ -97,9 +97,7 @@ def add(store: Store, **fields: Any) -> TicketType:
     unknown = set(fields) - set(EDITABLE)
     if unknown:
         raise ConfigError(f"Unknown ticket type field(s): {', '.join(sorted(unknown))}.")
-    values = _validate(
-        store, {"description": "", "active": True, **{k: v for k, v in fields.items() if v is not None}}
-    )
+    values = _validate(store, {"description": "", "active": True, **{k: v for k, v in fields.items() if v is not None}})
     _check_unique(store, values, own_id=None)
     now = utcnow()
     with store.transaction():

@@ -80,9 +80,7 @@ class StoreView:
         return any(addresses.routing_key(a) == key for t in self.all_types.values() for a in t.email_to)
 
     def ticket(self, ticket_id: int) -> TicketInfo | None:
-        row = self.store.one(
-            "SELECT id, type_id, kind, status, from_email FROM tickets WHERE id = ?", (ticket_id,)
-        )
+        row = self.store.one("SELECT id, type_id, kind, status, from_email FROM tickets WHERE id = ?", (ticket_id,))
         return TicketInfo(**dict(row)) if row else None
 
     def log_ticket(self, log_id: int) -> int | None:

@@ -12,6 +12,4 @@ LOOP_HEADER = "X-Ticketctl-Loop"
 def check(msg: ParsedMessage, view: StoreView) -> Decision | None:
     if msg.header(LOOP_HEADER) is None:
         return None
-    return Decision(
-        "rejected", NAME, f"the mail carries our {LOOP_HEADER} header: it came from ticketctl itself"
-    )
+    return Decision("rejected", NAME, f"the mail carries our {LOOP_HEADER} header: it came from ticketctl itself")

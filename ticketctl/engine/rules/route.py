@@ -13,7 +13,5 @@ def check(msg: ParsedMessage, view: StoreView) -> Decision | None:
     ticket_type = view.type_for_recipients(msg.recipients)
     if ticket_type is None:
         shown = ", ".join(dict.fromkeys(msg.recipients)) or "no recipients"
-        return Decision(
-            "invalid_ticket", NAME, f"no active ticket type of this mailbox is addressed ({shown})"
-        )
+        return Decision("invalid_ticket", NAME, f"no active ticket type of this mailbox is addressed ({shown})")
     return Decision("new_ticket", NAME, f"addressed to type '{ticket_type.name}'", type_id=ticket_type.id)

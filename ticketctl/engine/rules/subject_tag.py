@@ -26,9 +26,7 @@ def check(msg: ParsedMessage, view: StoreView) -> Decision | None:
     return None
 
 
-def participant_decision(
-    msg: ParsedMessage, view: StoreView, ticket_id: int, rule: str, how: str
-) -> Decision:
+def participant_decision(msg: ParsedMessage, view: StoreView, ticket_id: int, rule: str, how: str) -> Decision:
     """A reply into `ticket_id` when the sender takes part in it, else a refusal."""
     sender = addresses.routing_key(msg.from_.email) if msg.from_ else ""
     if sender and sender in view.participants(ticket_id):

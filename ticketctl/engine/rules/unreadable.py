@@ -12,5 +12,6 @@ NAME = "unreadable"
 def check(msg: ParsedMessage, view: StoreView) -> Decision | None:
     if msg.from_ or msg.recipients or msg.subject or msg.message_id or msg.date:
         return None
-    return Decision("error_ticket", NAME, "the message has none of From, To, Subject, Message-ID or Date: "
-                    "it is not a readable mail")
+    return Decision(
+        "error_ticket", NAME, "the message has none of From, To, Subject, Message-ID or Date: it is not a readable mail"
+    )

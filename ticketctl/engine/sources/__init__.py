@@ -54,9 +54,7 @@ class Source(Protocol):
     def abort(self) -> None: ...
 
 
-def open_source(
-    mailbox: Mailbox, limits: LimitsConfig, token_provider: TokenProvider | None = None
-) -> Source:
+def open_source(mailbox: Mailbox, limits: LimitsConfig, token_provider: TokenProvider | None = None) -> Source:
     """Connect and log in to the mailbox's server (or open its Maildir); raises SourceError or
     MailboxAuthError with a sentence on failure."""
     if mailbox.kind == "maildir":

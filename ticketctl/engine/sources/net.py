@@ -47,8 +47,7 @@ def login_refused(mailbox: Mailbox, server_says: object) -> MailboxAuthError:
     said = _server_text(server_says)
     if "UNAVAILABLE" in said.upper() or "temporary" in said.lower():
         return MailboxAuthError(
-            f"Mailbox '{mailbox.name}': the server could not check the login just now ({said}); "
-            "try again later."
+            f"Mailbox '{mailbox.name}': the server could not check the login just now ({said}); try again later."
         )
     if mailbox.auth == "oauth2":
         return MailboxAuthError(
@@ -74,9 +73,7 @@ def guarded(mailbox: Mailbox, limits: LimitsConfig, doing: str, connecting: bool
         raise failure(exc, mailbox, limits, doing, connecting) from exc
 
 
-def failure(
-    exc: BaseException, mailbox: Mailbox, limits: LimitsConfig, doing: str, connecting: bool
-) -> SourceError:
+def failure(exc: BaseException, mailbox: Mailbox, limits: LimitsConfig, doing: str, connecting: bool) -> SourceError:
     import imaplib
     import poplib
 
@@ -118,8 +115,7 @@ def failure(
     if connecting and isinstance(exc, (imaplib.IMAP4.error, poplib.error_proto, EOFError, OSError)):
         article = "an IMAP" if mailbox.kind == "imap" else "a POP3"
         return SourceError(
-            f"Mailbox '{name}': {where} does not answer like {article} server; "
-            "check the host, port and security."
+            f"Mailbox '{name}': {where} does not answer like {article} server; check the host, port and security."
         )
     if isinstance(exc, (imaplib.IMAP4.abort, EOFError, OSError)):
         return SourceError(

@@ -166,9 +166,7 @@ def _connect(mailbox: Mailbox, limits: LimitsConfig) -> poplib.POP3:
     host, port = mailbox.host or "", mailbox.port or 0
     with guarded(mailbox, limits, "connecting", connecting=True):
         if mailbox.security == "ssl":
-            pop: poplib.POP3 = _POP3SSL(
-                host, port, timeout=limits.connect_timeout, context=tls_context(mailbox)
-            )
+            pop: poplib.POP3 = _POP3SSL(host, port, timeout=limits.connect_timeout, context=tls_context(mailbox))
         else:
             pop = _POP3(host, port, timeout=limits.connect_timeout)
     try:

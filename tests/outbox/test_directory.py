@@ -1,0 +1,49 @@
+"""The embedded default sender: each mail becomes a parseable .eml file in outbox.directory."""
+
+from __future__ import annotations
+
+from tests.outbox.conftest import make_ticket, parse
+from ticketctl.engine import msgid
+
+
+def test_queue_send_writes_parseable_eml_files(cli, store, workdir):
+    ticket = make_ticket(store)
+    attached = workdir / "report.bin"
+    attached.write_bytes(bytes(range(256)) * 4)
+    cli("tickets", "reply", str(ticket.id), "-m", "First answer.", "--attach", str(attached))
+    cli("tickets", "reply", str(ticket.id), "-m", "Second answer.")
+    result = cli("queue", "send")
+    assert result.exit_code == 0, result.stderr
+    assert result.stdout.strip() == "Sent 2, will retry 0, failed 0."
+
+    files = sorted((workdir / "ticketctl-data" / "outbox").glob("*.eml"))
+    assert len(files) == 2
+    mails = {m["Message-ID"]: m for m in (parse(f.read_bytes()) for f in files)}
+    rows = store.query("SELECT * FROM email_queue ORDER BY id")
+    secret = store.installation_secret()
+    for row in rows:
+        mail = mails[f"<{row['message_id']}>"]
+        assert mail["To"] == "Carla Customer <carla@example.org>"
+        assert mail["Subject"] == row["subject"]
+        assert msgid.parse_verp(secret, mail["Return-Path"].strip("<>")) == row["id"]
+        assert row["status"] == "sent"
+    first = mails[f"<{rows[0]['message_id']}>"]
+    assert first.get_body(("plain",)).get_content().strip() == "First answer."
+    (part,) = first.iter_attachments()
+    assert part.get_payload(decode=True) == attached.read_bytes()
+    assert cli("queue", "send").stdout.strip() == "Sent 0, will retry 0, failed 0."
+
+
+def test_queue_list_and_show(cli, store):
+    ticket = make_ticket(store)
+    cli("tickets", "reply", str(ticket.id), "-m", "hello")
+    listed = cli("queue", "list")
+    assert listed.exit_code == 0
+    assert "carla@example.org" in listed.stdout and "pending" in listed.stdout
+    missing = cli("queue", "show", "42")
+    assert missing.exit_code == 1 and "There is no queued mail 42" in missing.stderr
+    bad = cli("queue", "list", "--status", "lost")
+    assert bad.exit_code == 1 and "'lost' is not a queue status" in bad.stderr
+    cli("queue", "send")
+    refused = cli("queue", "retry", "1")
+    assert refused.exit_code == 1 and "already sent" in refused.stderr

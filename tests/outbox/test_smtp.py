@@ -1,0 +1,247 @@
+"""What arrives at a real SMTP server (aiosmtpd with STARTTLS and AUTH) when the queue is drained."""
+
+from __future__ import annotations
+
+import json
+import os
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from tests.outbox.conftest import OAUTH_TOKEN, OAUTH_USER, SMTP_USER, make_ticket, parse
+from tests.servers.smtp import free_port
+from ticketctl.engine import delivery, msgid, outbox, tags
+from ticketctl.engine.senders import LOOP_HEADER
+
+# aiosmtpd's own warning about AUTH on its implicit-TLS listener (where every byte is TLS anyway)
+pytestmark = pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiring TLS")
+
+
+def _queue_show(cli, queue_id: int) -> dict:
+    result = cli("queue", "show", str(queue_id), "--json")
+    assert result.exit_code == 0, result.stderr
+    return json.loads(result.stdout)
+
+
+def test_reply_arrives_with_every_header_threading_and_attachments(cli, store, smtp, write_config, workdir):
+    write_config(smtp.port)
+    ticket = make_ticket(store)
+    pdf = workdir / "invoice.pdf"
+    pdf.write_bytes(os.urandom(3000) + b"\r\n\x00end")
+    notes = workdir / "notes.txt"
+    notes.write_bytes(b"line one\nline two without CR\r\n")
+
+    replied = cli(
+        "tickets", "reply", str(ticket.id), "--message", "Unplug it, please.",
+        "--attach", str(pdf), "--attach", str(notes),
+    )  # fmt: skip
+    assert replied.exit_code == 0, replied.stderr
+    sent = cli("queue", "send")
+    assert sent.exit_code == 0, sent.stderr
+    assert "Sent 1" in sent.stdout
+
+    (arrived,) = smtp.messages
+    row = store.one("SELECT * FROM email_queue")
+    assert arrived["rcpt_tos"] == ["carla@example.org"]
+    assert arrived["auth_login"] == SMTP_USER.encode()
+    # VERP at the bounce type's address, naming this queue row
+    assert arrived["mail_from"].startswith("bounces+q")
+    assert arrived["mail_from"].endswith("@example.com")
+    assert msgid.parse_verp(store.installation_secret(), arrived["mail_from"]) == row["id"]
+
+    mail = parse(arrived["data"])
+    log = store.one("SELECT * FROM ticket_logs WHERE direction = 'out'")
+    assert mail["From"] == "support <support@example.com>"
+    assert mail["To"] == "Carla Customer <carla@example.org>"
+    assert mail["Reply-To"] == "support@example.com"
+    assert mail["Subject"] == f"[Support #{ticket.id}-{log['id']}] Printer on fire"
+    assert tags.find(mail["Subject"]) == [tags.Tag("Support", ticket.id, log["id"])]
+    assert mail["Message-ID"] == f"<{log['message_id']}>"
+    assert msgid.verify_message_id(store.installation_secret(), mail["Message-ID"]) == (ticket.id, log["id"])
+    assert mail["In-Reply-To"] == "<carla-1@example.org>"
+    assert mail["References"] == "<carla-1@example.org>"
+    assert mail["Date"]
+    assert mail[LOOP_HEADER] == msgid.installation_id(store.installation_secret())
+    assert mail["Auto-Submitted"] is None  # a person wrote this reply
+    assert mail.get_body(("plain",)).get_content().strip() == "Unplug it, please."
+    parts = {p.get_filename(): p for p in mail.iter_attachments()}
+    assert parts["invoice.pdf"].get_payload(decode=True) == pdf.read_bytes()
+    assert parts["invoice.pdf"].get_content_type() == "application/pdf"
+    assert parts["notes.txt"].get_payload(decode=True) == notes.read_bytes()
+    assert _queue_show(cli, row["id"])["status"] == "sent"
+
+
+def test_notification_has_auto_headers_cc_and_html_alternative(store, smtp, write_config):
+    config = write_config(smtp.port)
+    ticket = make_ticket(store)
+    rendered = outbox.render(
+        "new_ticket", {"subject": "Printer on fire", "body": "It is <on> fire.", "ticket": {"id": ticket.id}}
+    )
+    with store.transaction() as conn:
+        queue_id, message_id = outbox.enqueue(
+            conn,
+            purpose="new_ticket",
+            to_email="admin@example.com",
+            cc="Deputy <deputy@example.com>",
+            subject=tags.make_subject("Support", ticket.id, ticket.inbound_log_id, rendered.subject),
+            body_text=rendered.text,
+            body_html=rendered.html,
+            from_email="support@example.com",
+            reply_to="support@example.com",
+            ticket_id=ticket.id,
+            log_id=ticket.inbound_log_id,
+        )
+    report = delivery.drain(store, config)
+    assert report.sent == [queue_id] and report.error is None
+
+    (arrived,) = smtp.messages
+    assert sorted(arrived["rcpt_tos"]) == ["admin@example.com", "deputy@example.com"]
+    mail = parse(arrived["data"])
+    assert mail["Cc"] == "Deputy <deputy@example.com>"
+    assert mail["Auto-Submitted"] == "auto-generated"
+    assert mail["X-Auto-Response-Suppress"] == "All"
+    assert mail["Message-ID"] == f"<{message_id}>"
+    assert mail["Subject"] == f"[Support #{ticket.id}-{ticket.inbound_log_id}] Printer on fire"
+    assert mail.get_content_type() == "multipart/alternative"
+    assert "It is <on> fire." in mail.get_body(("plain",)).get_content()
+    assert "It is &lt;on&gt; fire." in mail.get_body(("html",)).get_content()
+
+
+def test_implicit_tls_with_xoauth2_token_provider(store, start_smtp, write_config):
+    server = start_smtp(implicit_tls=True)
+    config = write_config(server.port, security="ssl", auth="oauth2", username=OAUTH_USER, oauth_mailbox="m365")
+    make_ticket(store)
+    with store.transaction() as conn:
+        outbox.enqueue(conn, purpose="relay", to_email="x@example.org", subject="s", body_text="b",
+                       from_email=OAUTH_USER)  # fmt: skip
+    asked = []
+
+    def provider(st, mailbox):
+        asked.append(mailbox)
+        return OAUTH_TOKEN
+
+    report = delivery.drain(store, config, token_provider=provider)
+    assert report.error is None and len(report.sent) == 1
+    assert asked == ["m365"]
+    assert server.messages[0]["auth_login"] == OAUTH_USER
+
+
+def test_certificate_is_verified_by_default(cli, store, smtp, write_config):
+    write_config(smtp.port, ca_file=None)  # the self-signed certificate is trusted by nobody
+    ticket = make_ticket(store)
+    assert cli("tickets", "reply", str(ticket.id), "-m", "hello").exit_code == 0
+    result = cli("queue", "send")
+    assert result.exit_code == 1
+    assert "cannot be verified" in result.stderr and "ca_file" in result.stderr
+    assert smtp.messages == []
+
+
+def test_wrong_password_is_one_sentence_and_keeps_the_mail(cli, store, smtp, write_config, monkeypatch):
+    write_config(smtp.port)
+    monkeypatch.setenv("TEST_SMTP_PASSWORD", "not-the-password")
+    ticket = make_ticket(store)
+    cli("tickets", "reply", str(ticket.id), "-m", "first")
+    cli("tickets", "reply", str(ticket.id), "-m", "second")
+    result = cli("queue", "send")
+    assert result.exit_code == 1
+    error = " ".join(result.stderr.split())
+    assert error.startswith("Error: The mail server 127.0.0.1:")
+    assert f"refused the login for {SMTP_USER}" in error
+    assert error.count(". ") == 0 and "Traceback" not in result.stderr and "not-the-password" not in error
+    rows = store.query("SELECT status, attempts, last_error FROM email_queue")
+    assert [(r["status"], r["attempts"]) for r in rows] == [("pending", 1), ("pending", 1)]
+    assert smtp.messages == []
+
+
+def test_server_down_then_back(cli, store, start_smtp, write_config):
+    port = free_port()
+    config = write_config(port)
+    ticket = make_ticket(store)
+    cli("tickets", "reply", str(ticket.id), "-m", "Are you there?")
+    queue_id = store.one("SELECT id FROM email_queue")["id"]
+
+    down = cli("queue", "send")
+    assert down.exit_code == 1
+    assert "Cannot reach the mail server" in down.stderr
+    shown = _queue_show(cli, queue_id)
+    assert shown["status"] == "pending"
+    assert shown["attempts"] == 1
+    assert "Cannot reach the mail server" in shown["last_error"]
+    next_try = datetime.fromisoformat(shown["next_try"].replace("Z", "+00:00"))
+    assert timedelta(seconds=50) < next_try - datetime.now(UTC) <= timedelta(seconds=60)
+    table = cli("queue", "show", str(queue_id))
+    assert "attempts" in table.stdout and shown["next_try"] in table.stdout
+
+    assert cli("queue", "send").stdout.startswith("Sent 0")  # not due yet: no second attempt
+    assert _queue_show(cli, queue_id)["attempts"] == 1
+
+    server = start_smtp(port=port)
+    report = delivery.drain(store, config, now=next_try + timedelta(seconds=1))
+    assert report.sent == [queue_id]
+    assert len(server.messages) == 1
+    after = _queue_show(cli, queue_id)
+    assert after["status"] == "sent" and after["attempts"] == 2 and after["last_error"] is None
+
+
+def test_backoff_doubles_then_failed_then_retry(cli, store, write_config):
+    config = write_config(free_port(), max_attempts=2)
+    ticket = make_ticket(store)
+    cli("tickets", "reply", str(ticket.id), "-m", "hello")
+    queue_id = store.one("SELECT id FROM email_queue")["id"]
+    start = datetime(2030, 1, 1, tzinfo=UTC)
+    delivery.drain(store, config, now=start)
+    assert _queue_show(cli, queue_id)["next_try"] == "2030-01-01T00:01:00Z"
+    report = delivery.drain(store, config, now=start + timedelta(minutes=1))
+    assert report.failed == [queue_id]
+    failed = cli("queue", "list", "--status", "failed", "--json")
+    assert [r["id"] for r in json.loads(failed.stdout)] == [queue_id]
+    assert _queue_show(cli, queue_id)["next_try"] is None
+
+    assert cli("queue", "retry", "--all-failed").exit_code == 0
+    row = _queue_show(cli, queue_id)
+    assert (row["status"], row["attempts"]) == ("pending", 0)
+
+
+def test_refused_recipient_fails_only_its_row(store, smtp, write_config):
+    config = write_config(smtp.port)
+    with store.transaction() as conn:
+        bad, _ = outbox.enqueue(conn, purpose="relay", to_email="nobody@refused.invalid", subject="a",
+                                body_text="a", from_email="support@example.com")  # fmt: skip
+        good, _ = outbox.enqueue(conn, purpose="relay", to_email="ok@example.org", subject="b",
+                                 body_text="b", from_email="support@example.com")  # fmt: skip
+    report = delivery.drain(store, config)
+    assert report.failed == [bad] and report.sent == [good] and report.error is None
+    row = outbox.get(store, bad)
+    assert row.status == "failed" and "550" in (row.last_error or "")
+    assert [m["rcpt_tos"] for m in smtp.messages] == [["ok@example.org"]]
+    # no bounce type here: the VERP address falls back to the sender's address
+    assert smtp.messages[0]["mail_from"].startswith("support+q")
+
+
+def test_row_left_sending_by_a_crash_is_resent_as_the_same_message(store, smtp, write_config):
+    config = write_config(smtp.port)
+    with store.transaction() as conn:
+        queue_id, message_id = outbox.enqueue(
+            conn,
+            purpose="relay",
+            to_email="ok@example.org",
+            subject="s",
+            body_text="b",
+            from_email="support@example.com",
+        )
+    now = datetime.now(UTC)
+    assert delivery._claim(store, outbox.get(store, queue_id), now)  # the run dies right here
+    assert delivery.drain(store, config, now=now + timedelta(minutes=1)).sent == []
+    report = delivery.drain(store, config, now=now + delivery.SENDING_STALE + timedelta(seconds=1))
+    assert report.sent == [queue_id]
+    assert parse(smtp.messages[0]["data"])["Message-ID"] == f"<{message_id}>"
+
+
+def test_missing_password_variable_is_one_sentence(cli, store, smtp, write_config, monkeypatch):
+    write_config(smtp.port)
+    monkeypatch.delenv("TEST_SMTP_PASSWORD")
+    ticket = make_ticket(store)
+    cli("tickets", "reply", str(ticket.id), "-m", "hello")
+    result = cli("queue", "send")
+    assert result.exit_code == 1
+    assert "$TEST_SMTP_PASSWORD is empty" in result.stderr

@@ -1,0 +1,283 @@
+"""Building the MIME message for a queue row, and the two ways to send it: `directory` (an .eml file per
+mail, the embedded default) and `smtp` (smtplib: implicit TLS, STARTTLS or none; password or XOAUTH2).
+
+A sender raises `MessageRefused` when the server refuses this one mail (a recipient, its content), and
+`SendError` when nothing can be sent this run (server down, login refused).
+"""
+
+from __future__ import annotations
+
+import os
+import smtplib
+import ssl
+from collections.abc import Callable
+from dataclasses import dataclass
+from email import policy
+from email.message import EmailMessage
+from email.utils import format_datetime, formataddr, getaddresses
+from pathlib import Path
+from types import TracebackType
+from typing import Protocol
+
+from ticketctl.engine.config import SmtpConfig
+from ticketctl.engine.errors import SendError
+from ticketctl.engine.outbox import QueueRow
+
+LOOP_HEADER = "X-Ticketctl-Loop"
+
+
+class MessageRefused(SendError):
+    """The server refused this one mail; other mails may still go. `permanent` for 5xx answers."""
+
+    def __init__(self, message: str, permanent: bool) -> None:
+        super().__init__(message)
+        self.permanent = permanent
+
+
+@dataclass(frozen=True)
+class FileAttachment:
+    filename: str
+    content_type: str
+    payload: bytes
+
+
+def recipients(row: QueueRow) -> list[str]:
+    """Envelope recipients: To and every Cc address."""
+    found = [row.to_email] + [email for _, email in getaddresses([row.cc]) if email]
+    return list(dict.fromkeys(found))
+
+
+def build_message(row: QueueRow, attachments: list[FileAttachment], installation_id: str) -> EmailMessage:
+    """The mail for a queue row. Every header comes from the row, so a resend is byte-for-byte the same
+    message apart from transport headers."""
+    msg = EmailMessage(policy=policy.SMTP)
+    msg["From"] = formataddr((row.from_name, row.from_email))
+    msg["To"] = formataddr((row.to_name, row.to_email))
+    if row.cc:
+        msg["Cc"] = row.cc
+    if row.reply_to:
+        msg["Reply-To"] = row.reply_to
+    msg["Subject"] = row.subject
+    msg["Date"] = _rfc2822(row.created_at)
+    msg["Message-ID"] = f"<{row.message_id}>"
+    if row.in_reply_to:
+        msg["In-Reply-To"] = f"<{row.in_reply_to}>"
+    if row.references_:
+        msg["References"] = row.references_
+    msg[LOOP_HEADER] = installation_id
+    if row.auto_submitted:
+        msg["Auto-Submitted"] = "auto-generated"
+        msg["X-Auto-Response-Suppress"] = "All"
+    msg.set_content(row.body_text)
+    if row.body_html:
+        msg.add_alternative(row.body_html, subtype="html")
+    for item in attachments:
+        maintype, _, subtype = item.content_type.split(";")[0].strip().lower().partition("/")
+        msg.add_attachment(
+            item.payload,
+            maintype=maintype or "application",
+            subtype=subtype or "octet-stream",
+            filename=item.filename,
+        )
+    return msg
+
+
+def _rfc2822(iso: str) -> str:
+    from datetime import datetime
+
+    return format_datetime(datetime.fromisoformat(iso.replace("Z", "+00:00")))
+
+
+class Sender(Protocol):
+    def __enter__(self) -> Sender: ...
+
+    def __exit__(
+        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None: ...
+
+    def send(self, message: EmailMessage, envelope_from: str, to: list[str]) -> None: ...
+
+
+class DirectorySender:
+    """Writes each mail as `<Message-ID>.eml` into a directory; a resend overwrites the same file."""
+
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
+
+    def __enter__(self) -> DirectorySender:
+        try:
+            self.directory.mkdir(parents=True, exist_ok=True, mode=0o700)
+        except OSError as exc:
+            raise SendError(
+                f"Cannot create the outbox directory {self.directory}: {exc.strerror}; "
+                "check outbox.directory in the configuration."
+            ) from exc
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
+        return None
+
+    def send(self, message: EmailMessage, envelope_from: str, to: list[str]) -> None:
+        name = "".join(c if c.isalnum() or c in ".-_" else "_" for c in str(message["Message-ID"]).strip("<>"))
+        path = self.directory / f"{name}.eml"
+        tmp = path.with_name(f".{name}.tmp")
+        data = f"Return-Path: <{envelope_from}>\r\n".encode() + message.as_bytes(policy=policy.SMTP)
+        try:
+            with open(tmp, "wb") as fh:
+                fh.write(data)
+                fh.flush()
+                os.fsync(fh.fileno())
+            os.replace(tmp, path)
+        except OSError as exc:
+            raise SendError(
+                f"Cannot write {path}: {exc.strerror}; check the outbox directory and free disk space."
+            ) from exc
+
+
+class SmtpSender:
+    """One SMTP session for a whole drain, opened on the first mail and closed at the end."""
+
+    def __init__(
+        self,
+        config: SmtpConfig,
+        *,
+        password: str | None = None,
+        token: Callable[[], str] | None = None,
+        username: str | None = None,
+    ) -> None:
+        self.config = config
+        self.password = password
+        self.token = token
+        self.username = username or config.username
+        self._smtp: smtplib.SMTP | None = None
+
+    @property
+    def where(self) -> str:
+        return f"{self.config.host}:{self.config.port}"
+
+    def __enter__(self) -> SmtpSender:
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
+        self.close()
+
+    def close(self) -> None:
+        if self._smtp is not None:
+            try:
+                self._smtp.quit()
+            except (OSError, smtplib.SMTPException):
+                self._smtp.close()
+            self._smtp = None
+
+    def send(self, message: EmailMessage, envelope_from: str, to: list[str]) -> None:
+        smtp = self._connection()
+        try:
+            refused = smtp.send_message(message, from_addr=envelope_from, to_addrs=to)
+        except smtplib.SMTPRecipientsRefused as exc:
+            codes = [code for code, _ in exc.recipients.values()]
+            detail = "; ".join(f"{addr}: {code} {_text(text)}" for addr, (code, text) in exc.recipients.items())
+            raise MessageRefused(
+                f"The mail server refused the recipient ({detail}); check the address.",
+                permanent=all(code >= 500 for code in codes),
+            ) from exc
+        except smtplib.SMTPDataError as exc:
+            raise MessageRefused(
+                f"The mail server refused the mail ({exc.smtp_code} {_text(exc.smtp_error)}).",
+                permanent=exc.smtp_code >= 500,
+            ) from exc
+        except smtplib.SMTPSenderRefused as exc:
+            self.close()
+            raise SendError(
+                f"The mail server {self.where} refused the sender {exc.sender} "
+                f"({exc.smtp_code} {_text(exc.smtp_error)}); check that the account may send as that address."
+            ) from exc
+        except (OSError, smtplib.SMTPException) as exc:
+            self.close()
+            raise SendError(
+                f"The connection to the mail server {self.where} broke while sending ({exc}); "
+                "the mail stays queued and is tried again later."
+            ) from exc
+        if refused:
+            addrs = ", ".join(refused)
+            raise MessageRefused(f"The mail server refused {addrs}; the other recipients got it.", permanent=True)
+
+    def _connection(self) -> smtplib.SMTP:
+        if self._smtp is None:
+            self._smtp = self._connect()
+            try:
+                self._login(self._smtp)
+            except BaseException:
+                self.close()
+                raise
+        return self._smtp
+
+    def _tls_context(self) -> ssl.SSLContext:
+        cafile = str(self.config.ca_file) if self.config.ca_file else None
+        try:
+            context = ssl.create_default_context(cafile=cafile)
+        except (OSError, ssl.SSLError) as exc:
+            raise SendError(f"Cannot load the CA file {cafile} ({exc}); check outbox.smtp.ca_file.") from exc
+        if not self.config.verify_tls:
+            context.check_hostname = False
+            context.verify_mode = ssl.CERT_NONE
+        return context
+
+    def _connect(self) -> smtplib.SMTP:
+        c = self.config
+        try:
+            if c.security == "ssl":
+                smtp: smtplib.SMTP = smtplib.SMTP_SSL(c.host, c.port, timeout=c.timeout, context=self._tls_context())
+            else:
+                smtp = smtplib.SMTP(c.host, c.port, timeout=c.timeout)
+            smtp.ehlo()
+            if c.security == "starttls":
+                smtp.starttls(context=self._tls_context())
+                smtp.ehlo()
+        except ssl.SSLCertVerificationError as exc:
+            raise SendError(
+                f"The certificate of the mail server {self.where} cannot be verified ({exc.verify_message}); "
+                "set outbox.smtp.ca_file to the CA that signed it."
+            ) from exc
+        except smtplib.SMTPNotSupportedError as exc:
+            raise SendError(
+                f"The mail server {self.where} does not offer STARTTLS; set outbox.smtp.security to ssl or none."
+            ) from exc
+        except (OSError, smtplib.SMTPException) as exc:
+            raise SendError(
+                f"Cannot reach the mail server {self.where} ({exc}); check outbox.smtp host, port and "
+                "security, or wait: queued mail is tried again later."
+            ) from exc
+        return smtp
+
+    def _login(self, smtp: smtplib.SMTP) -> None:
+        auth = self.config.auth
+        if auth == "none":
+            return
+        user = self.username or ""
+        try:
+            if auth == "password":
+                smtp.login(user, self.password or "")
+            else:
+                token = self.token() if self.token else ""
+                smtp.auth(
+                    "XOAUTH2",
+                    lambda challenge=None: f"user={user}\x01auth=Bearer {token}\x01\x01" if challenge is None else "",
+                    initial_response_ok=True,
+                )
+        except smtplib.SMTPAuthenticationError as exc:
+            what = "the password" if auth == "password" else "the OAuth2 token"
+            raise SendError(
+                f"The mail server {self.where} refused the login for {user} ({exc.smtp_code}); "
+                f"check outbox.smtp.username and {what}."
+            ) from exc
+        except smtplib.SMTPNotSupportedError as exc:
+            raise SendError(
+                f"The mail server {self.where} offers no login here; use security starttls or ssl, "
+                "or set outbox.smtp.auth to none."
+            ) from exc
+        except (OSError, smtplib.SMTPException) as exc:
+            raise SendError(f"Logging in to the mail server {self.where} failed ({exc}); try again later.") from exc
+
+
+def _text(value: bytes | str) -> str:
+    return value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value)
