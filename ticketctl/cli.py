@@ -11,7 +11,7 @@ import typer
 from typer.core import TyperGroup
 
 from ticketctl import __version__, exit_codes
-from ticketctl.commands import mailbox, types
+from ticketctl.commands import mailbox, status, tickets, types
 from ticketctl.commands.common import State, error_console, say, state
 from ticketctl.engine.errors import TicketctlError
 
@@ -65,6 +65,8 @@ app = typer.Typer(
 )
 app.add_typer(mailbox.app, name="mailbox")
 app.add_typer(types.app, name="type")
+app.add_typer(tickets.app, name="tickets")
+app.command("status")(status.status)
 
 
 def _version(value: bool) -> None:
