@@ -104,7 +104,18 @@ def print_json(data: Any) -> None:
             return str(obj)
         raise TypeError(f"cannot encode {type(obj).__name__}")
 
-    sys.stdout.write(json.dumps(data, indent=2, default=default, ensure_ascii=False) + "\n")
+    text = json.dumps(data, indent=2, default=default, ensure_ascii=False)
+    # json escapes C0 controls itself; C1, bidi and the other invisibles may only occur inside
+    # strings, where a \\u escape is the same value, so scripts get the data and terminals stay safe.
+    sys.stdout.write(_CONTROL.sub(_json_escape, text) + "\n")
+
+
+def _json_escape(match: re.Match[str]) -> str:
+    code = ord(match.group())
+    if code < 0x10000:
+        return f"\\u{code:04x}"
+    code -= 0x10000
+    return f"\\u{0xD800 + (code >> 10):04x}\\u{0xDC00 + (code & 0x3FF):04x}"
 
 
 def print_table(title: str, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:
