@@ -7,6 +7,7 @@ import json
 import pytest
 
 from tests.staff import builders as b
+from ticketctl.engine import tickets
 
 
 @pytest.fixture
@@ -164,3 +165,17 @@ def test_refusals(cli, queue, args, message):
     assert result.exit_code == 1
     assert message in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_search_beyond_the_first_window_still_finds_everything(store, monkeypatch):
+    monkeypatch.setattr(tickets, "SEARCH_WINDOW", 2)
+    box = b.mailbox(store, "alpha")
+    old = b.ticket(store, "needle in the haystack", at="2025-01-01T00:00:00Z", mailbox_id=box)
+    for day in range(2, 7):
+        b.ticket(store, f"hay {day}", at=f"2026-01-0{day}T00:00:00Z", mailbox_id=box)
+    found = tickets.list_tickets(store, tickets.TicketFilters(search="needle"))
+    assert [t.id for t in found.tickets] == [old]
+    with_filter = tickets.list_tickets(store, tickets.TicketFilters(search="needle", mailbox="alpha"))
+    assert [t.id for t in with_filter.tickets] == [old]
+    hay = tickets.list_tickets(store, tickets.TicketFilters(search="hay"), limit=2, offset=2)
+    assert len(hay.tickets) == 2 and hay.has_more is True
