@@ -487,8 +487,9 @@ def reassign(store: Store, config: Config, ticket_id: int, type_name: str) -> Ti
                 f"Ticket {ticket_id} {what}; only an invalid ticket (one no type matched) can be reassigned."
             )
         conn.execute(
-            "UPDATE tickets SET type_id = ?, kind = 'normal', updated_at = ? WHERE id = ?",
-            (ticket_type.id, utcnow(), ticket_id),
+            "UPDATE tickets SET type_id = ?, kind = 'normal', mailbox_id = coalesce(mailbox_id, ?),"
+            " updated_at = ? WHERE id = ?",
+            (ticket_type.id, ticket_type.mailbox_id, utcnow(), ticket_id),
         )
         queue_new_ticket_notice(conn, store, config, ticket_id, purpose="reassigned")
     return get_ticket(store, ticket_id)
