@@ -11,7 +11,7 @@ import typer
 from typer.core import TyperGroup
 
 from ticketctl import __version__, exit_codes
-from ticketctl.commands import canned, mailbox, oauth, process, queue, tickets, types
+from ticketctl.commands import canned, mailbox, oauth, process, queue, status, tickets, types
 from ticketctl.commands.common import State, error_console, say, state
 from ticketctl.engine.errors import TicketctlError
 
@@ -66,6 +66,7 @@ app = typer.Typer(
 app.add_typer(mailbox.app, name="mailbox")
 app.add_typer(types.app, name="type")
 app.command("process")(process.process)
+app.command("status")(status.status)
 app.add_typer(tickets.app, name="tickets")
 app.add_typer(queue.app, name="queue")
 app.add_typer(canned.app, name="canned")

@@ -52,30 +52,46 @@ def state(ctx: typer.Context) -> State:
 
 
 # Terminal safety: text that came from mail must never drive the terminal or Rich.
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2066-\u2069]")
+# C0 controls but tab and newline (ESC starts CSI and OSC sequences, BEL ends OSC, CR overwrites a
+# line), DEL and C1 controls (U+009B is a one-byte CSI, U+009D a one-byte OSC), zero-width and bidi
+# controls (U+061C, U+200B-U+200F, U+202A-U+202E, U+2066-U+2069) that reorder or hide what is shown,
+# line and paragraph separators, invisible operators, BOM, interlinear annotations, Unicode tags, and
+# lone surrogates (from undecodable bytes; they cannot even be written to a UTF-8 terminal).
+_INVISIBLE = (
+    "\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u180e\u200b-\u200f\u2028\u2029\u202a-\u202e"
+    "\u2060-\u2064\u2066-\u206f\ufeff\ufff9-\ufffb\ud800-\udfff\U000e0000-\U000e007f"
+)
+_CONTROL = re.compile(f"[{_INVISIBLE}]")
+_CONTROL_ONELINE = re.compile(f"[{_INVISIBLE}\t\n]")
 
 
-def safe(text: Any) -> str:
-    """Make text from mail harmless to print: control characters (ESC, OSC, bidi overrides)
-    become visible escapes, and Rich markup is escaped."""
+def _visible(match: re.Match[str]) -> str:
+    code = ord(match.group())
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}" if code < 0x10000 else f"\\U{code:08x}"
+
+
+def safe(text: Any, oneline: bool = False) -> str:
+    """Make text from mail harmless to print: control characters (ESC, so CSI and OSC sequences; C1
+    controls; bidi overrides) become visible escapes like `\\x1b`, and Rich markup is escaped.
+    With `oneline`, tabs and newlines are shown as escapes too (for table cells and headers)."""
     from rich.markup import escape
 
     if text is None:
         return ""
-    shown = _CONTROL.sub(lambda m: m.group().encode("unicode_escape").decode("ascii"), str(text))
-    return escape(shown)
+    pattern = _CONTROL_ONELINE if oneline else _CONTROL
+    return escape(pattern.sub(_visible, str(text)))
 
 
 def console() -> Any:
     from rich.console import Console
 
-    return Console(highlight=False)
+    return Console(highlight=False, emoji=False)
 
 
 def error_console() -> Any:
     from rich.console import Console
 
-    return Console(stderr=True, highlight=False, soft_wrap=True)
+    return Console(stderr=True, highlight=False, emoji=False, soft_wrap=True)
 
 
 def print_json(data: Any) -> None:
@@ -88,7 +104,18 @@ def print_json(data: Any) -> None:
             return str(obj)
         raise TypeError(f"cannot encode {type(obj).__name__}")
 
-    sys.stdout.write(json.dumps(data, indent=2, default=default, ensure_ascii=False) + "\n")
+    text = json.dumps(data, indent=2, default=default, ensure_ascii=False)
+    # json escapes C0 controls itself; C1, bidi and the other invisibles may only occur inside
+    # strings, where a \\u escape is the same value, so scripts get the data and terminals stay safe.
+    sys.stdout.write(_CONTROL.sub(_json_escape, text) + "\n")
+
+
+def _json_escape(match: re.Match[str]) -> str:
+    code = ord(match.group())
+    if code < 0x10000:
+        return f"\\u{code:04x}"
+    code -= 0x10000
+    return f"\\u{0xD800 + (code >> 10):04x}\\u{0xDC00 + (code & 0x3FF):04x}"
 
 
 def print_table(title: str, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:

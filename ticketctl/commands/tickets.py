@@ -1,16 +1,243 @@
-"""`ticketctl tickets`: work the ticket queue."""
+"""`ticketctl tickets`: list, show, reply, reassign and resolve tickets; save attachments and originals."""
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import typer
 
-from ticketctl.commands.common import say, state
+from ticketctl.commands.common import JsonOption, console, print_json, print_table, safe, say, state
 from ticketctl.commands.editor import edit_text, read_text_file
-from ticketctl.engine import replies
+from ticketctl.engine import replies, tickets
+from ticketctl.engine.errors import ConfigError
 
 app = typer.Typer(help="Work the ticket queue: list, show, reply, reassign, resolve.", no_args_is_help=True)
+
+TicketId = typer.Argument(..., help="The ticket's number.", min=1)
+
+
+@app.command("list")
+def list_(
+    ctx: typer.Context,
+    status: list[str] = typer.Option(
+        None,
+        "--status",
+        metavar="STATUS",
+        help="Only this status (repeat for several): " + ", ".join(tickets.STATUSES) + ".",
+    ),
+    type_name: str = typer.Option(None, "--type", metavar="NAME", help="Only tickets of this ticket type."),
+    mailbox: str = typer.Option(None, "--mailbox", metavar="NAME", help="Only tickets read from this mailbox."),
+    contact: str = typer.Option(None, "--contact", metavar="EMAIL", help="Only tickets of this contact."),
+    invalid: bool = typer.Option(False, "--invalid", help="Only invalid tickets (no type matched)."),
+    error: bool = typer.Option(False, "--error", help="Only error tickets (unreadable or too big)."),
+    since: str = typer.Option(None, "--since", metavar="DATE", help="Only tickets updated on or after DATE."),
+    search: str = typer.Option(None, "--search", metavar="TEXT", help="Text in the subject or sender."),
+    sort: str = typer.Option("updated", "--sort", metavar="KEY", help="updated, created or id."),
+    ascending: bool = typer.Option(False, "--asc/--desc", help="Oldest first / newest first (default)."),
+    limit: int = typer.Option(50, "--limit", metavar="N", min=1, help="Tickets per page."),
+    page: int = typer.Option(None, "--page", metavar="N", min=1, help="Page number (with --limit)."),
+    offset: int = typer.Option(
+        None, "--offset", metavar="N", min=0, help="Skip this many tickets (instead of --page)."
+    ),
+    json: bool = JsonOption,
+) -> None:
+    """List tickets, newest activity first, with filters and paging."""
+    if page is not None and offset is not None:
+        raise ConfigError("Give either --page or --offset, not both.")
+    start = offset if offset is not None else ((page or 1) - 1) * limit
+    filters = tickets.TicketFilters(
+        statuses=tuple(status or ()),
+        type_name=type_name,
+        mailbox=mailbox,
+        contact=contact,
+        invalid=invalid,
+        error=error,
+        since=since,
+        search=search,
+    )
+    result = tickets.list_tickets(
+        state(ctx).store, filters, sort=f"{sort}:{'asc' if ascending else 'desc'}", limit=limit, offset=start
+    )
+    if json:
+        print_json(result)
+        return
+    _render_page(result)
+
+
+def _render_page(result: tickets.TicketPage) -> None:
+    print_table(
+        "Tickets",
+        ["ID", "Status", "Type", "Mailbox", "From", "Subject", "Updated"],
+        [
+            (
+                str(t.id),
+                t.status,
+                safe(t.type) if t.type else f"({t.kind})" if t.kind != "normal" else "",
+                safe(t.mailbox),
+                safe(_who(t.from_name, t.from_email), oneline=True),
+                safe(t.subject, oneline=True),
+                t.updated_at,
+            )
+            for t in result.tickets
+        ],
+    )
+    if not result.tickets:
+        say("No tickets match." if result.offset == 0 else "No tickets on this page.")
+        return
+    first, last = result.offset + 1, result.offset + len(result.tickets)
+    more = f"; more with --offset {last}" if result.has_more else ""
+    say(f"Tickets {first}-{last}{more}.")
+
+
+@app.command("show")
+def show(
+    ctx: typer.Context,
+    ticket_id: int = TicketId,
+    raw: int = typer.Option(
+        None, "--raw", metavar="LOG", help="Print the stored original message of this log instead."
+    ),
+    json: bool = JsonOption,
+) -> None:
+    """Show a ticket: contact, type, status, the whole thread, attachments, assignment and bounces."""
+    store = state(ctx).store
+    if raw is not None:
+        _write_raw(tickets.raw_message(store, ticket_id, raw))
+        return
+    view = tickets.get_ticket(store, ticket_id)
+    if json:
+        print_json(view)
+        return
+    _render_ticket(view)
+
+
+def _write_raw(data: bytes) -> None:
+    """Bytes as stored for a pipe or file; on a terminal, with control characters made visible."""
+    if sys.stdout.isatty():
+        console().print(safe(data.decode("utf-8", "replace")), soft_wrap=True)
+        return
+    sys.stdout.flush()
+    sys.stdout.buffer.write(data)
+    sys.stdout.buffer.flush()
+
+
+def _render_ticket(v: tickets.TicketView) -> None:
+    out = console()
+    contact = f"{_who(v.contact.name, v.contact.email)} ({v.contact.role})" if v.contact else "none"
+    fields = [
+        ("Subject", safe(v.subject, oneline=True)),
+        ("Status", f"{v.status} (can become: {', '.join(v.allowed_statuses)})"),
+        ("Type", safe(v.type) if v.type else f"none ({v.kind} ticket)"),
+        ("Mailbox", safe(v.mailbox) or "none"),
+        ("From", safe(_who(v.from_name, v.from_email), oneline=True)),
+        ("Contact", safe(contact, oneline=True)),
+        ("Created", v.created_at),
+        ("Updated", v.updated_at),
+    ]
+    if v.error_reason:
+        fields.append(("Error", safe(v.error_reason, oneline=True)))
+    if v.assignment:
+        a = v.assignment
+        fields.append(
+            (
+                "Assignment",
+                safe(
+                    f"{a.status}, {a.submissions} submission(s), course {a.course or '-'}, "
+                    f"student {a.student or '-'}, tutor {a.tutor or '-'}",
+                    oneline=True,
+                ),
+            )
+        )
+    out.print(f"[bold]Ticket {v.id}[/]")
+    for key, value in fields:
+        out.print(f"  [bold]{key}:[/] {value}", soft_wrap=True)
+    for log in v.logs:
+        _render_log(log)
+    if v.bounces:
+        out.print("\n[bold]Bounces[/]")
+        for b in v.bounces:
+            state_ = "resolved" if b.resolved else "unresolved"
+            kind = "permanent" if b.permanent else "temporary"
+            detail = safe(f"{b.status_code or ''} {b.diagnostic or ''}".strip(), oneline=True)
+            out.print(f"  #{b.id} {safe(b.address)} {kind}, {state_}, {b.created_at}: {detail}", soft_wrap=True)
+
+
+def _render_log(log: tickets.LogView) -> None:
+    out = console()
+    arrow = "received" if log.direction == "in" else "sent"
+    delivery = f", {log.delivery}" if log.delivery else ""
+    raw = ", original kept (--raw)" if log.has_raw else ""
+    out.print(f"\n[bold]Log {log.id}[/] {arrow} {log.created_at}{delivery}{raw}")
+    out.print(f"  From: {safe(_who(log.from_name, log.from_email), oneline=True)}", soft_wrap=True)
+    out.print(f"  To: {safe(_who(log.to_name, log.to_email), oneline=True)}", soft_wrap=True)
+    if log.cc:
+        out.print(f"  Cc: {safe(log.cc, oneline=True)}", soft_wrap=True)
+    out.print(f"  Subject: {safe(log.subject, oneline=True)}", soft_wrap=True)
+    for a in log.attachments:
+        out.print(
+            f"  Attachment: {safe(a.filename, oneline=True)} ({_size(a.size)}, {safe(a.content_type)})",
+            soft_wrap=True,
+        )
+    out.print("")
+    out.print(safe(log.text.rstrip()), soft_wrap=True)
+
+
+def _who(name: str | None, email: str | None) -> str:
+    if name and email:
+        return f"{name} <{email}>"
+    return name or email or ""
+
+
+def _size(size: int) -> str:
+    for unit in ("bytes", "KiB", "MiB"):
+        if size < 1024 or unit == "MiB":
+            return f"{size} {unit}" if unit == "bytes" else f"{size:.1f} {unit}"
+        size /= 1024  # type: ignore[assignment]
+    return f"{size} bytes"
+
+
+@app.command("attachment")
+def attachment(
+    ctx: typer.Context,
+    ticket_id: int = TicketId,
+    name: str = typer.Argument(..., help="The attachment's file name (or its id, as `tickets show` lists)."),
+    out: Path = typer.Option(..., "--out", help="The file to write, or a directory to write it into."),
+    force: bool = typer.Option(False, "--force", help="Overwrite the file if it exists."),
+) -> None:
+    """Save one attachment of a ticket to a file."""
+    path = tickets.save_attachment(state(ctx).store, ticket_id, name, out, overwrite=force)
+    say(f"Saved '{name}' of ticket {ticket_id} to {path}.")
+
+
+@app.command("reassign")
+def reassign(
+    ctx: typer.Context,
+    ticket_id: int = TicketId,
+    type_name: str = typer.Option(..., "--type", help="The ticket type to give the invalid ticket."),
+) -> None:
+    """Give an invalid ticket its type; the mail a new ticket of that type sends is queued."""
+    st = state(ctx)
+    view = tickets.reassign(st.store, st.config, ticket_id, type_name)
+    notice = view.logs[-1]
+    say(f"Ticket {view.id} is now of type '{view.type}'; a notice to {notice.to_email} is queued.")
+
+
+@app.command("status")
+def status(
+    ctx: typer.Context,
+    ticket_id: int = TicketId,
+    new_status: str = typer.Argument(..., metavar="STATUS", help=", ".join(tickets.STATUSES) + "."),
+) -> None:
+    """Change a ticket's status (only along the allowed transitions; `tickets show` lists them)."""
+    view = tickets.set_status(state(ctx).store, ticket_id, new_status)
+    say(f"Ticket {view.id} is {view.status}.")
+
+
+@app.command("resolve")
+def resolve(ctx: typer.Context, ticket_id: int = TicketId) -> None:
+    """Mark a ticket resolved."""
+    view = tickets.resolve(state(ctx).store, ticket_id)
+    say(f"Ticket {view.id} is {view.status}.")
 
 
 @app.command("reply")

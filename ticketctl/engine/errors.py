@@ -45,3 +45,7 @@ class SendError(TicketctlError):
 
 class TemplateError(TicketctlError):
     """A template or canned response could not be rendered."""
+
+
+class NotAllowed(TicketctlError):
+    """The record exists, but what was asked cannot be done to it in its present state."""

@@ -1,0 +1,149 @@
+"""`ticketctl status`: exit 0 when healthy, 1 naming what needs a person."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+
+from tests.staff import builders as b
+from ticketctl.engine.config import load_config
+from ticketctl.engine.health import health
+
+
+def ago(**delta):
+    return (datetime.now(UTC) - timedelta(**delta)).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def test_healthy_exits_zero(cli, store):
+    b.mailbox(store, "alpha")
+    b.queued(store, status="sent")
+    b.bounce(store, resolved=1)
+    result = cli("status")
+    assert result.exit_code == 0, result.stdout
+    assert "alpha" in result.stdout
+    assert "Email queue: 0 pending, 0 sending, 0 failed." in result.stdout
+    assert "All healthy." in result.stdout
+
+
+def test_failed_runs_exit_one_naming_the_mailbox(cli, store):
+    b.mailbox(store, "alpha")
+    b.mailbox(
+        store,
+        "beta",
+        failed_runs=3,
+        last_success_at=ago(hours=1),
+        last_error="The server refused the login; check the password.",
+    )
+    result = cli("status")
+    assert result.exit_code == 1
+    assert (
+        "- Mailbox 'beta' failed its last 3 run(s): The server refused the login; check the password." in result.stdout
+    )
+    assert "'alpha'" not in result.stdout
+
+
+def test_json_for_monitoring(cli, store):
+    b.mailbox(store, "beta", failed_runs=1, last_error="timeout")
+    result = cli("status", "--json")
+    assert result.exit_code == 1
+    data = json.loads(result.stdout)
+    assert data["healthy"] is False
+    assert data["mailboxes"][0]["name"] == "beta" and data["mailboxes"][0]["failed_runs"] == 1
+    assert data["problems"] == ["Mailbox 'beta' failed its last 1 run(s): timeout."]
+
+
+def test_a_mailbox_that_silently_stopped(cli, store):
+    b.mailbox(store, "alpha", last_success_at=ago(days=10))
+    result = cli("status")
+    assert result.exit_code == 1
+    assert "Mailbox 'alpha' has not been read successfully since" in result.stdout
+
+
+def test_a_new_mailbox_not_yet_read_is_not_a_problem(cli, store):
+    b.mailbox(store, "fresh", last_run_at=None, last_success_at=None)
+    assert cli("status").exit_code == 0
+
+
+NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
+
+
+def test_oauth_token_and_client_secret_close_to_expiry(store, workdir):
+    b.mailbox(
+        store,
+        "m365",
+        kind="imap",
+        host="outlook.office365.com",
+        username="u",
+        auth="oauth2",
+        refresh_token="secret-token",
+        refresh_token_issued_at="2025-12-11T12:00:00Z",
+        client_secret_expires_at="2026-03-11",
+    )
+    b.mailbox(
+        store,
+        "fine",
+        kind="imap",
+        host="outlook.office365.com",
+        username="u",
+        auth="oauth2",
+        refresh_token="secret-token",
+        refresh_token_issued_at="2026-02-28T12:00:00Z",
+        client_secret_expires_at="2026-12-31",
+    )
+    report = health(store, load_config(), now=NOW)
+    assert not report.healthy
+    assert report.problems == [
+        "The OAuth refresh token of mailbox 'm365' expires on 2026-03-11, in 10 day(s); sign in again.",
+        "The client secret of mailbox 'm365' expires on 2026-03-11, in 9 day(s); "
+        "make a new secret in Azure and set it with `ticketctl mailbox edit`.",
+    ]
+    assert {m.name: m.refresh_token_expires_at for m in report.mailboxes}["m365"] == "2026-03-11T12:00:00Z"
+
+
+def test_expired_token_and_missing_token(store, workdir):
+    b.mailbox(
+        store,
+        "old",
+        kind="imap",
+        host="h",
+        username="u",
+        auth="oauth2",
+        refresh_token="t",
+        refresh_token_issued_at=ago(days=91),
+    )
+    b.mailbox(store, "unsigned", kind="imap", host="h", username="u", auth="oauth2")
+    problems = health(store, load_config()).problems
+    assert any(p.startswith("The OAuth refresh token of mailbox 'old' expired on ") for p in problems)
+    assert "Mailbox 'unsigned' has no OAuth refresh token; complete its OAuth sign-in." in problems
+
+
+def test_queue_failures_backlog_and_bounces(cli, store):
+    b.mailbox(store, "alpha")
+    b.queued(store, status="failed")
+    b.queued(store, status="pending", next_attempt_at=ago(hours=3))
+    b.queued(store, status="pending")
+    b.bounce(store)
+    result = cli("status")
+    assert result.exit_code == 1
+    out = result.stdout
+    assert "Email queue: 2 pending, 0 sending, 1 failed, oldest pending since" in out
+    assert "1 outgoing mail(s) failed for good" in out
+    assert "1 outgoing mail(s) are overdue by more than 1 hour(s)" in out
+    assert "1 bounce(s) are unresolved" in out
+    assert "Unresolved bounces: 1." in out
+
+
+def test_secrets_are_never_printed(cli, store):
+    b.mailbox(
+        store,
+        "m365",
+        kind="imap",
+        host="h",
+        username="u",
+        auth="oauth2",
+        refresh_token="super-secret-refresh",
+        client_secret="super-secret-client",
+    )
+    for args in (("status",), ("status", "--json")):
+        out = cli(*args).stdout
+        assert "super-secret" not in out
