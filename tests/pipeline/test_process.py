@@ -44,7 +44,9 @@ def test_new_ticket_notifies_admin_with_tag(cli, store, maildir):
     assert (inbound["to_email"], inbound["from_name"]) == ("lead@example.com", "Jane Customer")
     (queued,) = queue(store)
     assert queued["to_email"] == "lead@example.com"
-    assert queued["subject"] == f"[Support #{ticket['id']}-{inbound['id']}] Printer on fire"
+    notice = store.one("SELECT * FROM ticket_logs WHERE direction = 'out'")
+    assert queued["subject"] == f"[Support #{ticket['id']}-{notice['id']}] Printer on fire"
+    assert notice["message_id"] == queued["message_id"]
     assert queued["reply_to"] == "support@example.com"
     assert len(json.loads(queued["attachments"])) == 1
     attachment = store.one("SELECT * FROM attachments")

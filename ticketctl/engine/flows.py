@@ -1,16 +1,16 @@
 """The flows a ticket type's task selects: who receives what when a ticket opens or a reply arrives.
 
-The question relay (`simple_storage`): a new ticket notifies the type's admin (and the forward
-address); the admin's reply is relayed to the customer, the customer's reply to the admin.
+The question relay (`simple_storage`): a new ticket notifies the type's admin (engine/notices.py);
+the admin's reply is relayed to the customer, the customer's reply to the admin.
 """
 
 from __future__ import annotations
 
 import sqlite3
 from dataclasses import dataclass
-from pathlib import Path
 
 from ticketctl.engine import addresses, contacts, outbox, records, tags
+from ticketctl.engine.config import Config
 from ticketctl.engine.message import ParsedMessage
 from ticketctl.engine.tickettypes import TicketType
 
@@ -18,8 +18,7 @@ from ticketctl.engine.tickettypes import TicketType
 @dataclass(frozen=True)
 class FlowContext:
     conn: sqlite3.Connection
-    data_dir: Path
-    templates_dir: Path | None
+    config: Config
     notify: bool  # False while taking in a backlog: tickets, but no mail
 
 
@@ -32,44 +31,6 @@ class Receiver:
 
 def type_address(ticket_type: TicketType) -> str:
     return ticket_type.email_to[0]
-
-
-def notify_new_ticket(
-    ctx: FlowContext,
-    ticket_type: TicketType,
-    ticket_id: int,
-    log_id: int,
-    subject: str,
-    from_email: str,
-    from_name: str,
-    text: str,
-    attachment_ids: list[int],
-    purpose: str = "new_ticket",
-) -> list[int]:
-    """Queue the new-ticket notice to the admin (and the forward address); returns queue ids."""
-    receivers = [a for a in dict.fromkeys((ticket_type.admin_email, ticket_type.email_forward)) if a]
-    queued = []
-    for address in receivers:
-        receiver = Receiver(address, "", contacts.upsert(ctx.conn, address, role="admin"))
-        if address == ticket_type.admin_email:
-            records.set_receiver(ctx.conn, log_id, receiver.email, receiver.name, receiver.contact_id)
-        queued.append(
-            _queue(
-                ctx,
-                ticket_type,
-                ticket_id,
-                log_id,
-                receiver,
-                purpose,
-                subject,
-                text,
-                from_email,
-                from_name,
-                attachment_ids,
-                auto_submitted=True,
-            )
-        )
-    return queued
 
 
 def relay_reply(
@@ -139,6 +100,7 @@ def _queue(
             "from_name": from_name,
             "receiver_email": receiver.email,
         },
+        templates_dir=ctx.config.templates_dir,
     )
     previous = ctx.conn.execute(
         "SELECT message_id FROM ticket_logs WHERE ticket_id = ? AND direction = 'out' AND to_email = ?"

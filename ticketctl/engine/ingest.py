@@ -143,7 +143,7 @@ def _record(
             ),
         )
         ledger_id = int(cur.lastrowid or 0)
-        ctx = flows.FlowContext(conn, config.data_dir, config.templates_dir, notify)
+        ctx = flows.FlowContext(conn, config, notify)
         ticket_id, log_id = APPLY[decision.disposition](ctx, mailbox, msg, decision, view, ledger_id)
         if ticket_id is not None:
             conn.execute("UPDATE ledger SET ticket_id = ?, log_id = ? WHERE id = ?", (ticket_id, log_id, ledger_id))
@@ -224,7 +224,7 @@ def _open(
         error_reason=error_reason,
     )
     log_id = _inbound_log(ctx, ticket_id, msg, ledger_id)
-    attachment_ids = records.add_attachments(ctx.conn, ctx.data_dir, log_id, msg.attachments)
+    attachment_ids = records.add_attachments(ctx.conn, ctx.config.data_dir, log_id, msg.attachments)
     return ticket_id, log_id, attachment_ids
 
 
@@ -236,19 +236,15 @@ def _new_ticket(
     view: StoreView,
     ledger_id: int,
 ) -> Applied:
+    from ticketctl.engine import notices
+
     ticket_type = view.all_types[decision.type_id or 0]
-    ticket_id, log_id, attachment_ids = _open(ctx, mailbox, msg, ledger_id, "normal", ticket_type.id)
-    flows.notify_new_ticket(
-        ctx,
-        ticket_type,
-        ticket_id,
-        log_id,
-        msg.subject,
-        msg.from_.email if msg.from_ else "",
-        msg.from_.name if msg.from_ else "",
-        msg.body_text,
-        attachment_ids,
-    )
+    ticket_id, log_id, _ = _open(ctx, mailbox, msg, ledger_id, "normal", ticket_type.id)
+    if ticket_type.admin_email:
+        receiver = contacts.upsert(ctx.conn, ticket_type.admin_email, role="admin")
+        records.set_receiver(ctx.conn, log_id, ticket_type.admin_email, "", receiver)
+        if ctx.notify:
+            notices.queue_new_ticket_notice(ctx.conn, view.store, ctx.config, ticket_id)
     savetable.save(ctx.conn, ticket_type, ticket_id, msg)
     return ticket_id, log_id
 
@@ -264,7 +260,7 @@ def _reply(
     ticket_id = decision.ticket_id or 0
     ticket = ctx.conn.execute("SELECT * FROM tickets WHERE id = ?", (ticket_id,)).fetchone()
     log_id = _inbound_log(ctx, ticket_id, msg, ledger_id)
-    attachment_ids = records.add_attachments(ctx.conn, ctx.data_dir, log_id, msg.attachments)
+    attachment_ids = records.add_attachments(ctx.conn, ctx.config.data_dir, log_id, msg.attachments)
     ticket_type = view.all_types.get(ticket["type_id"]) if ticket["type_id"] else None
     status = "open"
     if ticket_type is not None and ticket_type.task != "bounce_back":

@@ -77,6 +77,7 @@ def queue_new_ticket_notice(
             "from_name": ticket["from_name"],
             "purpose": purpose,
         },
+        templates_dir=config.templates_dir,
     )
     conn.execute(
         "UPDATE ticket_logs SET subject = ?, body_text = ?, body_html = ? WHERE id = ?",
