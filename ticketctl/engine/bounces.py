@@ -74,17 +74,16 @@ def _raw(conn: sqlite3.Connection, ledger_id: int, view: StoreView) -> bytes:
 def _queued_mail(conn: sqlite3.Connection, raw: bytes, msg: ParsedMessage, view: StoreView) -> sqlite3.Row | None:
     """The queued mail a bounce is about: by the VERP address it was sent back to, else by the
     Message-ID of ours that the report quotes."""
-    try:
-        from ticketctl.engine.msgid import parse_verp
-    except ImportError:
-        parse_verp = None
-    if parse_verp is not None:
-        for address in msg.recipients:
-            queue_id = parse_verp(view.secret, address)
-            if queue_id:
-                row = conn.execute("SELECT * FROM email_queue WHERE id = ?", (queue_id,)).fetchone()
-                if row:
-                    return row
+    from ticketctl.engine.msgid import parse_verp
+    from ticketctl.engine.outbox import installation_secret
+
+    secret = installation_secret(conn)
+    for address in msg.recipients:
+        queue_id = parse_verp(secret, address)
+        if queue_id:
+            row = conn.execute("SELECT * FROM email_queue WHERE id = ?", (queue_id,)).fetchone()
+            if row:
+                return row
     for found in _QUOTED_ID.findall(raw):
         row = conn.execute(
             "SELECT * FROM email_queue WHERE message_id = ?", (found.decode("ascii", "replace"),)
