@@ -144,7 +144,7 @@ def _record(
         )
         ledger_id = int(cur.lastrowid or 0)
         ctx = flows.FlowContext(conn, config, notify)
-        ticket_id, log_id = APPLY[decision.disposition](ctx, mailbox, msg, decision, view, ledger_id)
+        ticket_id, log_id = APPLY[decision.disposition](Job(ctx, mailbox, msg, decision, view, ledger_id))
         if ticket_id is not None:
             conn.execute("UPDATE ledger SET ticket_id = ?, log_id = ? WHERE id = ?", (ticket_id, log_id, ledger_id))
     return Outcome(decision.disposition, decision.reason, ticket_id, keep_on_server=raw_path is None)
@@ -181,10 +181,22 @@ def _oversized(store: Store, config: Config, mailbox: Mailbox, fetched: Fetched,
 Applied = tuple[int | None, int | None]
 
 
-def _inbound_log(ctx: flows.FlowContext, ticket_id: int, msg: message.ParsedMessage, ledger_id: int) -> int:
-    sender = msg.from_
+@dataclass(frozen=True)
+class Job:
+    """One decided message being written: what every disposition's writer needs."""
+
+    ctx: flows.FlowContext
+    mailbox: Mailbox
+    msg: message.ParsedMessage
+    decision: Decision
+    view: StoreView
+    ledger_id: int
+
+
+def _inbound_log(job: Job, ticket_id: int) -> int:
+    msg, sender = job.msg, job.msg.from_
     return records.add_log(
-        ctx.conn,
+        job.ctx.conn,
         ticket_id=ticket_id,
         direction="in",
         from_email=sender.email if sender else "",
@@ -195,128 +207,76 @@ def _inbound_log(ctx: flows.FlowContext, ticket_id: int, msg: message.ParsedMess
         body_html=msg.body_html,
         message_id=msg.message_id,
         in_reply_to=msg.in_reply_to[0] if msg.in_reply_to else None,
-        ledger_id=ledger_id,
+        ledger_id=job.ledger_id,
     )
 
 
-def _open(
-    ctx: flows.FlowContext,
-    mailbox: Mailbox,
-    msg: message.ParsedMessage,
-    ledger_id: int,
-    kind: str,
-    type_id: int | None,
-    error_reason: str | None = None,
-) -> tuple[int, int, list[int]]:
-    sender = msg.from_
-    contact_id = None
-    if sender and kind != "error":
-        contact_id = contacts.upsert(ctx.conn, sender.email, sender.name)
+def _open(job: Job, kind: str, type_id: int | None, error_reason: str | None = None) -> tuple[int, int, list[int]]:
+    conn, sender = job.ctx.conn, job.msg.from_
+    contact_id = contacts.upsert(conn, sender.email, sender.name) if sender and kind != "error" else None
     ticket_id = records.new_ticket(
-        ctx.conn,
+        conn,
         type_id=type_id,
-        mailbox_id=mailbox.id,
+        mailbox_id=job.mailbox.id,
         contact_id=contact_id,
         kind=kind,
-        subject=msg.subject,
+        subject=job.msg.subject,
         from_email=sender.email if sender else "",
         from_name=sender.name if sender else "",
         error_reason=error_reason,
     )
-    log_id = _inbound_log(ctx, ticket_id, msg, ledger_id)
-    attachment_ids = records.add_attachments(ctx.conn, ctx.config.data_dir, log_id, msg.attachments)
+    log_id = _inbound_log(job, ticket_id)
+    attachment_ids = records.add_attachments(conn, job.ctx.config.data_dir, log_id, job.msg.attachments)
     return ticket_id, log_id, attachment_ids
 
 
-def _new_ticket(
-    ctx: flows.FlowContext,
-    mailbox: Mailbox,
-    msg: message.ParsedMessage,
-    decision: Decision,
-    view: StoreView,
-    ledger_id: int,
-) -> Applied:
+def _new_ticket(job: Job) -> Applied:
     from ticketctl.engine import notices
 
-    ticket_type = view.all_types[decision.type_id or 0]
-    ticket_id, log_id, _ = _open(ctx, mailbox, msg, ledger_id, "normal", ticket_type.id)
+    ctx = job.ctx
+    ticket_type = job.view.all_types[job.decision.type_id or 0]
+    ticket_id, log_id, _ = _open(job, "normal", ticket_type.id)
     if ticket_type.admin_email:
         receiver = contacts.upsert(ctx.conn, ticket_type.admin_email, role="admin")
         records.set_receiver(ctx.conn, log_id, ticket_type.admin_email, "", receiver)
         if ctx.notify:
-            notices.queue_new_ticket_notice(ctx.conn, view.store, ctx.config, ticket_id)
-    savetable.save(ctx.conn, ticket_type, ticket_id, msg)
+            notices.queue_new_ticket_notice(ctx.conn, job.view.store, ctx.config, ticket_id)
+    savetable.save(ctx.conn, ticket_type, ticket_id, job.msg)
     return ticket_id, log_id
 
 
-def _reply(
-    ctx: flows.FlowContext,
-    mailbox: Mailbox,
-    msg: message.ParsedMessage,
-    decision: Decision,
-    view: StoreView,
-    ledger_id: int,
-) -> Applied:
-    ticket_id = decision.ticket_id or 0
+def _reply(job: Job) -> Applied:
+    ctx, ticket_id = job.ctx, job.decision.ticket_id or 0
     ticket = ctx.conn.execute("SELECT * FROM tickets WHERE id = ?", (ticket_id,)).fetchone()
-    log_id = _inbound_log(ctx, ticket_id, msg, ledger_id)
-    attachment_ids = records.add_attachments(ctx.conn, ctx.config.data_dir, log_id, msg.attachments)
-    ticket_type = view.all_types.get(ticket["type_id"]) if ticket["type_id"] else None
+    log_id = _inbound_log(job, ticket_id)
+    attachment_ids = records.add_attachments(ctx.conn, ctx.config.data_dir, log_id, job.msg.attachments)
+    ticket_type = job.view.all_types.get(ticket["type_id"]) if ticket["type_id"] else None
     status = "open"
     if ticket_type is not None and ticket_type.task != "bounce_back":
         customer = flows.Receiver(ticket["from_email"], ticket["from_name"], ticket["contact_id"])
-        status = flows.relay_reply(ctx, ticket_type, ticket_id, log_id, msg, customer, attachment_ids)
+        status = flows.relay_reply(ctx, ticket_type, ticket_id, log_id, job.msg, customer, attachment_ids)
     records.touch_ticket(ctx.conn, ticket_id, status)
     return ticket_id, log_id
 
 
-def _invalid(
-    ctx: flows.FlowContext,
-    mailbox: Mailbox,
-    msg: message.ParsedMessage,
-    decision: Decision,
-    view: StoreView,
-    ledger_id: int,
-) -> Applied:
-    ticket_id, log_id, _ = _open(ctx, mailbox, msg, ledger_id, "invalid", None)
+def _invalid(job: Job) -> Applied:
+    ticket_id, log_id, _ = _open(job, "invalid", None)
     return ticket_id, log_id
 
 
-def _error(
-    ctx: flows.FlowContext,
-    mailbox: Mailbox,
-    msg: message.ParsedMessage,
-    decision: Decision,
-    view: StoreView,
-    ledger_id: int,
-) -> Applied:
-    ticket_id, log_id, _ = _open(ctx, mailbox, msg, ledger_id, "error", None, error_reason=decision.reason)
+def _error(job: Job) -> Applied:
+    ticket_id, log_id, _ = _open(job, "error", None, error_reason=job.decision.reason)
     return ticket_id, log_id
 
 
-def _bounce(
-    ctx: flows.FlowContext,
-    mailbox: Mailbox,
-    msg: message.ParsedMessage,
-    decision: Decision,
-    view: StoreView,
-    ledger_id: int,
-) -> Applied:
+def _bounce(job: Job) -> Applied:
     from ticketctl.engine import bounces
 
-    ticket_id = bounces.record(ctx.conn, ledger_id, msg, view)
-    return ticket_id, None
+    return bounces.record(job.ctx.conn, job.ledger_id, job.msg, job.view), None
 
 
-def _ledger_only(
-    ctx: flows.FlowContext,
-    mailbox: Mailbox,
-    msg: message.ParsedMessage,
-    decision: Decision,
-    view: StoreView,
-    ledger_id: int,
-) -> Applied:
-    return decision.ticket_id, None
+def _ledger_only(job: Job) -> Applied:
+    return job.decision.ticket_id, None
 
 
 APPLY = {
