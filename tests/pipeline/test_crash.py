@@ -8,7 +8,11 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
+
 from tests.pipeline.helpers import deliver, mail, setup_support, waiting
+from tests.servers.fixtures import mailbox_fields
+from ticketctl.engine import mailboxes, tickettypes
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -34,11 +38,25 @@ def check_invariants(store, count):
     assert store.one("SELECT max(n) FROM (SELECT count(*) AS n FROM email_queue GROUP BY ticket_id)")[0] == 1
 
 
-def test_sigkill_at_random_moments_loses_and_duplicates_nothing(workdir, store):
+@pytest.fixture(params=["maildir", "imap", "pop3"])
+def mailbox_server(request, workdir, store):
+    """(deliver, left): put messages on the mailbox the Support type reads; count what is left."""
     maildir = workdir / "mail"
     setup_support(store, maildir)
+    if request.param == "maildir":
+        return (lambda raws: deliver(maildir, *raws)), (lambda: len(waiting(maildir)))
+    dovecot = request.getfixturevalue("dovecot")
+    user = dovecot.new_user()
+    fields = mailbox_fields(dovecot, user, request.param, "none", "password", name="server")
+    mailboxes.add(store, **fields)
+    tickettypes.edit(store, "Support", mailbox="server")
+    return (lambda raws: dovecot.deliver(user.name, list(raws))), (lambda: dovecot.count(user.name))
+
+
+def test_sigkill_at_random_moments_loses_and_duplicates_nothing(workdir, store, mailbox_server):
+    put, left = mailbox_server
     count = 300
-    deliver(maildir, *(mail(frm=f"customer{i}@example.org", subject=f"Question {i}") for i in range(count)))
+    put(mail(frm=f"customer{i}@example.org", subject=f"Question {i}") for i in range(count))
     rng = random.Random(20261126)
     kills = 0
     for _ in range(15):
@@ -51,13 +69,13 @@ def test_sigkill_at_random_moments_loses_and_duplicates_nothing(workdir, store):
             os.kill(proc.pid, signal.SIGKILL)
             kills += 1
         proc.wait()
-        if not waiting(maildir):
+        if not left():
             break
     final = start_run(workdir)
     _, err = final.communicate(timeout=120)
     assert final.returncode == 0, err.decode()
     assert kills >= 5, "the runs finished before they could be killed; make the mailbox bigger"
-    assert waiting(maildir) == []
+    assert left() == 0
     check_invariants(store, count)
 
 
