@@ -107,10 +107,10 @@ def reply(rng: random.Random, to_email: str, subject: str) -> bytes:
     return bytes(msg)
 
 
-def write_config(work: Path) -> Path:
+def write_config(work: Path, extra: str = "") -> Path:
     config = work / "ticketctl.yaml"
     config.write_text(
-        "database: ticketctl.db\n"
+        extra + "database: ticketctl.db\n"
         "data_dir: data\n"
         "outbox:\n  kind: directory\n  directory: data/outbox\n  from_address: support@example.com\n"
     )

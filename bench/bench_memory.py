@@ -44,7 +44,8 @@ def main() -> int:
     work = Path(tempfile.mkdtemp(prefix="bench-memory-"))
     server = Dovecot().start()
     try:
-        config = write_config(work)
+        # a 20 MB attachment makes a ~27 MB message (base64), above the 25 MiB default limit
+        config = write_config(work, f"limits:\n  max_message_bytes: {int(largest_mb * 2**20) + 2**20}\n")
         user = server.new_user()
         setup_store(config, server, user)
         server.deliver(user.name, batch)
