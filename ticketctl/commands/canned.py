@@ -6,9 +6,11 @@ from pathlib import Path
 
 import typer
 
-from ticketctl.commands.common import JsonOption, print_json, print_record, print_table, safe, say, state
+from ticketctl.commands.common import JsonOption, lazy, print_json, print_record, print_table, safe, say, state
 from ticketctl.commands.editor import edit_text, read_text_file
-from ticketctl.engine import canned
+
+canned = lazy("ticketctl.engine.canned")
+
 
 app = typer.Typer(help="Manage canned responses for `ticketctl tickets reply --canned`.", no_args_is_help=True)
 

@@ -3,18 +3,21 @@
 from __future__ import annotations
 
 import dataclasses
+import importlib
 import json
 import re
 import sys
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 
 from ticketctl.engine.config import Config, load_config
-from ticketctl.engine.store import Store
+
+if TYPE_CHECKING:
+    from ticketctl.engine.store import Store
 
 
 @dataclass
@@ -35,6 +38,8 @@ class State:
     @property
     def store(self) -> Store:
         if self._store is None:
+            from ticketctl.engine.store import Store
+
             self._store = Store(self.config.database, self.config.data_dir)
         return self._store
 
@@ -149,3 +154,13 @@ def say(message: str) -> None:
 
 
 JsonOption = typer.Option(False, "--json", help="Print JSON for scripts instead of a table.")
+
+
+class lazy:  # noqa: N801 - stands in for a module
+    """A module imported on first attribute access, so `ticketctl --help` does not load the engine."""
+
+    def __init__(self, name: str) -> None:
+        self._name = name
+
+    def __getattr__(self, attr: str) -> Any:
+        return getattr(importlib.import_module(self._name), attr)

@@ -7,11 +7,12 @@ from pathlib import Path
 
 import typer
 
-from ticketctl.commands.common import JsonOption, print_json, print_record, print_table, safe, say, state
+from ticketctl.commands.common import JsonOption, lazy, print_json, print_record, print_table, safe, say, state
 from ticketctl.commands.secrets_input import read_secret
-from ticketctl.engine import mailboxes
 from ticketctl.engine.errors import ConfigError
 from ticketctl.engine.store import Store
+
+mailboxes = lazy("ticketctl.engine.mailboxes")
 
 app = typer.Typer(help="Manage the mailboxes mail is read from.", no_args_is_help=True)
 

@@ -3,12 +3,19 @@ and force a token refresh (refresh). Tokens and secrets are never printed."""
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import typer
 
 from ticketctl import exit_codes
-from ticketctl.commands.common import JsonOption, error_console, print_json, print_table, safe, say, state
-from ticketctl.engine import oauth, oauth_status
-from ticketctl.engine.oauth import TokenGrant
+from ticketctl.commands.common import JsonOption, error_console, lazy, print_json, print_table, safe, say, state
+
+oauth = lazy("ticketctl.engine.oauth")
+
+if TYPE_CHECKING:
+    from ticketctl.engine.oauth import TokenGrant
+oauth_status = lazy("ticketctl.engine.oauth_status")
+
 
 app = typer.Typer(help="Authorize Microsoft 365 (OAuth2) mailboxes and watch their expiry.", no_args_is_help=True)
 

@@ -7,9 +7,10 @@ from contextlib import ExitStack
 
 import typer
 
-from ticketctl.commands.common import error_console, print_json, say, state
-from ticketctl.engine import pipeline
+from ticketctl.commands.common import error_console, lazy, print_json, say, state
 from ticketctl.engine.errors import LockHeld
+
+pipeline = lazy("ticketctl.engine.pipeline")
 
 
 def process(

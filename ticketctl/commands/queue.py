@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import typer
 
-from ticketctl.commands.common import JsonOption, print_json, print_record, print_table, safe, say, state
-from ticketctl.engine import delivery, outbox
+from ticketctl.commands.common import JsonOption, lazy, print_json, print_record, print_table, safe, say, state
 from ticketctl.engine.errors import SendError
+
+delivery = lazy("ticketctl.engine.delivery")
+outbox = lazy("ticketctl.engine.outbox")
 
 app = typer.Typer(help="See and push the outgoing mail queue.", no_args_is_help=True)
 

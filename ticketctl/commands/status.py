@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import typer
 
 from ticketctl import exit_codes
-from ticketctl.commands.common import JsonOption, print_json, print_table, safe, say, state
-from ticketctl.engine.health import HealthReport, health
+from ticketctl.commands.common import JsonOption, lazy, print_json, print_table, safe, say, state
+
+health_ = lazy("ticketctl.engine.health")
+
+if TYPE_CHECKING:
+    from ticketctl.engine.health import HealthReport
 
 
 def status(ctx: typer.Context, json: bool = JsonOption) -> None:
@@ -15,7 +21,7 @@ def status(ctx: typer.Context, json: bool = JsonOption) -> None:
     Exits 0 when all is well and 1 when anything needs a person, for cron mail and monitoring checks.
     """
     st = state(ctx)
-    report = health(st.store, st.config)
+    report = health_.health(st.store, st.config)
     if json:
         print_json(report)
     else:

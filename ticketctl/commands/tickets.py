@@ -7,10 +7,12 @@ from pathlib import Path
 
 import typer
 
-from ticketctl.commands.common import JsonOption, console, print_json, print_table, safe, say, state
+from ticketctl.commands.common import JsonOption, console, lazy, print_json, print_table, safe, say, state
 from ticketctl.commands.editor import edit_text, read_text_file
-from ticketctl.engine import replies, tickets
 from ticketctl.engine.errors import ConfigError
+
+replies = lazy("ticketctl.engine.replies")
+tickets = lazy("ticketctl.engine.tickets")
 
 app = typer.Typer(help="Work the ticket queue: list, show, reply, reassign, resolve.", no_args_is_help=True)
 

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import typer
 
-from ticketctl.commands.common import JsonOption, print_json, print_record, print_table, safe, say, state
-from ticketctl.engine import tickettypes
+from ticketctl.commands.common import JsonOption, lazy, print_json, print_record, print_table, safe, say, state
+
+tickettypes = lazy("ticketctl.engine.tickettypes")
+
 
 app = typer.Typer(
     help="Manage ticket types: which mail becomes which ticket, and who handles it.", no_args_is_help=True
