@@ -107,8 +107,11 @@ def test_process_reads_an_oauth_mailbox(cli, store, jwt_entra, dovecot, mail_use
         admin_email="lead@contoso.com",
     )
     before = mailbox.refresh_token
-    result = cli("process")
+    result = cli("--debug", "process")
     assert result.exit_code == 0, result.stderr
+    for secret in [*jwt_entra.issued, CLIENT_SECRET]:
+        assert secret not in result.stdout + result.stderr, "a token or secret reached the output"
+    assert " DEBUG " in result.stderr, "the debug log should be part of what is checked"
     assert f"support-{kind}: 1 message(s): 1 new_ticket" in result.stdout
     assert dovecot.count(mail_user.name) == 0
     assert mailboxes.get(store, mailbox.name).refresh_token not in (None, before)  # rotated on login
