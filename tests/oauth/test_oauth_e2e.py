@@ -50,6 +50,20 @@ def authorized_mailbox(store, fake, server, user, kind: str, name: str):
     return mailboxes.get(store, name)
 
 
+def add_support_type(store, mailbox_name: str) -> None:
+    from ticketctl.engine import tickettypes
+
+    tickettypes.add(
+        store,
+        name="Support",
+        task="simple_storage",
+        email_to=["support@contoso.com"],
+        workflow_tag="Support",
+        mailbox=mailbox_name,
+        admin_email="lead@contoso.com",
+    )
+
+
 def pop3_xoauth2(pop: poplib.POP3, user: str, token: str) -> bytes:
     initial = base64.b64encode(oauth.xoauth2_string(user, token).encode()).decode()
     pop._putcmd("AUTH XOAUTH2 " + initial)
@@ -87,8 +101,6 @@ def test_dovecot_refuses_the_token_for_another_user(store, jwt_entra, dovecot, m
 @pytest.mark.parametrize("kind", ["imap", "pop3"])
 def test_process_reads_an_oauth_mailbox(cli, store, jwt_entra, dovecot, mail_user, kind):
     """`ticketctl process` refreshes the token (rotating it), logs in with XOAUTH2 and takes the mail."""
-    from ticketctl.engine import tickettypes
-
     dovecot.deliver(
         mail_user.name,
         [
@@ -97,15 +109,7 @@ def test_process_reads_an_oauth_mailbox(cli, store, jwt_entra, dovecot, mail_use
         ],
     )
     mailbox = authorized_mailbox(store, jwt_entra, dovecot, mail_user.name, kind, "support-" + kind)
-    tickettypes.add(
-        store,
-        name="Support",
-        task="simple_storage",
-        email_to=["support@contoso.com"],
-        workflow_tag="Support",
-        mailbox=mailbox.name,
-        admin_email="lead@contoso.com",
-    )
+    add_support_type(store, mailbox.name)
     before = mailbox.refresh_token
     result = cli("--debug", "process")
     assert result.exit_code == 0, result.stderr
@@ -120,17 +124,7 @@ def test_process_reads_an_oauth_mailbox(cli, store, jwt_entra, dovecot, mail_use
 
 def test_process_skips_a_mailbox_whose_grant_was_revoked(cli, store, jwt_entra, dovecot, mail_user):
     mailbox = authorized_mailbox(store, jwt_entra, dovecot, mail_user.name, "imap", "support")
-    from ticketctl.engine import tickettypes
-
-    tickettypes.add(
-        store,
-        name="Support",
-        task="simple_storage",
-        email_to=["support@contoso.com"],
-        workflow_tag="Support",
-        mailbox=mailbox.name,
-        admin_email="lead@contoso.com",
-    )
+    add_support_type(store, mailbox.name)
     jwt_entra.revoke(mail_user.name)
     result = cli("process")
     assert result.exit_code == 1

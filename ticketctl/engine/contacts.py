@@ -16,8 +16,3 @@ def upsert(conn: sqlite3.Connection, email: str, name: str = "", role: str = "co
         (email.lower(), name or "", role, utcnow()),
     ).fetchone()
     return int(row[0])
-
-
-def find(conn: sqlite3.Connection, email: str) -> int | None:
-    row = conn.execute("SELECT id FROM contacts WHERE email = ?", (email.lower(),)).fetchone()
-    return int(row[0]) if row else None

@@ -13,17 +13,6 @@ from ticketctl.engine import addresses
 from ticketctl.engine.store import Store
 from ticketctl.engine.tickettypes import TicketType
 
-DISPOSITIONS = (
-    "new_ticket",
-    "reply",
-    "bounce",
-    "error_ticket",
-    "invalid_ticket",
-    "rejected",
-    "ignored",
-    "duplicate",
-)
-
 
 @dataclass(frozen=True)
 class Decision:
