@@ -13,6 +13,7 @@ import poplib
 
 import pytest
 
+from tests.pipeline.helpers import add_question_type
 from tests.servers.dovecot import ISSUER
 from tests.servers.fake_entra import (
     CLIENT_ID,
@@ -48,20 +49,6 @@ def authorized_mailbox(store, fake, server, user, kind: str, name: str):
     request = oauth.authorize_url(store, name)
     oauth.exchange(store, name, redirect_url=fake.sign_in(request.url, user))
     return mailboxes.get(store, name)
-
-
-def add_support_type(store, mailbox_name: str) -> None:
-    from ticketctl.engine import tickettypes
-
-    tickettypes.add(
-        store,
-        name="Support",
-        task="simple_storage",
-        email_to=["support@contoso.com"],
-        workflow_tag="Support",
-        mailbox=mailbox_name,
-        admin_email="lead@contoso.com",
-    )
 
 
 def pop3_xoauth2(pop: poplib.POP3, user: str, token: str) -> bytes:
@@ -109,7 +96,7 @@ def test_process_reads_an_oauth_mailbox(cli, store, jwt_entra, dovecot, mail_use
         ],
     )
     mailbox = authorized_mailbox(store, jwt_entra, dovecot, mail_user.name, kind, "support-" + kind)
-    add_support_type(store, mailbox.name)
+    add_question_type(store, mailbox.name, domain="contoso.com")
     before = mailbox.refresh_token
     result = cli("--debug", "process")
     assert result.exit_code == 0, result.stderr
@@ -124,7 +111,7 @@ def test_process_reads_an_oauth_mailbox(cli, store, jwt_entra, dovecot, mail_use
 
 def test_process_skips_a_mailbox_whose_grant_was_revoked(cli, store, jwt_entra, dovecot, mail_user):
     mailbox = authorized_mailbox(store, jwt_entra, dovecot, mail_user.name, "imap", "support")
-    add_support_type(store, mailbox.name)
+    add_question_type(store, mailbox.name, domain="contoso.com")
     jwt_entra.revoke(mail_user.name)
     result = cli("process")
     assert result.exit_code == 1

@@ -53,20 +53,27 @@ def waiting(maildir: Path) -> list[str]:
     return sorted(os.listdir(maildir / "new")) + sorted(os.listdir(maildir / "cur"))
 
 
+def add_question_type(
+    store: Store, mailbox: str, name: str = "Support", domain: str = "example.com", **fields: object
+) -> None:
+    """A question type `name` reading `mailbox`, for <name>@<domain>, handled by lead@<domain>."""
+    tickettypes.add(
+        store,
+        **{
+            "name": name,
+            "task": "simple_storage",
+            "email_to": [f"{name.lower()}@{domain}"],
+            "workflow_tag": name,
+            "mailbox": mailbox,
+            "admin_email": f"lead@{domain}",
+            **fields,
+        },
+    )
+
+
 def setup_support(store: Store, maildir: Path, **type_fields: object) -> None:
     """A Maildir mailbox 'local' and a question type 'Support' for support@example.com."""
     for sub in ("new", "cur", "tmp"):
         (maildir / sub).mkdir(parents=True, exist_ok=True)
     mailboxes.add(store, name="local", kind="maildir", maildir_path=str(maildir))
-    tickettypes.add(
-        store,
-        **{
-            "name": "Support",
-            "task": "simple_storage",
-            "email_to": ["support@example.com"],
-            "workflow_tag": "Support",
-            "mailbox": "local",
-            "admin_email": "lead@example.com",
-            **type_fields,
-        },
-    )
+    add_question_type(store, "local", **type_fields)

@@ -5,9 +5,9 @@ import json
 
 import pytest
 
-from tests.pipeline.helpers import mail
+from tests.pipeline.helpers import add_question_type, mail
 from tests.servers.fixtures import mailbox_fields
-from ticketctl.engine import mailboxes, tickettypes
+from ticketctl.engine import mailboxes
 
 
 @pytest.fixture(params=["imap", "pop3"])
@@ -15,15 +15,7 @@ def server_box(request, cli, store, dovecot, mail_user, workdir):
     (workdir / "ticketctl.yaml").write_text("limits:\n  max_message_bytes: 20000\n")
     fields = mailbox_fields(dovecot, mail_user, request.param, "starttls", "password", name="support")
     mailboxes.add(store, **fields)
-    tickettypes.add(
-        store,
-        name="Support",
-        task="simple_storage",
-        email_to=["support@example.com"],
-        workflow_tag="Support",
-        mailbox="support",
-        admin_email="lead@example.com",
-    )
+    add_question_type(store, "support")
     return dovecot, mail_user.name
 
 

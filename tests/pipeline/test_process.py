@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from tests.pipeline.helpers import deliver, mail, setup_support, waiting
+from tests.pipeline.helpers import add_question_type, deliver, mail, setup_support, waiting
 
 
 @pytest.fixture
@@ -264,18 +264,10 @@ def test_cron_output_is_one_line_per_mailbox(cli, store, maildir):
 
 
 def test_a_failing_mailbox_is_reported_and_others_go_on(cli, store, maildir, workdir):
-    from ticketctl.engine import mailboxes, tickettypes
+    from ticketctl.engine import mailboxes
 
     mailboxes.add(store, name="gone", kind="maildir", maildir_path=str(workdir / "nowhere"))
-    tickettypes.add(
-        store,
-        name="Sales",
-        task="simple_storage",
-        email_to=["sales@example.com"],
-        workflow_tag="Sales",
-        mailbox="gone",
-        admin_email="lead@example.com",
-    )
+    add_question_type(store, "gone", name="Sales")
     deliver(maildir, mail())
     result, report = process(cli)
     assert result.exit_code == 1
