@@ -1,9 +1,9 @@
-"""Parsing mail (the standard `email` package with `policy.default`) into what the rules need.
+"""Parsing mail (the standard `email` package with `policy.compat32`) into what the rules need.
 
 `parse` never raises on bad input: a broken message yields what could be read plus `defects`.
 Header values are decoded by our own tolerant decoder from the raw header lines (RFC 2047 words
 anywhere, 8-bit bytes through a charset fallback chain), because `policy.default`'s header objects
-raise on some malformed values.
+raise on some malformed values and cost half the parsing time.
 """
 
 from __future__ import annotations
@@ -98,10 +98,9 @@ def parse_headers(header_bytes: bytes) -> ParsedMessage:
 
 
 def _load(parser: type[BytesParser] | type[BytesHeaderParser], raw: bytes) -> Message:
-    try:
-        return parser(policy=policy.default).parsebytes(raw)
-    except Exception:  # policy.default builds header objects while parsing MIME structure
-        return parser(policy=policy.compat32).parsebytes(raw)
+    # compat32: header values stay strings (we decode them ourselves), where policy.default would build
+    # a header object for every Content-Type the parser reads, half the cost of parsing a mail.
+    return parser(policy=policy.compat32).parsebytes(raw)
 
 
 _HEADER_LINE = re.compile(rb"[!-9;-~]+[ \t]*:")
