@@ -158,9 +158,9 @@ def _oauth_token(
 
 def _send_one(store: Store, config: Config, sender: Sender, row: QueueRow, secret: str, loop_id: str) -> None:
     files = _attachments(store, config, row)
-    message = build_message(row, files, loop_id)
+    data = build_message(row, files, loop_id)
     envelope = row.envelope_from or msgid.make_verp(secret, row.id, config.outbox.from_address)
-    sender.send(message, envelope, recipients(row))
+    sender.send(row.message_id, data, envelope, recipients(row))
 
 
 def _attachments(store: Store, config: Config, row: QueueRow) -> list[FileAttachment]:

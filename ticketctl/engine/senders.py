@@ -7,13 +7,16 @@ A sender raises `MessageRefused` when the server refuses this one mail (a recipi
 
 from __future__ import annotations
 
+import base64
 import os
 import smtplib
 import ssl
 from collections.abc import Callable
 from dataclasses import dataclass
-from email import policy
-from email.message import EmailMessage
+from email.charset import QP, Charset
+from email.header import Header
+from email.message import Message
+from email.policy import compat32
 from email.utils import format_datetime, formataddr, getaddresses
 from pathlib import Path
 from types import TracebackType
@@ -47,39 +50,90 @@ def recipients(row: QueueRow) -> list[str]:
     return list(dict.fromkeys(found))
 
 
-def build_message(row: QueueRow, attachments: list[FileAttachment], installation_id: str) -> EmailMessage:
-    """The mail for a queue row. Every header comes from the row, so a resend is byte-for-byte the same
-    message apart from transport headers."""
-    msg = EmailMessage(policy=policy.SMTP)
-    msg["From"] = formataddr((row.from_name, row.from_email))
-    msg["To"] = formataddr((row.to_name, row.to_email))
-    if row.cc:
-        msg["Cc"] = row.cc
-    if row.reply_to:
-        msg["Reply-To"] = row.reply_to
-    msg["Subject"] = row.subject
-    msg["Date"] = _rfc2822(row.created_at)
-    msg["Message-ID"] = f"<{row.message_id}>"
-    if row.in_reply_to:
-        msg["In-Reply-To"] = f"<{row.in_reply_to}>"
-    if row.references_:
-        msg["References"] = row.references_
-    msg[LOOP_HEADER] = installation_id
-    if row.auto_submitted:
-        msg["Auto-Submitted"] = "auto-generated"
-        msg["X-Auto-Response-Suppress"] = "All"
-    msg.set_content(row.body_text)
+def build_message(row: QueueRow, attachments: list[FileAttachment], installation_id: str) -> bytes:
+    """The mail for a queue row, with CRLF line ends. Every header comes from the row, so a resend is
+    byte-for-byte the same message apart from transport headers.
+
+    Built with the `compat32` MIME classes: `EmailMessage` with `policy.SMTP` parses every header it is
+    given into a header object and refolds it on output, which cost more than all the rest of a run's
+    work on a mail."""
+    from email.mime.base import MIMEBase
+    from email.mime.multipart import MIMEMultipart
+
+    body: Message = _text_part(row.body_text, "plain")
     if row.body_html:
-        msg.add_alternative(row.body_html, subtype="html")
-    for item in attachments:
-        maintype, _, subtype = item.content_type.split(";")[0].strip().lower().partition("/")
-        msg.add_attachment(
-            item.payload,
-            maintype=maintype or "application",
-            subtype=subtype or "octet-stream",
-            filename=item.filename,
-        )
-    return msg
+        body = MIMEMultipart("alternative", _subparts=[body, _text_part(row.body_html, "html")])
+    msg = body
+    if attachments:
+        msg = MIMEMultipart("mixed", _subparts=[body])
+        for item in attachments:
+            maintype, _, subtype = item.content_type.split(";")[0].strip().lower().partition("/")
+            part = MIMEBase(maintype or "application", subtype or "octet-stream")
+            part.set_payload(base64.encodebytes(item.payload).decode("ascii"))
+            part["Content-Transfer-Encoding"] = "base64"
+            part.add_header("Content-Disposition", "attachment", filename=_param(item.filename))
+            msg.attach(part)
+    headers = [
+        ("From", formataddr((_one_line(row.from_name), row.from_email), charset="utf-8")),
+        ("To", formataddr((_one_line(row.to_name), row.to_email), charset="utf-8")),
+        ("Cc", _address_list(row.cc)),
+        ("Reply-To", _address_list(row.reply_to or "")),
+        ("Subject", _unstructured(row.subject)),
+        ("Date", _rfc2822(row.created_at)),
+        ("Message-ID", f"<{row.message_id}>"),
+        ("In-Reply-To", f"<{row.in_reply_to}>" if row.in_reply_to else ""),
+        ("References", _one_line(row.references_)),
+        (LOOP_HEADER, installation_id),
+        ("Auto-Submitted", "auto-generated" if row.auto_submitted else ""),
+        ("X-Auto-Response-Suppress", "All" if row.auto_submitted else ""),
+    ]
+    for part in msg.walk():
+        if part is not msg:
+            del part["MIME-Version"]  # the MIME classes write it into every part; it belongs at the top
+    _put_first(msg, [(name, value) for name, value in headers if value])
+    return msg.as_bytes(policy=_WIRE)
+
+
+_WIRE = compat32.clone(linesep="\r\n")
+
+
+def _text_part(text: str, subtype: str) -> Message:
+    from email.mime.text import MIMEText
+
+    if text.isascii() and max(map(len, text.splitlines() or [""])) <= 998:
+        return MIMEText(text, subtype, "us-ascii")
+    charset = Charset("utf-8")
+    charset.body_encoding = QP  # readable in the raw mail, unlike base64
+    return MIMEText(text, subtype, charset)  # type: ignore[arg-type]  # a Charset is accepted
+
+
+def _one_line(value: str) -> str:
+    """Header text from stored values never carries a line break (no header injection)."""
+    return " ".join(value.split()) if ("\n" in value or "\r" in value) else value
+
+
+def _unstructured(value: str) -> str | Header:
+    value = _one_line(value)
+    return value if value.isascii() else Header(value, "utf-8")
+
+
+def _address_list(value: str) -> str:
+    pairs = getaddresses([_one_line(value)]) if value else []
+    return ", ".join(formataddr((name, email), charset="utf-8") for name, email in pairs if email)
+
+
+def _param(value: str) -> str | tuple[str, str, str]:
+    """A MIME parameter, RFC 2231-encoded when it is not ASCII."""
+    return value if value.isascii() else ("utf-8", "", value)
+
+
+def _put_first(msg: Message, headers: list[tuple[str, str | Header]]) -> None:
+    """The message headers before the MIME headers the classes wrote, as mail clients order them."""
+    mime = list(msg.items())
+    for name in {name for name, _ in mime}:
+        del msg[name]
+    for name, value in [*headers, *mime]:
+        msg[name] = value
 
 
 def _rfc2822(iso: str) -> str:
@@ -95,7 +149,7 @@ class Sender(Protocol):
         self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None: ...
 
-    def send(self, message: EmailMessage, envelope_from: str, to: list[str]) -> None: ...
+    def send(self, message_id: str, data: bytes, envelope_from: str, to: list[str]) -> None: ...
 
 
 class DirectorySender:
@@ -117,13 +171,13 @@ class DirectorySender:
     def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
         return None
 
-    def send(self, message: EmailMessage, envelope_from: str, to: list[str]) -> None:
-        name = "".join(c if c.isalnum() or c in ".-_" else "_" for c in str(message["Message-ID"]).strip("<>"))
+    def send(self, message_id: str, data: bytes, envelope_from: str, to: list[str]) -> None:
+        name = "".join(c if c.isalnum() or c in ".-_" else "_" for c in message_id)
         path = self.directory / f"{name}.eml"
         tmp = path.with_name(f".{name}.tmp")
-        data = f"Return-Path: <{envelope_from}>\r\n".encode() + message.as_bytes(policy=policy.SMTP)
         try:
             with open(tmp, "wb") as fh:
+                fh.write(f"Return-Path: <{envelope_from}>\r\n".encode())
                 fh.write(data)
                 fh.flush()
                 os.fsync(fh.fileno())
@@ -169,10 +223,11 @@ class SmtpSender:
                 self._smtp.close()
             self._smtp = None
 
-    def send(self, message: EmailMessage, envelope_from: str, to: list[str]) -> None:
+    def send(self, message_id: str, data: bytes, envelope_from: str, to: list[str]) -> None:
         smtp = self._connection()
+        international = not all(address.isascii() for address in (envelope_from, *to))
         try:
-            refused = smtp.send_message(message, from_addr=envelope_from, to_addrs=to)
+            refused = smtp.sendmail(envelope_from, to, data, mail_options=["SMTPUTF8"] if international else [])
         except smtplib.SMTPRecipientsRefused as exc:
             codes = [code for code, _ in exc.recipients.values()]
             detail = "; ".join(f"{addr}: {code} {_text(text)}" for addr, (code, text) in exc.recipients.items())

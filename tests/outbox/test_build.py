@@ -1,0 +1,93 @@
+"""The mail built for a queue row: what a mail client shows must be what the row says, whatever the text."""
+
+from __future__ import annotations
+
+from email import message_from_bytes, policy
+
+from ticketctl.engine.outbox import QueueRow
+from ticketctl.engine.senders import FileAttachment, build_message
+
+
+def row(**changes: object) -> QueueRow:
+    values: dict[str, object] = dict(
+        id=7,
+        ticket_id=1,
+        log_id=2,
+        purpose="reply",
+        from_email="support@example.com",
+        from_name="Support",
+        to_email="carla@example.org",
+        to_name="Carla Customer",
+        cc="",
+        reply_to=None,
+        subject="Re: printer [Support #1-2]",
+        body_text="Unplug it, please.\n",
+        body_html=None,
+        message_id="t1.l2.n.s@example.com",
+        in_reply_to=None,
+        references_="",
+        envelope_from=None,
+        attachments=(),
+        auto_submitted=False,
+        status="pending",
+        attempts=0,
+        next_attempt_at="2026-11-26T10:00:00Z",
+        last_error=None,
+        created_at="2026-11-26T10:00:00Z",
+        sent_at=None,
+    )
+    values.update(changes)
+    return QueueRow(**values)  # type: ignore[arg-type]
+
+
+def read(data: bytes):  # type: ignore[no-untyped-def]
+    return message_from_bytes(data, policy=policy.default)
+
+
+def test_non_ascii_names_subject_body_and_file_names_arrive_intact():
+    data = build_message(
+        row(
+            from_name="Süpport, Team",
+            to_name='Zoë "Z" Ødegård',
+            cc="José <jose@example.org>, plain@example.org",
+            subject="Re: Grüße aus Köln [Support #1-2]",
+            body_text="Hällo,\nline two " + "x" * 1200 + "\n",
+            body_html="<p>Hällo</p>",
+        ),
+        [FileAttachment("bérichte.pdf", "application/pdf", bytes(range(256)))],
+        "inst",
+    )
+    assert data.isascii(), "the wire form is 7-bit: encoded words, quoted-printable, base64"
+    assert all(len(line) <= 998 for line in data.split(b"\r\n"))
+    assert b"\n" not in data.replace(b"\r\n", b"")
+    mail = read(data)
+    assert mail["From"].addresses[0].display_name == "Süpport, Team"
+    assert mail["To"].addresses[0].display_name == 'Zoë "Z" Ødegård'
+    assert [a.addr_spec for a in mail["Cc"].addresses] == ["jose@example.org", "plain@example.org"]
+    assert mail["Cc"].addresses[0].display_name == "José"
+    assert mail["Subject"] == "Re: Grüße aus Köln [Support #1-2]"
+    text = mail.get_body(("plain",)).get_content().replace("\r\n", "\n")  # the wire form has CRLF line ends
+    assert text == "Hällo,\nline two " + "x" * 1200 + "\n"
+    assert mail.get_body(("html",)).get_content().strip() == "<p>Hällo</p>"
+    (part,) = mail.iter_attachments()
+    assert part.get_filename() == "bérichte.pdf"
+    assert part.get_payload(decode=True) == bytes(range(256))
+    assert mail["MIME-Version"] == "1.0"
+
+
+def test_a_line_break_in_a_stored_subject_cannot_add_a_header():
+    mail = read(build_message(row(subject="Hello\r\nBcc: victim@example.net", to_name="A\nB"), [], "inst"))
+    assert mail["Bcc"] is None
+    assert mail["Subject"] == "Hello Bcc: victim@example.net"
+    assert mail["To"].addresses[0].display_name == "A B"
+
+
+def test_engine_notices_carry_the_loop_and_auto_submitted_headers():
+    mail = read(build_message(row(auto_submitted=True, in_reply_to="a@b", references_="<a@b>"), [], "inst-id"))
+    assert mail["X-Ticketctl-Loop"] == "inst-id"
+    assert mail["Auto-Submitted"] == "auto-generated"
+    assert mail["X-Auto-Response-Suppress"] == "All"
+    assert mail["In-Reply-To"] == "<a@b>"
+    assert mail["Message-ID"] == "<t1.l2.n.s@example.com>"
+    plain = read(build_message(row(), [], "inst-id"))
+    assert plain["Auto-Submitted"] is None
