@@ -55,6 +55,8 @@ def mailbox_server(request, workdir, store):
 
 def test_sigkill_at_random_moments_loses_and_duplicates_nothing(workdir, store, mailbox_server):
     put, left = mailbox_server
+    # small batches, so that the ledger (which grows a committed batch at a time) shows progress often
+    (workdir / "ticketctl.yaml").write_text("limits:\n  batch_messages: 10\n")
     count = 300
     put(mail(frm=f"customer{i}@example.org", subject=f"Question {i}") for i in range(count))
     rng = random.Random(20261126)

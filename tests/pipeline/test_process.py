@@ -275,3 +275,16 @@ def test_a_failing_mailbox_is_reported_and_others_go_on(cli, store, maildir, wor
     assert "is not a Maildir" in by_name["gone"]["error"]
     assert by_name["local"]["counts"] == {"new_ticket": 1}
     assert store.one("SELECT failed_runs FROM mailboxes WHERE name = 'gone'")[0] == 1
+
+
+def test_batches_hold_small_messages_and_leave_big_ones_alone():
+    from ticketctl.engine.pipeline import BATCH_BYTES, batches
+    from ticketctl.engine.sources import Waiting
+
+    small = [Waiting(f"s{i}", 1000) for i in range(5)]
+    big = Waiting("big", BATCH_BYTES + 1)
+    over = Waiting("over", 3000)
+    got = [[w.uid for w in b] for b in batches([*small[:3], big, *small[3:], over], max_bytes=2000, most=2)]
+    assert got == [["s0", "s1"], ["s2"], ["big"], ["s3", "s4"], ["over"]]
+    halves = [Waiting(f"h{i}", BATCH_BYTES // 2) for i in range(3)]
+    assert [len(b) for b in batches(halves, max_bytes=BATCH_BYTES, most=100)] == [2, 1]

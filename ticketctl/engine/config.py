@@ -24,6 +24,7 @@ MIB = 1024 * 1024
 @dataclass(frozen=True)
 class LimitsConfig:
     max_message_bytes: int = 25 * MIB
+    batch_messages: int = 100
     connect_timeout: float = 30.0
     read_timeout: float = 120.0
 

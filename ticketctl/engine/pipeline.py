@@ -1,13 +1,15 @@
-"""The processing run: lock, mailboxes in order (bounce mailboxes first), one message at a time
-through the rule chain into one transaction each, dispose only after the commit, then drain the
-email queue. See DESIGN.md, "The flow of one process run"."""
+"""The processing run: lock, mailboxes in order (bounce mailboxes first), messages in small batches
+(one fetch, one commit, one dispose each; every message its own savepoint in the batch's transaction)
+through the rule chain, dispose only after the commit, then drain the email queue. See DESIGN.md,
+"The flow of one process run"."""
 
 from __future__ import annotations
 
 import importlib
 import logging
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 
 from ticketctl.engine import mailboxes
@@ -17,7 +19,7 @@ from ticketctl.engine.ingest import Rule, ingest
 from ticketctl.engine.lock import run_lock
 from ticketctl.engine.mailboxes import Mailbox
 from ticketctl.engine.rules import StoreView
-from ticketctl.engine.sources import TokenProvider, open_source
+from ticketctl.engine.sources import TokenProvider, Waiting, open_source
 from ticketctl.engine.store import Store, utcnow
 
 log = logging.getLogger(__name__)
@@ -36,6 +38,9 @@ RULE_MODULES = {
 }
 
 Progress = Callable[[str, int, int], None]  # (mailbox name, done, total)
+
+# A batch is fetched in one round trip and committed once; this bounds the memory it holds.
+BATCH_BYTES = 4 * 1024 * 1024
 
 
 @dataclass
@@ -132,15 +137,21 @@ def process_mailbox(
         waiting = source.list()[: limit or None]
         view = StoreView(store, mailbox.id)
         rules = rule_chain()
-        for done, item in enumerate(waiting, 1):
-            fetched = source.fetch(item.uid, config.limits.max_message_bytes)
-            outcome = ingest(store, config, mailbox, fetched, rules, view, notify=notify, dry_run=dry_run)
-            counts[outcome.disposition] += 1
+        done = 0
+        for batch in batches(waiting, config.limits.max_message_bytes, config.limits.batch_messages):
+            fetched = source.fetch_many([item.uid for item in batch], config.limits.max_message_bytes)
+            # One commit for the batch (each message is a savepoint of it); nothing is disposed before it.
+            with nullcontext() if dry_run else store.transaction():
+                outcomes = [
+                    ingest(store, config, mailbox, f, rules, view, notify=notify, dry_run=dry_run) for f in fetched
+                ]
+            counts.update(outcome.disposition for outcome in outcomes)
             if not dry_run:
-                if outcome.keep_on_server:
-                    source.set_aside(item.uid)
-                else:
-                    source.dispose(item.uid)
+                source.dispose_many([f.uid for f, o in zip(fetched, outcomes, strict=True) if not o.keep_on_server])
+                for f, o in zip(fetched, outcomes, strict=True):
+                    if o.keep_on_server:
+                        source.set_aside(f.uid)
+            done += len(batch)
             if progress:
                 progress(mailbox.name, done, len(waiting))
         source.close()
@@ -164,6 +175,25 @@ def process_mailbox(
     if run_id is not None:
         _finish_run(store, mailbox, run_id, report)
     return report
+
+
+def batches(waiting: list[Waiting], max_bytes: int, most: int) -> Iterator[list[Waiting]]:
+    """Small messages in batches of up to `most` messages and BATCH_BYTES (one fetch, one commit, one
+    dispose each); a message larger than that, or over the size limit, on its own."""
+    batch: list[Waiting] = []
+    size = 0
+    for item in waiting:
+        alone = item.size > BATCH_BYTES or item.size > max_bytes
+        if batch and (alone or len(batch) >= most or size + item.size > BATCH_BYTES):
+            yield batch
+            batch, size = [], 0
+        batch.append(item)
+        size += item.size
+        if alone:
+            yield batch
+            batch, size = [], 0
+    if batch:
+        yield batch
 
 
 def _token_provider(store: Store, mailbox: Mailbox) -> TokenProvider | None:

@@ -37,6 +37,7 @@ class Store:
         self.path = path
         self.data_dir = data_dir
         self.conn = _connect(path)
+        self._savepoints = 0
         try:
             make_private_dir(data_dir)
         except OSError as exc:
@@ -69,7 +70,12 @@ class Store:
 
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
-        """BEGIN IMMEDIATE ... COMMIT, or ROLLBACK on any error. Transactions do not nest."""
+        """BEGIN IMMEDIATE ... COMMIT, or ROLLBACK on any error. Inside another transaction it is a
+        SAVEPOINT: an error undoes only its own writes, and nothing is durable before the outer COMMIT."""
+        if self.conn.in_transaction:
+            with self._savepoint():
+                yield self.conn
+            return
         self.conn.execute("BEGIN IMMEDIATE")
         try:
             yield self.conn
@@ -77,6 +83,19 @@ class Store:
             self.conn.execute("ROLLBACK")
             raise
         self.conn.execute("COMMIT")
+
+    @contextmanager
+    def _savepoint(self) -> Iterator[None]:
+        self._savepoints += 1
+        name = f"sp{self._savepoints}"
+        self.conn.execute(f"SAVEPOINT {name}")
+        try:
+            yield
+        except BaseException:
+            self.conn.execute(f"ROLLBACK TO {name}")
+            self.conn.execute(f"RELEASE {name}")
+            raise
+        self.conn.execute(f"RELEASE {name}")
 
     def query(self, sql: str, params: Any = ()) -> list[sqlite3.Row]:
         return self.conn.execute(sql, params).fetchall()

@@ -1,4 +1,5 @@
-"""Mail sources behind one interface: list what waits, fetch one message at a time, dispose of it.
+"""Mail sources behind one interface: list what waits, fetch messages (one, or a batch of small ones in
+one round trip), dispose of them.
 
 The pipeline calls `dispose` only after the transaction recording the message has committed, and
 `close` at the end of a good run (POP3 deletions take effect at QUIT); `abort` forgets pending
@@ -45,13 +46,28 @@ class Source(Protocol):
 
     def fetch(self, uid: str, max_bytes: int) -> Fetched: ...
 
+    def fetch_many(self, uids: list[str], max_bytes: int) -> list[Fetched]: ...
+
     def dispose(self, uid: str) -> None: ...
+
+    def dispose_many(self, uids: list[str]) -> None: ...
 
     def set_aside(self, uid: str) -> None: ...
 
     def close(self) -> None: ...
 
     def abort(self) -> None: ...
+
+
+class OneAtATime:
+    """Batches for sources where a batch costs what its messages cost one by one (Maildir, POP3)."""
+
+    def fetch_many(self, uids: list[str], max_bytes: int) -> list[Fetched]:
+        return [self.fetch(uid, max_bytes) for uid in uids]  # type: ignore[attr-defined]
+
+    def dispose_many(self, uids: list[str]) -> None:
+        for uid in uids:
+            self.dispose(uid)  # type: ignore[attr-defined]
 
 
 def open_source(mailbox: Mailbox, limits: LimitsConfig, token_provider: TokenProvider | None = None) -> Source:

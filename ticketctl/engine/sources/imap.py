@@ -2,7 +2,7 @@
 matches old ledger rows.
 
 Nothing is marked \\Seen before the pipeline has committed (BODY.PEEK). Disposing deletes only the
-message named: \\Deleted then UID EXPUNGE of that one UID (UIDPLUS). A server without UIDPLUS gets the
+messages named: \\Deleted then UID EXPUNGE of those UIDs (UIDPLUS). A server without UIDPLUS gets the
 \\Deleted flag only: a plain EXPUNGE (or CLOSE) would also remove messages other people marked
 deleted, so we leave the expunge to them and skip \\Deleted messages when listing. For the same reason
 the session ends with LOGOUT, never CLOSE.
@@ -68,18 +68,46 @@ class ImapSource:
         raw = self._fetch_one(uid, number, ["BODY.PEEK[]"])[b"BODY[]"]
         return Fetched(uid, len(raw), raw)
 
+    def fetch_many(self, uids: list[str], max_bytes: int) -> list[Fetched]:
+        """Whole messages in one UID FETCH (the caller keeps a batch small); one over `max_bytes` is
+        fetched on its own, headers only."""
+        whole = {self._number(uid): uid for uid in uids if self._sizes.get(uid, max_bytes + 1) <= max_bytes}
+        if len(whole) < 2:
+            return [self.fetch(uid, max_bytes) for uid in uids]
+        with self._guard(f"fetching {len(whole)} messages"):
+            data = self.client.fetch(sorted(whole), ["BODY.PEEK[]"])
+        fetched = []
+        for uid in uids:
+            number = self._number(uid)
+            if number not in whole:
+                fetched.append(self.fetch(uid, max_bytes))
+                continue
+            raw = data.get(number, {}).get(b"BODY[]")
+            if raw is None:
+                raise self._gone(uid)
+            fetched.append(Fetched(uid, len(raw), raw))
+        return fetched
+
     def dispose(self, uid: str) -> None:
-        number = self._number(uid)
+        self.dispose_many([uid])
+
+    def dispose_many(self, uids: list[str]) -> None:
+        """Move (or delete) these messages with one command each, not one per message."""
+        if not uids:
+            return
+        numbers = [self._number(uid) for uid in uids]
+        what = f"message {uids[0]}" if len(uids) == 1 else f"{len(uids)} messages"
         if self.mailbox.processed_folder:
-            self._move(number, uid)
+            self._move(numbers, what)
         else:
-            self._delete(number, uid)
-        self._sizes.pop(uid, None)
+            self._delete(numbers, what)
+        for uid in uids:
+            self._sizes.pop(uid, None)
 
     def set_aside(self, uid: str) -> None:
         """Move to the processed folder when there is one; otherwise leave it in place."""
         if self.mailbox.processed_folder:
-            self._move(self._number(uid), uid)
+            self._move([self._number(uid)], f"message {uid}")
             self._sizes.pop(uid, None)
 
     def close(self) -> None:
@@ -137,30 +165,33 @@ class ImapSource:
         with self._guard(f"fetching message {uid}"):
             item = self.client.fetch([number], parts).get(number)
         if not item:
-            raise SourceError(
-                f"Mailbox '{self.mailbox.name}': message {uid} is no longer in folder '{self.folder}' "
-                "(another client moved or deleted it)."
-            )
+            raise self._gone(uid)
         return dict(item)
 
-    def _delete(self, number: int, uid: str) -> None:
-        with self._guard(f"deleting message {uid}"):
-            self.client.add_flags([number], [DELETED], silent=True)
-            if self.has_uidplus:
-                self.client.expunge([number])  # UID EXPUNGE <number>: this message only
+    def _gone(self, uid: str) -> SourceError:
+        return SourceError(
+            f"Mailbox '{self.mailbox.name}': message {uid} is no longer in folder '{self.folder}' "
+            "(another client moved or deleted it)."
+        )
 
-    def _move(self, number: int, uid: str) -> None:
+    def _delete(self, numbers: list[int], what: str) -> None:
+        with self._guard(f"deleting {what}"):
+            self.client.add_flags(numbers, [DELETED], silent=True)
+            if self.has_uidplus:
+                self.client.expunge(numbers)  # UID EXPUNGE <set>: these messages only
+
+    def _move(self, numbers: list[int], what: str) -> None:
         target = self.mailbox.processed_folder
-        with self._guard(f"moving message {uid} to folder '{target}'"):
+        with self._guard(f"moving {what} to folder '{target}'"):
             if not self._processed_exists:
                 if not self.client.folder_exists(target):
                     self.client.create_folder(target)
                 self._processed_exists = True
             if self.has_move:
-                self.client.move([number], target)
+                self.client.move(numbers, target)
                 return
-            self.client.copy([number], target)
-        self._delete(number, uid)
+            self.client.copy(numbers, target)
+        self._delete(numbers, what)
 
 
 def _connect(mailbox: Mailbox, limits: LimitsConfig) -> Any:

@@ -11,10 +11,10 @@ from pathlib import Path
 
 from ticketctl.engine.errors import SourceError
 from ticketctl.engine.mailboxes import Mailbox
-from ticketctl.engine.sources import Fetched, Waiting
+from ticketctl.engine.sources import Fetched, OneAtATime, Waiting
 
 
-class MaildirSource:
+class MaildirSource(OneAtATime):
     def __init__(self, mailbox: Mailbox) -> None:
         self.root = Path(mailbox.maildir_path or "")
         self.processed = mailbox.processed_folder

@@ -15,7 +15,7 @@ from typing import Any
 from ticketctl.engine.config import LimitsConfig
 from ticketctl.engine.errors import SourceError
 from ticketctl.engine.mailboxes import Mailbox
-from ticketctl.engine.sources import Fetched, TokenProvider, Waiting
+from ticketctl.engine.sources import Fetched, OneAtATime, TokenProvider, Waiting
 from ticketctl.engine.sources.net import access_token, guarded, login_refused, tls_context
 
 MAX_LINE = 1024 * 1024  # poplib's 2048-byte line limit refuses real mail with long lines
@@ -48,7 +48,7 @@ class _POP3SSL(_LongLines, poplib.POP3_SSL):
     pass
 
 
-class Pop3Source:
+class Pop3Source(OneAtATime):
     def __init__(self, mailbox: Mailbox, limits: LimitsConfig, token_provider: TokenProvider | None) -> None:
         self.mailbox = mailbox
         self.limits = limits
