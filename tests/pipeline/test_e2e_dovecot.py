@@ -61,4 +61,4 @@ def test_every_disposition_over_a_real_server(cli, store, server_box):
     assert all(r["subject"].startswith("[Support #1-") for r in relays)
     assert store.one("SELECT count(*) FROM tickets")[0] == 4
     assert dovecot.subjects(user) == {"Huge"}
-    assert store.one("SELECT count(*) FROM ledger WHERE raw_path IS NOT NULL")[0] == 8
+    assert store.one("SELECT count(*) FROM ledger WHERE raw_id IS NOT NULL OR raw_path IS NOT NULL")[0] == 8

@@ -1,6 +1,7 @@
 """`ticketctl process` over a Maildir: every disposition, what is written, what is queued, what is left."""
 
 import json
+import os
 
 import pytest
 
@@ -53,7 +54,8 @@ def test_new_ticket_notifies_admin_with_tag(cli, store, maildir):
     assert (attachment["filename"], attachment["size"]) == ("photo.jpg", 6)
     ledger = store.one("SELECT * FROM ledger")
     assert (ledger["disposition"], ledger["rule"], ledger["ticket_id"]) == ("new_ticket", "route", ticket["id"])
-    assert (store.data_dir / ledger["raw_path"]).read_bytes().startswith(b"From: Jane")
+    (kept,) = store.query("SELECT data FROM raw_messages WHERE id = ?", (ledger["raw_id"],))
+    assert bytes(kept["data"]).startswith(b"From: Jane")
     assert waiting(maildir) == []
 
 
@@ -125,7 +127,7 @@ def test_error_tickets_broken_and_oversized(cli, store, maildir, workdir):
     assert "over the limit of 5,000" in tickets[1]["error_reason"]
     assert tickets[1]["subject"] == "Huge"
     oversized = store.one("SELECT * FROM ledger WHERE ticket_id = ?", (tickets[1]["id"],))
-    assert oversized["raw_path"] is None
+    assert oversized["raw_path"] is None and oversized["raw_id"] is None
     assert len(waiting(maildir)) == 1, "the oversized message stays on the server"
     assert queue(store) == []
     _, again = process(cli)
@@ -288,3 +290,23 @@ def test_batches_hold_small_messages_and_leave_big_ones_alone():
     assert got == [["s0", "s1"], ["s2"], ["big"], ["s3", "s4"], ["over"]]
     halves = [Waiting(f"h{i}", BATCH_BYTES // 2) for i in range(3)]
     assert [len(b) for b in batches(halves, max_bytes=BATCH_BYTES, most=100)] == [2, 1]
+
+
+def test_the_original_bytes_are_kept_in_the_database_or_as_a_file_when_big(cli, store, maildir):
+    from ticketctl.engine import rawstore, tickets
+
+    small = mail(frm="a@customer.example", subject="Small")
+    big = mail(frm="b@customer.example", subject="Big", attachments=[("scan.bin", os.urandom(rawstore.INLINE_MAX))])
+    deliver(maildir, small, big)
+    assert counts(process(cli)[1]) == {"new_ticket": 2}
+    rows = {
+        r["subject"]: r
+        for r in store.query(
+            "SELECT t.id AS ticket_id, l.id AS log_id, t.subject, g.raw_id, g.raw_path FROM ledger g"
+            " JOIN tickets t ON t.id = g.ticket_id JOIN ticket_logs l ON l.id = g.log_id"
+        )
+    }
+    assert rows["Small"]["raw_id"] is not None and rows["Small"]["raw_path"] is None
+    assert rows["Big"]["raw_id"] is None and (store.data_dir / rows["Big"]["raw_path"]).is_file()
+    for subject, raw in (("Small", small), ("Big", big)):
+        assert tickets.raw_message(store, rows[subject]["ticket_id"], rows[subject]["log_id"]) == raw

@@ -10,7 +10,6 @@ from __future__ import annotations
 import hashlib
 import os
 import re
-import tempfile
 from pathlib import Path
 
 from ticketctl.engine.errors import StoreError
@@ -35,16 +34,16 @@ def save_blob(data_dir: Path, kind: str, payload: bytes) -> str:
     if path.is_file() and path.stat().st_size == len(payload):
         return sha
     _make_private_dirs(Path(data_dir), path.parent)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".part")
+    tmp = path.with_name(f".{sha}.{os.getpid()}.part")  # unique enough: one writer per process and blob
     try:
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "wb") as fh:
             fh.write(payload)
             fh.flush()
             os.fsync(fh.fileno())
-        os.chmod(tmp, 0o600)
         os.replace(tmp, path)
     except BaseException:
-        Path(tmp).unlink(missing_ok=True)
+        tmp.unlink(missing_ok=True)
         raise
     _fsync_dir(path.parent)
     return sha

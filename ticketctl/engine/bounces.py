@@ -65,10 +65,10 @@ def record(conn: sqlite3.Connection, ledger_id: int, msg: ParsedMessage, view: S
 
 
 def _raw(conn: sqlite3.Connection, ledger_id: int, view: StoreView) -> bytes:
-    row = conn.execute("SELECT raw_path FROM ledger WHERE id = ?", (ledger_id,)).fetchone()
-    if not row or not row[0]:
-        return b""
-    return (view.store.data_dir / row[0]).read_bytes()
+    from ticketctl.engine import rawstore
+
+    row = conn.execute("SELECT raw_id, raw_path FROM ledger WHERE id = ?", (ledger_id,)).fetchone()
+    return (rawstore.read(conn, view.store.data_dir, row[0], row[1]) if row else None) or b""
 
 
 def _queued_mail(conn: sqlite3.Connection, raw: bytes, msg: ParsedMessage, view: StoreView) -> sqlite3.Row | None:

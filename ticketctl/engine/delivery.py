@@ -1,8 +1,9 @@
 """Draining the email queue: pending → sending → sent, with retries and a final `failed`.
 
-Each step is committed on its own, so a crash leaves the row in `sending` with `next_attempt_at` set a
-few minutes ahead; once that passes the row is due again and is resent with the same Message-ID (the
-receiving side sees one message, perhaps twice, never two different ones).
+Rows are claimed a batch at a time (one commit) and each is marked sent as soon as it went. A crash
+leaves the claimed rows in `sending` with `next_attempt_at` a few minutes ahead; once that passes they
+are due again, and a row that had gone is resent with the same Message-ID (the receiving side sees one
+message, perhaps twice, never two different ones).
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from ticketctl.engine.senders import (
 from ticketctl.engine.store import Store
 
 SENDING_STALE = timedelta(minutes=10)  # a row `sending` this long belongs to a run that died
+CLAIM_BATCH = 100  # rows claimed (pending → sending) in one commit
 MAX_BACKOFF = timedelta(hours=6)
 TokenProvider = Callable[[Store, str], str]
 
@@ -87,27 +89,29 @@ def drain(
     secret = store.installation_secret()
     loop_id = msgid.installation_id(secret)
     remaining = list(rows)
+    claimed: list[QueueRow] = []
     try:
         with sender or make_sender(store, config, token_provider) as active:
-            while remaining:
-                row = remaining[0]
-                if not _claim(store, row, now):
-                    remaining.pop(0)
+            while remaining or claimed:
+                if not claimed:
+                    claimed = _claim(store, remaining[:CLAIM_BATCH], now)
+                    del remaining[:CLAIM_BATCH]
                     continue
-                remaining.pop(0)
-                claimed = _reload(store, row.id)
+                row = claimed.pop(0)
                 try:
-                    _send_one(store, config, active, claimed, secret, loop_id)
+                    _send_one(store, config, active, row, secret, loop_id)
                 except MessageRefused as exc:
-                    _fail(store, config, claimed.id, claimed.attempts, str(exc), now, report, exc.permanent)
+                    _fail(store, config, row.id, row.attempts, str(exc), now, report, exc.permanent)
                     continue
                 except TicketctlError as exc:
-                    _fail(store, config, claimed.id, claimed.attempts, str(exc), now, report, False)
+                    _fail(store, config, row.id, row.attempts, str(exc), now, report, False)
                     raise
-                _sent(store, claimed.id, now)
-                report.sent.append(claimed.id)
+                _sent(store, row.id, now)
+                report.sent.append(row.id)
     except TicketctlError as exc:
         report.error = str(exc)
+        for row in claimed:  # claimed (their attempt counted) but not tried: due again after the backoff
+            _fail(store, config, row.id, row.attempts, str(exc), now, report, False)
         for row in remaining:
             if _count_attempt(store, row):
                 _fail(store, config, row.id, row.attempts + 1, str(exc), now, report, False)
@@ -177,15 +181,22 @@ def _attachments(store: Store, config: Config, row: QueueRow) -> list[FileAttach
     return files
 
 
-def _claim(store: Store, row: QueueRow, now: datetime) -> bool:
-    """pending → sending (committed), unless another run took the row first."""
+def _claim(store: Store, rows: list[QueueRow], now: datetime) -> list[QueueRow]:
+    """pending → sending for a batch of rows in one commit, skipping any another run took first;
+    returns the claimed rows as they are now."""
     with store.transaction() as conn:
-        cur = conn.execute(
-            "UPDATE email_queue SET status = 'sending', attempts = attempts + 1, next_attempt_at = ?"
-            " WHERE id = ? AND status = ? AND next_attempt_at = ?",
-            (_iso(now + SENDING_STALE), row.id, row.status, row.next_attempt_at),
-        )
-    return cur.rowcount == 1
+        taken = [
+            row.id
+            for row in rows
+            if conn.execute(
+                "UPDATE email_queue SET status = 'sending', attempts = attempts + 1, next_attempt_at = ?"
+                " WHERE id = ? AND status = ? AND next_attempt_at = ?",
+                (_iso(now + SENDING_STALE), row.id, row.status, row.next_attempt_at),
+            ).rowcount
+            == 1
+        ]
+    marks = ", ".join("?" * len(taken))
+    return [from_row(r) for r in store.query(f"SELECT * FROM email_queue WHERE id IN ({marks}) ORDER BY id", taken)]  # noqa: S608
 
 
 def _count_attempt(store: Store, row: QueueRow) -> bool:
@@ -199,10 +210,6 @@ def _guarded(conn: sqlite3.Connection, assignment: str, row: QueueRow) -> sqlite
         f"UPDATE email_queue SET {assignment} WHERE id = ? AND status = ? AND next_attempt_at = ?",  # noqa: S608
         (row.id, row.status, row.next_attempt_at),
     )
-
-
-def _reload(store: Store, queue_id: int) -> QueueRow:
-    return from_row(store.one("SELECT * FROM email_queue WHERE id = ?", (queue_id,)))
 
 
 def _sent(store: Store, queue_id: int, now: datetime) -> None:

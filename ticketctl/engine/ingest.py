@@ -11,7 +11,7 @@ import sqlite3
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from ticketctl.engine import blobs, contacts, flows, message, records, savetable
+from ticketctl.engine import contacts, flows, message, rawstore, records, savetable
 from ticketctl.engine.config import Config
 from ticketctl.engine.mailboxes import Mailbox
 from ticketctl.engine.rules import Decision, StoreView
@@ -65,11 +65,8 @@ def ingest(
         decision = _duplicate(store, mailbox, msg) or _decide(msg, rules, view)
     if dry_run:
         return Outcome(decision.disposition, decision.reason, decision.ticket_id, recorded=False)
-    raw_path = blobs.blob_path(config.data_dir, "raw", sha)
-    blobs.save_blob(config.data_dir, "raw", raw)
-    relative = str(raw_path.relative_to(config.data_dir))
     try:
-        return _record(store, config, mailbox, fetched, sha, relative, msg, decision, view, notify)
+        return _record(store, config, mailbox, fetched, sha, raw, msg, decision, view, notify)
     except sqlite3.Error:
         raise
     except Exception as exc:
@@ -79,7 +76,7 @@ def ingest(
             decision.rule,
             f"rule '{decision.rule}' failed unexpectedly: {type(exc).__name__}: {exc}",
         )
-        return _record(store, config, mailbox, fetched, sha, relative, msg, failed, view, notify)
+        return _record(store, config, mailbox, fetched, sha, raw, msg, failed, view, notify)
 
 
 def _decide(msg: message.ParsedMessage, rules: Sequence[Rule], view: StoreView) -> Decision:
@@ -119,22 +116,25 @@ def _record(
     mailbox: Mailbox,
     fetched: Fetched,
     sha: str,
-    raw_path: str | None,
+    raw: bytes | None,
     msg: message.ParsedMessage,
     decision: Decision,
     view: StoreView,
     notify: bool,
 ) -> Outcome:
+    """Everything in one transaction: the raw bytes (None: not kept), the ledger row, what the decision writes."""
     with store.transaction() as conn:
+        raw_id, raw_path = rawstore.keep(conn, config.data_dir, sha, raw) if raw is not None else (None, None)
         cur = conn.execute(
-            "INSERT INTO ledger (mailbox_id, uid, message_id, sha256, size, raw_path, disposition, rule, reason,"
-            " received_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "INSERT INTO ledger (mailbox_id, uid, message_id, sha256, size, raw_id, raw_path, disposition, rule,"
+            " reason, received_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
                 mailbox.id,
                 fetched.uid,
                 msg.message_id,
                 sha,
                 fetched.size,
+                raw_id,
                 raw_path,
                 decision.disposition,
                 decision.rule,
@@ -147,7 +147,7 @@ def _record(
         ticket_id, log_id = APPLY[decision.disposition](Job(ctx, mailbox, msg, decision, view, ledger_id))
         if ticket_id is not None:
             conn.execute("UPDATE ledger SET ticket_id = ?, log_id = ? WHERE id = ?", (ticket_id, log_id, ledger_id))
-    return Outcome(decision.disposition, decision.reason, ticket_id, keep_on_server=raw_path is None)
+    return Outcome(decision.disposition, decision.reason, ticket_id, keep_on_server=raw is None)
 
 
 def _oversized(store: Store, config: Config, mailbox: Mailbox, fetched: Fetched, dry_run: bool) -> Outcome:

@@ -249,4 +249,14 @@ MIGRATIONS: list[str] = [
     );
     CREATE INDEX runs_mailbox ON runs(mailbox_id, id);
     """,
+    # 2: small raw messages inside the database, durable with the commit that records them
+    """
+    CREATE TABLE raw_messages (
+        id INTEGER PRIMARY KEY,
+        sha256 TEXT NOT NULL UNIQUE,
+        data BLOB NOT NULL
+    );
+    -- a ledger row's raw bytes: raw_id, else the file raw_path, else not kept (oversized)
+    ALTER TABLE ledger ADD COLUMN raw_id INTEGER REFERENCES raw_messages(id);
+    """,
 ]

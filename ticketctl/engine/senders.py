@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import os
+import secrets
 import smtplib
 import ssl
 from collections.abc import Callable
@@ -16,7 +17,7 @@ from dataclasses import dataclass
 from email.charset import QP, Charset
 from email.header import Header
 from email.message import Message
-from email.policy import compat32
+from email.policy import Compat32
 from email.utils import format_datetime, formataddr, getaddresses
 from pathlib import Path
 from types import TracebackType
@@ -62,10 +63,10 @@ def build_message(row: QueueRow, attachments: list[FileAttachment], installation
 
     body: Message = _text_part(row.body_text, "plain")
     if row.body_html:
-        body = MIMEMultipart("alternative", _subparts=[body, _text_part(row.body_html, "html")])
+        body = MIMEMultipart("alternative", _boundary(), [body, _text_part(row.body_html, "html")])
     msg = body
     if attachments:
-        msg = MIMEMultipart("mixed", _subparts=[body])
+        msg = MIMEMultipart("mixed", _boundary(), [body])
         for item in attachments:
             maintype, _, subtype = item.content_type.split(";")[0].strip().lower().partition("/")
             part = MIMEBase(maintype or "application", subtype or "octet-stream")
@@ -74,15 +75,15 @@ def build_message(row: QueueRow, attachments: list[FileAttachment], installation
             part.add_header("Content-Disposition", "attachment", filename=_param(item.filename))
             msg.attach(part)
     headers = [
-        ("From", formataddr((_one_line(row.from_name), row.from_email), charset="utf-8")),
-        ("To", formataddr((_one_line(row.to_name), row.to_email), charset="utf-8")),
-        ("Cc", _address_list(row.cc)),
-        ("Reply-To", _address_list(row.reply_to or "")),
-        ("Subject", _unstructured(row.subject)),
+        ("From", _folded(formataddr((_one_line(row.from_name), row.from_email), charset="utf-8"))),
+        ("To", _folded(formataddr((_one_line(row.to_name), row.to_email), charset="utf-8"))),
+        ("Cc", _folded(_address_list(row.cc))),
+        ("Reply-To", _folded(_address_list(row.reply_to or ""))),
+        ("Subject", _folded(_one_line(row.subject))),
         ("Date", _rfc2822(row.created_at)),
         ("Message-ID", f"<{row.message_id}>"),
         ("In-Reply-To", f"<{row.in_reply_to}>" if row.in_reply_to else ""),
-        ("References", _one_line(row.references_)),
+        ("References", _folded(_one_line(row.references_))),
         (LOOP_HEADER, installation_id),
         ("Auto-Submitted", "auto-generated" if row.auto_submitted else ""),
         ("X-Auto-Response-Suppress", "All" if row.auto_submitted else ""),
@@ -94,7 +95,29 @@ def build_message(row: QueueRow, attachments: list[FileAttachment], installation
     return msg.as_bytes(policy=_WIRE)
 
 
-_WIRE = compat32.clone(linesep="\r\n")
+class _Wire(Compat32):
+    """CRLF line ends, and ASCII header values written as given: `build_message` encodes and folds its
+    values itself (compat32 would re-encode every one through a `Header`)."""
+
+    def _fold(self, name: str, value: object, sanitize: bool) -> str:
+        if isinstance(value, str) and value.isascii():
+            return f"{name}: {value}{self.linesep}"
+        return super()._fold(name, value, sanitize)  # type: ignore[misc]
+
+
+_WIRE = _Wire(linesep="\r\n")
+
+
+def _folded(value: str) -> str:
+    """RFC 2047-encoded when not ASCII, folded when longer than a line."""
+    if value.isascii() and len(value) <= 76:
+        return value
+    return Header(value, "utf-8" if not value.isascii() else None).encode(linesep="\r\n")
+
+
+def _boundary() -> str:
+    """A random boundary; given up front, it spares the generator a search of the text for its own."""
+    return "=_" + secrets.token_hex(16)
 
 
 def _text_part(text: str, subtype: str) -> Message:
@@ -112,11 +135,6 @@ def _one_line(value: str) -> str:
     return " ".join(value.split()) if ("\n" in value or "\r" in value) else value
 
 
-def _unstructured(value: str) -> str | Header:
-    value = _one_line(value)
-    return value if value.isascii() else Header(value, "utf-8")
-
-
 def _address_list(value: str) -> str:
     pairs = getaddresses([_one_line(value)]) if value else []
     return ", ".join(formataddr((name, email), charset="utf-8") for name, email in pairs if email)
@@ -127,7 +145,7 @@ def _param(value: str) -> str | tuple[str, str, str]:
     return value if value.isascii() else ("utf-8", "", value)
 
 
-def _put_first(msg: Message, headers: list[tuple[str, str | Header]]) -> None:
+def _put_first(msg: Message, headers: list[tuple[str, str]]) -> None:
     """The message headers before the MIME headers the classes wrote, as mail clients order them."""
     mime = list(msg.items())
     for name in {name for name, _ in mime}:

@@ -23,7 +23,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from ticketctl.engine import mailboxes, tickettypes
+from ticketctl.engine import mailboxes, rawstore, tickettypes
 from ticketctl.engine.config import Config
 from ticketctl.engine.errors import ConfigError, NotAllowed, NotFound, StoreError
 from ticketctl.engine.store import Store, utcnow
@@ -296,7 +296,7 @@ def _logs(store: Store, ticket_id: int) -> list[LogView]:
     ):
         attachments.setdefault(a["log_id"], []).append(AttachmentView(**{**dict(a), "inline": bool(a[6])}))
     rows = store.query(
-        "SELECT l.*, g.raw_path, (SELECT q.status FROM email_queue q WHERE q.log_id = l.id"
+        "SELECT l.*, g.raw_id, g.raw_path, (SELECT q.status FROM email_queue q WHERE q.log_id = l.id"
         " ORDER BY q.id DESC LIMIT 1) AS delivery FROM ticket_logs l"
         " LEFT JOIN ledger g ON g.id = l.ledger_id WHERE l.ticket_id = ? ORDER BY l.id",
         (ticket_id,),
@@ -313,7 +313,7 @@ def _logs(store: Store, ticket_id: int) -> list[LogView]:
             subject=r["subject"],
             text=r["body_text"],
             created_at=r["created_at"],
-            has_raw=r["raw_path"] is not None,
+            has_raw=r["raw_id"] is not None or r["raw_path"] is not None,
             delivery=r["delivery"],
             attachments=attachments.get(r["id"], []),
         )
@@ -345,7 +345,7 @@ def raw_message(store: Store, ticket_id: int, log_id: int) -> bytes:
     """The original message, as received, behind one incoming log of the ticket."""
     _ticket_row(store, ticket_id)
     row = store.one(
-        "SELECT l.direction, g.raw_path, g.id AS ledger_id FROM ticket_logs l"
+        "SELECT l.direction, g.raw_id, g.raw_path, g.id AS ledger_id FROM ticket_logs l"
         " LEFT JOIN ledger g ON g.id = l.ledger_id WHERE l.id = ? AND l.ticket_id = ?",
         (log_id, ticket_id),
     )
@@ -356,15 +356,20 @@ def raw_message(store: Store, ticket_id: int, log_id: int) -> bytes:
             f"Log {log_id} of ticket {ticket_id} is a mail ticketctl wrote, not one it received; "
             "there is no original to show."
         )
-    if row["raw_path"] is None:
+    if row["raw_id"] is None and row["raw_path"] is None:
         raise NotFound(f"The original of log {log_id} was not kept (it was too big to store).")
-    path = _blob_path(store, row["raw_path"])
+    if row["raw_path"] is not None:
+        _blob_path(store, row["raw_path"])  # refuses a path outside the data directory
     try:
-        return path.read_bytes()
+        raw = rawstore.read(store.conn, store.data_dir, row["raw_id"], row["raw_path"])
     except OSError as exc:
         raise StoreError(
-            f"The stored original of log {log_id} cannot be read ({exc.strerror}); check {path} in the data directory."
+            f"The stored original of log {log_id} cannot be read ({exc.strerror}); "
+            f"check {row['raw_path']} in the data directory."
         ) from exc
+    if raw is None:
+        raise StoreError(f"The stored original of log {log_id} is missing from the database; restore a backup.")
+    return raw
 
 
 def save_attachment(store: Store, ticket_id: int, name: str, out_path: Path, overwrite: bool = False) -> Path:

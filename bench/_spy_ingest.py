@@ -1,0 +1,276 @@
+"""Ingest throughput of `ticketctl process` over IMAP against a bare fetch-and-parse floor (a benchmark).
+
+    python bench/bench_ingest.py [--messages 2000] [--keep]
+
+Starts a private Dovecot (tests/servers/dovecot.py; scripts/install-test-servers installs it) and
+builds one batch of N messages, the issue's mix:
+  - 70% new questions from distinct senders, half plain text, half multipart/alternative with HTML;
+    10% of N (taken from those) carry a 50-200 KB attachment;
+  - 30% replies carrying a `[Support #T-L]` tag from the ticket's own customer.
+The replies need tickets, so before anything is measured a warm-up round of questions (one per reply)
+runs through `process` into the fresh database; the tags are read from the acknowledgements it queued
+(email_queue). The warm-up is not timed.
+
+Then the same batch is delivered to two users and two children are timed (wall time, peak RSS via wait4):
+  - floor: a bare imapclient script that fetches every message, parses it with
+    email.message_from_bytes(policy=default), reads its headers and body, and expunges;
+  - ticketctl: `python -m ticketctl --config ... process --json` (directory outbox, IMAP over plain
+    loopback with a password, one Support type).
+Prints a table and writes JSON to bench/results/.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import random
+import sqlite3
+import sys
+import tempfile
+import textwrap
+from email.message import EmailMessage
+from email.utils import formatdate, make_msgid
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from bench._common import measure, print_table, write_json  # noqa: E402
+from tests.servers.dovecot import Dovecot, MailUser, dovecot_available  # noqa: E402
+
+TARGET_RATIO = 1.0
+FLOOR_RATIO = 0.5
+RSS_LIMIT_MB = 64
+
+FLOOR_SCRIPT = textwrap.dedent(
+    """
+    import sys
+    from email import message_from_bytes, policy
+    from imapclient import IMAPClient
+
+    host, port, user, password = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4]
+    client = IMAPClient(host, port=port, ssl=False)
+    client.login(user, password)
+    client.select_folder("INBOX")
+    uids = client.search("ALL")
+    seen = 0
+    for start in range(0, len(uids), 100):
+        batch = uids[start:start + 100]
+        for uid, data in client.fetch(batch, ["BODY.PEEK[]"]).items():
+            msg = message_from_bytes(data[b"BODY[]"], policy=policy.default)
+            _ = (msg["From"], msg["To"], msg["Subject"], msg["Message-ID"], msg["Date"])
+            body = msg.get_body(("plain", "html"))
+            _ = body.get_content() if body is not None else ""
+            seen += 1
+        client.add_flags(batch, [b"\\\\Deleted"])
+    client.expunge()
+    client.logout()
+    print(seen)
+    """
+)
+
+WORDS = (
+    "printer invoice refund login password exam course network laptop access delivery order the my is "
+    "not working since yesterday please help urgent broken account screen error again"
+).split()
+
+
+def text(rng: random.Random, lines: int) -> str:
+    return "\n".join(" ".join(rng.choices(WORDS, k=12)) for _ in range(lines)) + "\n"
+
+
+def question(rng: random.Random, sender: str, html: bool, attachment: int = 0) -> bytes:
+    msg = EmailMessage()
+    msg["From"] = f"Customer {sender} <{sender}@customer.example>"
+    msg["To"] = "support@example.com"
+    msg["Subject"] = " ".join(rng.choices(WORDS, k=6)).capitalize()
+    msg["Date"] = formatdate()
+    msg["Message-ID"] = make_msgid(domain="customer.example")
+    body = text(rng, rng.randint(5, 40))
+    msg.set_content(body)
+    if html:
+        paras = "".join(f"<p>{line}</p>" for line in body.splitlines())
+        msg.add_alternative(f"<html><body><div>{paras}</div></body></html>", subtype="html")
+    if attachment:
+        msg.add_attachment(rng.randbytes(attachment), maintype="application", subtype="pdf", filename="report.pdf")
+    return bytes(msg)
+
+
+def reply(rng: random.Random, to_email: str, subject: str) -> bytes:
+    msg = EmailMessage()
+    msg["From"] = to_email
+    msg["To"] = "support@example.com"
+    msg["Subject"] = "Re: " + subject
+    msg["Date"] = formatdate()
+    msg["Message-ID"] = make_msgid(domain="customer.example")
+    msg.set_content("Thanks, still broken.\n\n> " + text(rng, 3).replace("\n", "\n> "))
+    return bytes(msg)
+
+
+def write_config(work: Path, extra: str = "") -> Path:
+    config = work / "ticketctl.yaml"
+    config.write_text(
+        extra + "database: ticketctl.db\n"
+        "data_dir: data\n"
+        "outbox:\n  kind: directory\n  directory: data/outbox\n  from_address: support@example.com\n"
+    )
+    return config
+
+
+def setup_store(config: Path, server: Dovecot, user: MailUser) -> None:
+    from ticketctl.engine import mailboxes, tickettypes
+    from ticketctl.engine.config import load_config
+    from ticketctl.engine.store import Store
+
+    cfg = load_config(config)
+    store = Store(cfg.database, cfg.data_dir)
+    try:
+        mailboxes.add(
+            store,
+            name="support",
+            kind="imap",
+            host=server.host,
+            port=server.ports["imap"],
+            security="none",
+            username=user.name,
+            auth="password",
+            password=user.password,
+        )
+        tickettypes.add(
+            store,
+            name="Support",
+            task="simple_storage",
+            email_to=["support@example.com"],
+            workflow_tag="Support",
+            mailbox="support",
+            admin_email="lead@example.com",
+        )
+    finally:
+        store.close()
+
+
+def process(config: Path) -> list[str]:
+    return [sys.executable, "-m", "ticketctl", "--config", str(config), "process", "--json", "--wait", "0"]
+
+
+def acknowledgements(db: Path) -> list[tuple[str, str]]:
+    """(customer address, tagged subject) of each new-ticket mail the warm-up queued."""
+    conn = sqlite3.connect(db)
+    try:
+        rows = conn.execute(
+            "SELECT to_email, subject FROM email_queue WHERE purpose = 'new_ticket' ORDER BY id"
+        ).fetchall()
+    finally:
+        conn.close()
+    return [(r[0], r[1]) for r in rows]
+
+
+def build_batch(rng: random.Random, count: int, acks: list[tuple[str, str]]) -> list[bytes]:
+    replies = [reply(rng, to, subject) for to, subject in acks]
+    new = count - len(replies)
+    attachments = set(rng.sample(range(new), count // 10))
+    questions = [
+        question(rng, f"new{i}", html=i % 2 == 1, attachment=rng.randint(50_000, 200_000) if i in attachments else 0)
+        for i in range(new)
+    ]
+    batch = questions + replies
+    rng.shuffle(batch)
+    return batch
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--messages", type=int, default=2000)
+    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--keep", action="store_true", help="keep the work folder (database, outbox)")
+    parser.add_argument("--profile", metavar="FILE", help="run process under cProfile, writing FILE")
+    args = parser.parse_args()
+    if not dovecot_available():
+        print("Dovecot is not installed; scripts/install-test-servers installs it.", file=sys.stderr)
+        return 2
+
+    rng = random.Random(args.seed)
+    count = args.messages
+    n_replies = count * 3 // 10
+    work = Path(tempfile.mkdtemp(prefix="bench-ingest-"))
+    server = Dovecot().start()
+    try:
+        config = write_config(work)
+        floor_user, engine_user = server.new_user(), server.new_user()
+        setup_store(config, server, engine_user)
+        env = {**os.environ, "PYTHONPATH": str(ROOT)}
+
+        # warm-up (untimed): one ticket per reply to come
+        server.deliver(engine_user.name, [question(rng, f"warm{i}", html=False) for i in range(n_replies)])
+        warm = measure(process(config), env=env, cwd=ROOT)
+        if warm.returncode != 0:
+            print(warm.stdout, warm.stderr, file=sys.stderr)
+            return 1
+        acks = acknowledgements(work / "ticketctl.db")
+        if len(acks) != n_replies:
+            print(f"warm-up made {len(acks)} acknowledgements, expected {n_replies}", file=sys.stderr)
+            return 1
+
+        batch = build_batch(rng, count, acks)
+        size_mb = sum(len(m) for m in batch) / 1e6
+        server.deliver(floor_user.name, batch)
+        server.deliver(engine_user.name, batch)
+
+        floor_cmd = [sys.executable, "-c", FLOOR_SCRIPT, server.host, str(server.ports["imap"])]
+        floor = measure([*floor_cmd, floor_user.name, floor_user.password])
+        if floor.returncode != 0 or floor.stdout.strip() != str(count):
+            print(floor.stdout, floor.stderr, file=sys.stderr)
+            return 1
+
+        cmd = process(config)
+        if args.profile:
+            cmd = ["/work/main/.venv/bin/py-spy", "record", "-r", "400", "-f", "raw", "-o", args.profile, "--", *cmd]
+        engine = measure(cmd, env=env, cwd=ROOT)
+        if engine.returncode != 0:
+            print(engine.stdout, engine.stderr, file=sys.stderr)
+            return 1
+        left = server.count(engine_user.name)
+    finally:
+        server.stop()
+
+    floor_rate = count / floor.seconds
+    engine_rate = count / engine.seconds
+    ratio = engine_rate / floor_rate
+    rows = [
+        ["floor (imapclient + email)", f"{floor.seconds:.2f}", f"{floor_rate:.0f}", f"{floor.peak_rss_mb:.1f}"],
+        ["ticketctl process", f"{engine.seconds:.2f}", f"{engine_rate:.0f}", f"{engine.peak_rss_mb:.1f}"],
+    ]
+    print(f"ingest: {count} messages ({size_mb:.1f} MB; {n_replies} tagged replies), IMAP over loopback")
+    print_table(["run", "seconds", "msg/s", "peak RSS MB"], rows)
+    verdict = "meets target" if ratio >= TARGET_RATIO else "above floor" if ratio >= FLOOR_RATIO else "BELOW FLOOR"
+    print(f"ratio ticketctl/floor: {ratio:.2f}x ({verdict}; target {TARGET_RATIO}x, floor {FLOOR_RATIO}x)")
+    print(f"peak RSS {engine.peak_rss_mb:.1f} MB (limit {RSS_LIMIT_MB} MB); messages left on server: {left}")
+    path = write_json(
+        "ingest",
+        {
+            "messages": count,
+            "replies": n_replies,
+            "batch_mb": round(size_mb, 2),
+            "floor": {"seconds": floor.seconds, "msg_per_s": floor_rate, "peak_rss_mb": floor.peak_rss_mb},
+            "ticketctl": {
+                "seconds": engine.seconds,
+                "msg_per_s": engine_rate,
+                "peak_rss_mb": engine.peak_rss_mb,
+                "summary": engine.stdout,
+            },
+            "ratio": ratio,
+            "messages_left_on_server": left,
+        },
+    )
+    print(f"wrote {path.relative_to(ROOT)}")
+    if args.keep:
+        print(f"work folder kept: {work}")
+    else:
+        import shutil
+
+        shutil.rmtree(work, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
