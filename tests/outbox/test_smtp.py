@@ -230,7 +230,7 @@ def test_row_left_sending_by_a_crash_is_resent_as_the_same_message(store, smtp, 
             from_email="support@example.com",
         )
     now = datetime.now(UTC)
-    assert delivery._claim(store, [outbox.get(store, queue_id)], now)  # the run dies right here
+    assert delivery._claim(store, delivery.due(store, now), now)  # the run dies right here
     assert delivery.drain(store, config, now=now + timedelta(minutes=1)).sent == []
     report = delivery.drain(store, config, now=now + delivery.SENDING_STALE + timedelta(seconds=1))
     assert report.sent == [queue_id]

@@ -1,9 +1,10 @@
 """Draining the email queue: pending → sending → sent, with retries and a final `failed`.
 
-Rows are claimed a batch at a time (one commit) and each is marked sent as soon as it went. A crash
-leaves the claimed rows in `sending` with `next_attempt_at` a few minutes ahead; once that passes they
-are due again, and a row that had gone is resent with the same Message-ID (the receiving side sees one
-message, perhaps twice, never two different ones).
+Rows are claimed a batch at a time (one commit). Each is marked sent as soon as it went, or, with a
+sender whose resend is harmless (the directory sender rewrites the same file), when its batch is done.
+A crash leaves the claimed rows in `sending` with `next_attempt_at` a few minutes ahead; once that
+passes they are due again, and a row that had gone is resent with the same Message-ID (the receiving
+side sees one message, perhaps twice, never two different ones).
 """
 
 from __future__ import annotations
@@ -57,17 +58,27 @@ def backoff(config: Config, attempts: int) -> timedelta:
     return min(timedelta(seconds=seconds), MAX_BACKOFF)
 
 
-def due(store: Store, now: datetime, limit: int | None = None) -> list[QueueRow]:
+@dataclass(frozen=True)
+class Due:
+    """A row to send, without its content (the content is read a claimed batch at a time)."""
+
+    id: int
+    status: str
+    attempts: int
+    next_attempt_at: str
+
+
+def due(store: Store, now: datetime, limit: int | None = None) -> list[Due]:
     """Rows to send now: pending and due, or left `sending` by a run that died."""
     sql = (
-        "SELECT * FROM email_queue WHERE status IN ('pending', 'sending') AND next_attempt_at <= ?"
-        " ORDER BY next_attempt_at, id"
+        "SELECT id, status, attempts, next_attempt_at FROM email_queue"
+        " WHERE status IN ('pending', 'sending') AND next_attempt_at <= ? ORDER BY next_attempt_at, id"
     )
     params: list[object] = [_iso(now)]
     if limit is not None:
         sql += " LIMIT ?"
         params.append(limit)
-    return [from_row(r) for r in store.query(sql, params)]
+    return [Due(**dict(r)) for r in store.query(sql, params)]
 
 
 def drain(
@@ -90,6 +101,7 @@ def drain(
     loop_id = msgid.installation_id(secret)
     remaining = list(rows)
     claimed: list[QueueRow] = []
+    unmarked: list[int] = []  # gone, not yet marked sent
     try:
         with sender or make_sender(store, config, token_provider) as active:
             while remaining or claimed:
@@ -106,9 +118,12 @@ def drain(
                 except TicketctlError as exc:
                     _fail(store, config, row.id, row.attempts, str(exc), now, report, False)
                     raise
-                _sent(store, row.id, now)
+                unmarked.append(row.id)
                 report.sent.append(row.id)
+                if not claimed or not active.resend_is_harmless:
+                    _mark_sent(store, unmarked, now)
     except TicketctlError as exc:
+        _mark_sent(store, unmarked, now)
         report.error = str(exc)
         for row in claimed:  # claimed (their attempt counted) but not tried: due again after the backoff
             _fail(store, config, row.id, row.attempts, str(exc), now, report, False)
@@ -181,7 +196,7 @@ def _attachments(store: Store, config: Config, row: QueueRow) -> list[FileAttach
     return files
 
 
-def _claim(store: Store, rows: list[QueueRow], now: datetime) -> list[QueueRow]:
+def _claim(store: Store, rows: list[Due], now: datetime) -> list[QueueRow]:
     """pending → sending for a batch of rows in one commit, skipping any another run took first;
     returns the claimed rows as they are now."""
     with store.transaction() as conn:
@@ -199,25 +214,29 @@ def _claim(store: Store, rows: list[QueueRow], now: datetime) -> list[QueueRow]:
     return [from_row(r) for r in store.query(f"SELECT * FROM email_queue WHERE id IN ({marks}) ORDER BY id", taken)]  # noqa: S608
 
 
-def _count_attempt(store: Store, row: QueueRow) -> bool:
+def _count_attempt(store: Store, row: Due) -> bool:
     with store.transaction() as conn:
         cur = _guarded(conn, "attempts = attempts + 1", row)
     return cur.rowcount == 1
 
 
-def _guarded(conn: sqlite3.Connection, assignment: str, row: QueueRow) -> sqlite3.Cursor:
+def _guarded(conn: sqlite3.Connection, assignment: str, row: Due) -> sqlite3.Cursor:
     return conn.execute(
         f"UPDATE email_queue SET {assignment} WHERE id = ? AND status = ? AND next_attempt_at = ?",  # noqa: S608
         (row.id, row.status, row.next_attempt_at),
     )
 
 
-def _sent(store: Store, queue_id: int, now: datetime) -> None:
+def _mark_sent(store: Store, queue_ids: list[int], now: datetime) -> None:
+    """Mark these rows sent in one commit, and forget them."""
+    if not queue_ids:
+        return
     with store.transaction() as conn:
-        conn.execute(
+        conn.executemany(
             "UPDATE email_queue SET status = 'sent', sent_at = ?, last_error = NULL WHERE id = ?",
-            (_iso(now), queue_id),
+            [(_iso(now), queue_id) for queue_id in queue_ids],
         )
+    queue_ids.clear()
 
 
 def _fail(

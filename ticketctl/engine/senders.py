@@ -161,6 +161,7 @@ def _rfc2822(iso: str) -> str:
 
 
 class Sender(Protocol):
+    resend_is_harmless: bool  # True: sending a row again makes no second mail
     def __enter__(self) -> Sender: ...
 
     def __exit__(
@@ -172,6 +173,8 @@ class Sender(Protocol):
 
 class DirectorySender:
     """Writes each mail as `<Message-ID>.eml` into a directory; a resend overwrites the same file."""
+
+    resend_is_harmless = True
 
     def __init__(self, directory: Path) -> None:
         self.directory = directory
@@ -208,6 +211,8 @@ class DirectorySender:
 
 class SmtpSender:
     """One SMTP session for a whole drain, opened on the first mail and closed at the end."""
+
+    resend_is_harmless = False
 
     def __init__(
         self,
