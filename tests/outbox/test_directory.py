@@ -47,3 +47,20 @@ def test_queue_list_and_show(cli, store):
     cli("queue", "send")
     refused = cli("queue", "retry", "1")
     assert refused.exit_code == 1 and "already sent" in refused.stderr
+
+
+def test_a_file_that_cannot_be_written_fails_only_its_row(cli, store, workdir):
+    ticket = make_ticket(store)
+    cli("tickets", "reply", str(ticket.id), "-m", "First answer.")
+    cli("tickets", "reply", str(ticket.id), "-m", "Second answer.")
+    first, second = store.query("SELECT id, message_id FROM email_queue ORDER BY id")
+    outbox = workdir / "ticketctl-data" / "outbox"
+    blocked = "".join(c if c.isalnum() or c in ".-_" else "_" for c in first["message_id"])
+    (outbox / f".{blocked}.tmp").mkdir(parents=True)  # where the file would be written: it cannot be opened
+    result = cli("queue", "send")
+    assert result.stdout.strip() == "Sent 1, will retry 1, failed 0."
+    rows = {r["id"]: r for r in store.query("SELECT id, status, last_error FROM email_queue")}
+    assert rows[first["id"]]["status"] == "pending" and "Cannot write" in rows[first["id"]]["last_error"]
+    assert rows[second["id"]]["status"] == "sent"
+    (written,) = outbox.glob("*.eml")
+    assert parse(written.read_bytes())["Message-ID"] == f"<{second['message_id']}>"

@@ -1,7 +1,8 @@
 """Draining the email queue: pending → sending → sent, with retries and a final `failed`.
 
 Rows are claimed a batch at a time (one commit). Each is marked sent as soon as it went, or, with a
-sender whose resend is harmless (the directory sender rewrites the same file), when its batch is done.
+sender whose resend is harmless (the directory sender rewrites the same file, and writes in the
+background), when its batch is done and every write of the batch is on disk.
 A crash leaves the claimed rows in `sending` with `next_attempt_at` a few minutes ahead; once that
 passes they are due again, and a row that had gone is resent with the same Message-ID (the receiving
 side sees one message, perhaps twice, never two different ones).
@@ -101,29 +102,30 @@ def drain(
     loop_id = msgid.installation_id(secret)
     remaining = list(rows)
     claimed: list[QueueRow] = []
-    unmarked: list[int] = []  # gone, not yet marked sent
+    handed: list[QueueRow] = []  # handed to the sender, not yet marked sent
     try:
         with sender or make_sender(store, config, token_provider) as active:
-            while remaining or claimed:
-                if not claimed:
-                    claimed = _claim(store, remaining[:CLAIM_BATCH], now)
-                    del remaining[:CLAIM_BATCH]
-                    continue
-                row = claimed.pop(0)
-                try:
-                    _send_one(store, config, active, row, secret, loop_id)
-                except MessageRefused as exc:
-                    _fail(store, config, row.id, row.attempts, str(exc), now, report, exc.permanent)
-                    continue
-                except TicketctlError as exc:
-                    _fail(store, config, row.id, row.attempts, str(exc), now, report, False)
-                    raise
-                unmarked.append(row.id)
-                report.sent.append(row.id)
-                if not claimed or not active.resend_is_harmless:
-                    _mark_sent(store, unmarked, now)
+            try:
+                while remaining or claimed:
+                    if not claimed:
+                        claimed = _claim(store, remaining[:CLAIM_BATCH], now)
+                        del remaining[:CLAIM_BATCH]
+                        continue
+                    row = claimed.pop(0)
+                    try:
+                        _send_one(store, config, active, row, secret, loop_id)
+                    except MessageRefused as exc:
+                        _fail(store, config, row.id, row.attempts, str(exc), now, report, exc.permanent)
+                        continue
+                    except TicketctlError as exc:
+                        _fail(store, config, row.id, row.attempts, str(exc), now, report, False)
+                        raise
+                    handed.append(row)
+                    if not claimed or not active.resend_is_harmless:
+                        _settle(store, config, active, handed, now, report)
+            finally:
+                _settle(store, config, active, handed, now, report)
     except TicketctlError as exc:
-        _mark_sent(store, unmarked, now)
         report.error = str(exc)
         for row in claimed:  # claimed (their attempt counted) but not tried: due again after the backoff
             _fail(store, config, row.id, row.attempts, str(exc), now, report, False)
@@ -227,16 +229,24 @@ def _guarded(conn: sqlite3.Connection, assignment: str, row: Due) -> sqlite3.Cur
     )
 
 
-def _mark_sent(store: Store, queue_ids: list[int], now: datetime) -> None:
-    """Mark these rows sent in one commit, and forget them."""
-    if not queue_ids:
+def _settle(
+    store: Store, config: Config, sender: Sender, rows: list[QueueRow], now: datetime, report: DrainReport
+) -> None:
+    """Wait for the mails handed to the sender; mark those that went sent (one commit), fail the others."""
+    if not rows:
         return
+    failed = sender.flush()
+    for row in rows:
+        if row.message_id in failed:
+            _fail(store, config, row.id, row.attempts, str(failed[row.message_id]), now, report, False)
+    sent = [row.id for row in rows if row.message_id not in failed]
     with store.transaction() as conn:
         conn.executemany(
             "UPDATE email_queue SET status = 'sent', sent_at = ?, last_error = NULL WHERE id = ?",
-            [(_iso(now), queue_id) for queue_id in queue_ids],
+            [(_iso(now), queue_id) for queue_id in sent],
         )
-    queue_ids.clear()
+    report.sent.extend(sent)
+    rows.clear()
 
 
 def _fail(
