@@ -7,7 +7,7 @@ import stat
 
 import pytest
 
-from ticketctl.engine.blobs import blob_path, read_blob, save_blob
+from ticketctl.engine.blobs import blob_path, read_blob, save_blob, synced_together
 from ticketctl.engine.errors import StoreError
 
 
@@ -47,3 +47,21 @@ def test_blob_path_cannot_escape_the_data_directory(tmp_path, kind, sha):
 def test_missing_blob_is_a_store_error(tmp_path):
     with pytest.raises(StoreError, match="missing"):
         read_blob(tmp_path, "raw", "0" * 64)
+
+
+def test_blobs_saved_together_are_in_place_when_the_block_ends(tmp_path):
+    with synced_together():
+        shas = [save_blob(tmp_path, "attachments", bytes([n]) * 1000) for n in range(20)]
+        assert save_blob(tmp_path, "attachments", bytes([0]) * 1000) == shas[0]  # once, even before it is in place
+        assert not blob_path(tmp_path, "attachments", shas[0]).exists()
+    for n, sha in enumerate(shas):
+        assert read_blob(tmp_path, "attachments", sha) == bytes([n]) * 1000
+    assert not list(tmp_path.rglob("*.part"))
+
+
+def test_blobs_of_a_failed_block_leave_nothing_behind(tmp_path):
+    with pytest.raises(RuntimeError), synced_together():
+        sha = save_blob(tmp_path, "attachments", b"never committed")
+        raise RuntimeError("the batch failed")
+    assert not blob_path(tmp_path, "attachments", sha).exists()
+    assert not list(tmp_path.rglob("*.part"))

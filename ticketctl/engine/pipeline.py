@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterator
 from contextlib import nullcontext
 from dataclasses import dataclass, field
 
-from ticketctl.engine import mailboxes
+from ticketctl.engine import blobs, mailboxes
 from ticketctl.engine.config import Config
 from ticketctl.engine.errors import TicketctlError
 from ticketctl.engine.ingest import Rule, ingest
@@ -140,8 +140,9 @@ def process_mailbox(
         done = 0
         for batch in batches(waiting, config.limits.max_message_bytes, config.limits.batch_messages):
             fetched = source.fetch_many([item.uid for item in batch], config.limits.max_message_bytes)
-            # One commit for the batch (each message is a savepoint of it); nothing is disposed before it.
-            with nullcontext() if dry_run else store.transaction():
+            # One commit for the batch (each message is a savepoint of it), after its files are on disk;
+            # nothing is disposed before it.
+            with nullcontext() if dry_run else store.transaction(), blobs.synced_together():
                 outcomes = [
                     ingest(store, config, mailbox, f, rules, view, notify=notify, dry_run=dry_run) for f in fetched
                 ]
