@@ -8,7 +8,9 @@ A sender raises `MessageRefused` when the server refuses this one mail (a recipi
 from __future__ import annotations
 
 import base64
+import itertools
 import os
+import re
 import secrets
 import smtplib
 import ssl
@@ -93,7 +95,26 @@ def build_message(row: QueueRow, attachments: list[FileAttachment], installation
         if part is not msg:
             del part["MIME-Version"]  # the MIME classes write it into every part; it belongs at the top
     _put_first(msg, [(name, value) for name, value in headers if value])
-    return msg.as_bytes(policy=_WIRE)
+    out: list[str] = []
+    _flatten(msg, out)
+    return "".join(out).encode("ascii")
+
+
+def _flatten(part: Message, out: list[str]) -> None:
+    """The wire form of a tree `build_message` made: every payload in it is already 7-bit text (plain
+    ASCII, quoted-printable or base64), so this only joins headers, boundaries and lines with CRLF,
+    several times faster than the email package's generator, which re-reads each part line by line."""
+    out.extend(_WIRE.fold(name, value) for name, value in part.items())
+    out.append("\r\n")
+    if part.is_multipart():
+        boundary = part.get_boundary()
+        for child in part.get_payload():
+            out.append(f"--{boundary}\r\n")
+            _flatten(child, out)
+            out.append("\r\n")
+        out.append(f"--{boundary}--\r\n")
+    else:
+        out.append(_NEWLINE.sub("\r\n", part.get_payload()))
 
 
 class _Wire(Compat32):
@@ -116,9 +137,13 @@ def _folded(value: str) -> str:
     return Header(value, "utf-8" if not value.isascii() else None).encode(linesep="\r\n")
 
 
+_NEWLINE = re.compile(r"\r\n|\r|\n")
+_BOUNDARY_SALT = secrets.token_hex(12)  # unknown outside this process, so no text can hold a boundary
+_boundaries = itertools.count()
+
+
 def _boundary() -> str:
-    """A random boundary; given up front, it spares the generator a search of the text for its own."""
-    return "=_" + secrets.token_hex(16)
+    return f"=_{_BOUNDARY_SALT}.{next(_boundaries)}"
 
 
 def _text_part(text: str, subtype: str) -> Message:
