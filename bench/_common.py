@@ -26,28 +26,30 @@ class Run:
 
 # Linux carries a process's peak RSS across fork and exec, so a child forked straight from this (large)
 # process would report our own peak. A small launcher forks the measured command instead and reports
-# the peak of that grandchild alone.
+# the peak of that grandchild alone, and its wall time: timed out here, the launcher's own interpreter
+# start-up (tens of ms) would be added to every command alike and shrink the start-up ratio.
 _LAUNCHER = (
-    "import os, subprocess, sys\n"
+    "import os, subprocess, sys, time\n"
+    "start = time.perf_counter()\n"
     "proc = subprocess.Popen(sys.argv[2:])\n"
     "_, status, usage = os.wait4(proc.pid, 0)\n"
-    "open(sys.argv[1], 'w').write(str(usage.ru_maxrss))\n"
+    "seconds = time.perf_counter() - start\n"
+    "open(sys.argv[1], 'w').write(f'{usage.ru_maxrss} {seconds}')\n"
     "sys.exit(os.waitstatus_to_exitcode(status))\n"
 )
 
 
 def measure(args: list[str], env: dict[str, str] | None = None, cwd: Path | None = None) -> Run:
-    """Run a command to the end; its wall time and peak RSS (from wait4, in a launcher)."""
+    """Run a command to the end; its wall time and peak RSS (both taken in a launcher)."""
     RESULTS.mkdir(parents=True, exist_ok=True)
     stem = RESULTS / f".child-{os.getpid()}"
     out_path, err_path, rss_path = (stem.with_suffix(s) for s in (".out", ".err", ".rss"))
     with out_path.open("wb") as out, err_path.open("wb") as err:
-        start = time.perf_counter()
         code = subprocess.call(
             [sys.executable, "-c", _LAUNCHER, str(rss_path), *args], stdout=out, stderr=err, env=env, cwd=cwd
         )
-        seconds = time.perf_counter() - start
-    run = Run(seconds, int(rss_path.read_text()) / 1024, code, out_path.read_text(), err_path.read_text())
+    rss_kib, seconds = rss_path.read_text().split()
+    run = Run(float(seconds), int(rss_kib) / 1024, code, out_path.read_text(), err_path.read_text())
     for path in (out_path, err_path, rss_path):
         path.unlink()
     return run

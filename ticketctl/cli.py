@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import sys
 from pathlib import Path
 from typing import Any
@@ -15,8 +14,6 @@ from ticketctl.commands import canned, mailbox, oauth, process, queue, status, t
 from ticketctl.commands.common import State, error_console, say, state
 from ticketctl.engine.errors import TicketctlError
 
-log = logging.getLogger("ticketctl")
-
 
 class _ErrorBoundary(TyperGroup):
     """Turns engine errors into one sentence on stderr and an exit code; tracebacks only with --debug."""
@@ -27,7 +24,9 @@ class _ErrorBoundary(TyperGroup):
         except (typer.Exit, typer.Abort, typer.TyperException):
             raise
         except TicketctlError as exc:
-            log.debug("command failed", exc_info=True)
+            import logging
+
+            logging.getLogger("ticketctl").debug("command failed", exc_info=True)
             _fail(ctx, str(exc), exc.exit_code)
         except KeyboardInterrupt:
             _fail(ctx, "Interrupted.", exit_codes.FAILURE)
@@ -108,6 +107,8 @@ def init(ctx: typer.Context) -> None:
 
 
 def _setup_logging(debug: bool) -> None:
+    import logging
+
     level = logging.DEBUG if debug else logging.WARNING
     logging.basicConfig(
         stream=sys.stderr, level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", force=True

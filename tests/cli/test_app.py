@@ -3,6 +3,7 @@
 import subprocess
 import sys
 
+import pytest
 from typer.main import get_command
 
 from ticketctl.cli import app
@@ -80,3 +81,30 @@ def test_engine_imports_no_terminal_libraries():
         "assert not bad, bad\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+HELP_IMPORTS = (
+    "import sys\n"
+    "sys.argv = ['ticketctl', *sys.argv[1:]]\n"
+    "from ticketctl.cli import main\n"
+    "try:\n"
+    "    main()\n"
+    "except SystemExit as exc:\n"
+    "    assert exc.code in (0, None), exc.code\n"
+    "print(' '.join(sorted(sys.modules)), file=sys.stderr)\n"
+)
+
+
+@pytest.mark.parametrize(
+    "args", [("--help",), *((group, "--help") for group in ("mailbox", "type", "tickets", "queue", "canned", "oauth"))]
+)
+def test_help_loads_no_engine_database_or_yaml(args):
+    """Help is what people type first; it must not wait for the engine, SQLite, YAML or Jinja to load."""
+    run = subprocess.run([sys.executable, "-c", HELP_IMPORTS, *args], capture_output=True, text=True, check=True)
+    assert "Usage: ticketctl" in run.stdout
+    loaded = set(run.stderr.split())
+    engine = {m for m in loaded if m.startswith("ticketctl.engine.")}
+    assert engine <= {"ticketctl.engine.errors", "ticketctl.engine.statuses"}, sorted(engine)
+    assert not loaded & {"sqlite3", "yaml", "jinja2"}
+    if args == ("--help",):  # a group's help runs the root callback, and typer checks its --config with pydantic
+        assert not loaded & {"email", "json", "logging", "tempfile"}

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import dataclasses
 import importlib
-import json
 import re
 import sys
 from collections.abc import Iterable, Sequence
@@ -14,9 +13,8 @@ from typing import TYPE_CHECKING, Any
 
 import typer
 
-from ticketctl.engine.config import Config, load_config
-
 if TYPE_CHECKING:
+    from ticketctl.engine.config import Config
     from ticketctl.engine.store import Store
 
 
@@ -32,6 +30,8 @@ class State:
     @property
     def config(self) -> Config:
         if self._config is None:
+            from ticketctl.engine.config import load_config
+
             self._config = load_config(self.config_path)
         return self._config
 
@@ -101,6 +101,7 @@ def error_console() -> Any:
 
 def print_json(data: Any) -> None:
     """Write data as JSON on stdout (dataclasses and paths become plain values)."""
+    import json
 
     def default(obj: Any) -> Any:
         if dataclasses.is_dataclass(obj):

@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import os
-import shlex
-import subprocess
-import tempfile
 from pathlib import Path
 
 from ticketctl.engine.errors import ConfigError
@@ -13,6 +10,10 @@ from ticketctl.engine.errors import ConfigError
 
 def edit_text(initial: str = "", suffix: str = ".txt") -> str:
     """Open the user's editor on `initial` and return what was saved; an empty result is refused."""
+    import shlex
+    import subprocess
+    import tempfile
+
     command = os.environ.get("VISUAL") or os.environ.get("EDITOR")
     if not command:
         raise ConfigError("No text was given and $EDITOR is not set; pass the text as an option or set EDITOR.")

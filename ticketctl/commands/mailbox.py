@@ -4,13 +4,16 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 
 from ticketctl.commands.common import JsonOption, lazy, print_json, print_record, print_table, safe, say, state
 from ticketctl.commands.secrets_input import read_secret
 from ticketctl.engine.errors import ConfigError
-from ticketctl.engine.store import Store
+
+if TYPE_CHECKING:
+    from ticketctl.engine.store import Store
 
 mailboxes = lazy("ticketctl.engine.mailboxes")
 

@@ -10,6 +10,7 @@ import typer
 from ticketctl.commands.common import JsonOption, console, lazy, print_json, print_table, safe, say, state
 from ticketctl.commands.editor import edit_text, read_text_file
 from ticketctl.engine.errors import ConfigError
+from ticketctl.engine.statuses import STATUSES
 
 replies = lazy("ticketctl.engine.replies")
 tickets = lazy("ticketctl.engine.tickets")
@@ -26,7 +27,7 @@ def list_(
         None,
         "--status",
         metavar="STATUS",
-        help="Only this status (repeat for several): " + ", ".join(tickets.STATUSES) + ".",
+        help="Only this status (repeat for several): " + ", ".join(STATUSES) + ".",
     ),
     type_name: str = typer.Option(None, "--type", metavar="NAME", help="Only tickets of this ticket type."),
     mailbox: str = typer.Option(None, "--mailbox", metavar="NAME", help="Only tickets read from this mailbox."),
@@ -228,7 +229,7 @@ def reassign(
 def status(
     ctx: typer.Context,
     ticket_id: int = TicketId,
-    new_status: str = typer.Argument(..., metavar="STATUS", help=", ".join(tickets.STATUSES) + "."),
+    new_status: str = typer.Argument(..., metavar="STATUS", help=", ".join(STATUSES) + "."),
 ) -> None:
     """Change a ticket's status (only along the allowed transitions; `tickets show` lists them)."""
     view = tickets.set_status(state(ctx).store, ticket_id, new_status)

@@ -26,17 +26,9 @@ from typing import Any
 from ticketctl.engine import mailboxes, rawstore, tickettypes
 from ticketctl.engine.config import Config
 from ticketctl.engine.errors import ConfigError, NotAllowed, NotFound, StoreError
+from ticketctl.engine.statuses import STATUSES, TRANSITIONS
 from ticketctl.engine.store import Store, utcnow
 
-STATUSES = ("new", "open", "answered", "waiting", "resolved", "closed")
-TRANSITIONS: dict[str, tuple[str, ...]] = {
-    "new": ("open", "answered", "waiting", "resolved", "closed"),
-    "open": ("answered", "waiting", "resolved", "closed"),
-    "answered": ("open", "waiting", "resolved", "closed"),
-    "waiting": ("open", "answered", "resolved", "closed"),
-    "resolved": ("open", "closed"),
-    "closed": ("open",),
-}
 SORTS = ("updated", "created", "id")
 # "created" sorts by id: tickets are numbered in the order they are created, and the primary key
 # needs no extra index.
