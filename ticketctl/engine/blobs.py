@@ -10,13 +10,16 @@ from __future__ import annotations
 import hashlib
 import os
 import re
+import shutil
 import tempfile
 from pathlib import Path
+from typing import BinaryIO
 
 from ticketctl.engine.errors import StoreError
 
 KINDS = ("raw", "attachments")
 _SHA256 = re.compile(r"[0-9a-f]{64}")
+COPY_CHUNK = 1024 * 1024
 
 
 def blob_path(data_dir: Path, kind: str, sha: str) -> Path:
@@ -50,15 +53,58 @@ def save_blob(data_dir: Path, kind: str, payload: bytes) -> str:
     return sha
 
 
+def save_blob_file(data_dir: Path, kind: str, source: Path, sha: str, size: int) -> None:
+    """Store the file `source` as blob `sha` without reading it into memory; the caller took its SHA-256
+    and size while writing it. A hard link when `source` is on the same file system (spool files are
+    0600 too), a copy otherwise; `source` stays where it is, so storing again is harmless."""
+    path = blob_path(data_dir, kind, sha)
+    if path.is_file() and path.stat().st_size == size:
+        return
+    _make_private_dirs(Path(data_dir), path.parent)
+    with open(source, "rb") as src:
+        os.fsync(src.fileno())
+        tmp = path.parent / f".tmp-{os.urandom(8).hex()}.part"
+        try:
+            try:
+                os.link(source, tmp)
+            except OSError:
+                _copy(src, tmp)
+            os.chmod(tmp, 0o600)
+            os.replace(tmp, path)
+        except BaseException:
+            tmp.unlink(missing_ok=True)
+            raise
+    _fsync_dir(path.parent)
+
+
+def _copy(src: BinaryIO, target: Path) -> None:
+    fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "wb") as out:
+        shutil.copyfileobj(src, out, COPY_CHUNK)
+        out.flush()
+        os.fsync(out.fileno())
+
+
 def read_blob(data_dir: Path, kind: str, sha: str) -> bytes:
     """The bytes stored under `sha`."""
     path = blob_path(data_dir, kind, sha)
     try:
         return path.read_bytes()
     except FileNotFoundError as exc:
-        raise StoreError(
-            f"The stored {kind} blob {sha} is missing from {path.parent}; restore the data directory."
-        ) from exc
+        raise _missing(kind, sha, path) from exc
+
+
+def stored(data_dir: Path, kind: str, sha: str) -> tuple[Path, int]:
+    """Where the blob `sha` is and its size, for reading it in pieces."""
+    path = blob_path(data_dir, kind, sha)
+    try:
+        return path, path.stat().st_size
+    except FileNotFoundError as exc:
+        raise _missing(kind, sha, path) from exc
+
+
+def _missing(kind: str, sha: str, path: Path) -> StoreError:
+    return StoreError(f"The stored {kind} blob {sha} is missing from {path.parent}; restore the data directory.")
 
 
 def _make_private_dirs(data_dir: Path, leaf: Path) -> None:

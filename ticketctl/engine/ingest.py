@@ -45,8 +45,8 @@ def ingest(
 ) -> Outcome:
     if fetched.oversized:
         return _oversized(store, config, mailbox, fetched, dry_run)
-    raw = fetched.raw or b""
-    sha = hashlib.sha256(raw).hexdigest()
+    raw, spool = fetched.raw or b"", fetched.spool  # a large message is in a spool file, hashed as it came
+    sha = spool.sha256 if spool else hashlib.sha256(raw).hexdigest()
     seen = store.one(
         "SELECT disposition, reason, ticket_id FROM ledger WHERE mailbox_id = ? AND sha256 = ? AND uid = ?",
         (mailbox.id, sha, fetched.uid),
@@ -54,7 +54,7 @@ def ingest(
     if seen:
         return Outcome(seen["disposition"], "already recorded: " + seen["reason"], seen["ticket_id"], recorded=False)
     try:
-        msg = message.parse(raw)
+        msg = message.parse_file(spool.path, spool.dir) if spool else message.parse(raw)
     except Exception as exc:  # parse() should never raise; if it does, the mail still becomes a ticket
         log.warning("cannot parse message %s of %s: %s", fetched.uid, mailbox.name, exc)
         msg = None
@@ -66,7 +66,10 @@ def ingest(
     if dry_run:
         return Outcome(decision.disposition, decision.reason, decision.ticket_id, recorded=False)
     raw_path = blobs.blob_path(config.data_dir, "raw", sha)
-    blobs.save_blob(config.data_dir, "raw", raw)
+    if spool:
+        blobs.save_blob_file(config.data_dir, "raw", spool.path, sha, spool.size)
+    else:
+        blobs.save_blob(config.data_dir, "raw", raw)
     relative = str(raw_path.relative_to(config.data_dir))
     try:
         return _record(store, config, mailbox, fetched, sha, relative, msg, decision, view, notify)
