@@ -14,6 +14,7 @@ from ticketctl.engine.store import utcnow
 
 log = logging.getLogger(__name__)
 
+SCAN_BYTES = 2 * 1024 * 1024
 _QUOTED_ID = re.compile(rb"^message-id:\s*<([^<>\s]+)>", re.IGNORECASE | re.MULTILINE)
 _STATUS = re.compile(rb"^status:\s*([245]\.\d{1,3}\.\d{1,3})", re.IGNORECASE | re.MULTILINE)
 _DIAGNOSTIC = re.compile(rb"^diagnostic-code:\s*(.+)$", re.IGNORECASE | re.MULTILINE)
@@ -65,10 +66,13 @@ def record(conn: sqlite3.Connection, ledger_id: int, msg: ParsedMessage, view: S
 
 
 def _raw(conn: sqlite3.Connection, ledger_id: int, view: StoreView) -> bytes:
+    """The report as stored, up to SCAN_BYTES: its own parts come first, and a returned copy of a large
+    mail after them would cost many times its size to parse for nothing."""
     row = conn.execute("SELECT raw_path FROM ledger WHERE id = ?", (ledger_id,)).fetchone()
     if not row or not row[0]:
         return b""
-    return (view.store.data_dir / row[0]).read_bytes()
+    with (view.store.data_dir / row[0]).open("rb") as f:
+        return f.read(SCAN_BYTES)
 
 
 def _queued_mail(conn: sqlite3.Connection, raw: bytes, msg: ParsedMessage, view: StoreView) -> sqlite3.Row | None:
