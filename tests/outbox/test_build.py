@@ -91,3 +91,34 @@ def test_engine_notices_carry_the_loop_and_auto_submitted_headers():
     assert mail["Message-ID"] == "<t1.l2.n.s@example.com>"
     plain = read(build_message(row(), [], "inst-id"))
     assert plain["Auto-Submitted"] is None
+
+
+def test_attachments_from_files_are_encoded_as_the_mail_is_written(tmp_path):
+    import re
+
+    from ticketctl.engine.senders import build_mail
+
+    content = bytes(range(256)) * 2000 + b"tail"
+    (tmp_path / "big.bin").write_bytes(content)
+    (tmp_path / "empty.bin").write_bytes(b"")
+    from_files = build_mail(
+        row(body_text=".starts with a dot\n"),
+        [
+            FileAttachment("big.bin", "application/octet-stream", path=tmp_path / "big.bin", size=len(content)),
+            FileAttachment("empty.bin", "application/octet-stream", path=tmp_path / "empty.bin", size=0),
+        ],
+        "inst",
+    )
+    in_memory = build_message(
+        row(body_text=".starts with a dot\n"),
+        [FileAttachment("big.bin", "application/octet-stream", content), FileAttachment("empty.bin", "x/y", b"")],
+        "inst",
+    )
+    data = bytes(from_files)
+    assert len(from_files) == len(data)
+    assert max(len(c) for c in from_files.chunks()) < 2 * 1024 * 1024
+    parts = {p.get_filename(): p.get_payload(decode=True) for p in read(data).iter_attachments()}
+    assert parts == {"big.bin": content, "empty.bin": b""}
+    same_boundary = re.compile(rb"=_[0-9a-f]+\.\d+")  # a fresh boundary per mail
+    expected = same_boundary.sub(b"B", in_memory).replace(b"x/y", b"application/octet-stream")
+    assert same_boundary.sub(b"B", data) == expected

@@ -245,3 +245,22 @@ def test_missing_password_variable_is_one_sentence(cli, store, smtp, write_confi
     result = cli("queue", "send")
     assert result.exit_code == 1
     assert "$TEST_SMTP_PASSWORD is empty" in result.stderr
+
+
+def test_a_large_attachment_is_streamed_with_dots_stuffed(cli, store, smtp, write_config, workdir):
+    write_config(smtp.port)
+    ticket = make_ticket(store)
+    archive = workdir / "archive.bin"
+    archive.write_bytes(os.urandom(3 * 1024 * 1024))
+    text = "First line.\n.a line starting with a dot\n..two dots\n.\nLast line."
+    replied = cli("tickets", "reply", str(ticket.id), "--message", text, "--attach", str(archive))
+    assert replied.exit_code == 0, replied.stderr
+    sent = cli("queue", "send")
+    assert sent.exit_code == 0, sent.stderr
+
+    (arrived,) = smtp.messages
+    mail = parse(arrived["data"])
+    assert mail.get_body(("plain",)).get_content().replace("\r\n", "\n").strip() == text
+    (part,) = mail.iter_attachments()
+    assert part.get_payload(decode=True) == archive.read_bytes()
+    assert arrived["data"].endswith(b"--\r\n")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import email
+import hashlib
 from collections.abc import Callable
 
 import pytest
@@ -174,7 +175,7 @@ def test_oversized_message_gives_size_and_headers_without_its_body_crossing_the_
     assert email.message_from_bytes(fetched.headers)["Subject"] == "huge"
     assert crossed < 2_000
     before = relay.to_client
-    assert source.fetch(waiting.uid, max_bytes=BIG).raw == big  # the relay does count a body
+    assert source.fetch(waiting.uid, max_bytes=BIG).read() == big  # the relay does count a body (spooled: 1.8 MB)
     assert relay.to_client - before > len(big)
     source.close()
     assert dovecot.count(mail_user.name) == 1
@@ -194,3 +195,24 @@ def test_pop3_refused_token_is_a_sentence(dovecot, mail_user):
     box = mailbox(dovecot, mail_user, "pop3", auth="oauth2")
     with pytest.raises(MailboxAuthError, match="refused the OAuth2 access token"):
         open_source(box, LIMITS, lambda: dovecot.mint_token(mail_user.name, ttl=-60))
+
+
+@pytest.mark.parametrize("kind", ["imap", "pop3"])
+def test_spooled_fetch_is_byte_identical_in_pieces_of_any_size(dovecot, mail_user, kind, monkeypatch, tmp_path):
+    """Above SPOOL_BYTES a message downloads into a spool file (IMAP: in partial fetches of CHUNK bytes)."""
+    monkeypatch.setattr(f"ticketctl.engine.sources.{kind}.SPOOL_BYTES", 0)
+    monkeypatch.setattr("ticketctl.engine.sources.imap.CHUNK", 1000)
+    sent = [make_message(f"m{i}", body_lines=n) for i, n in enumerate((0, 30, 200))]
+    exact = make_message("exact", body_lines=40)
+    sent.append(exact + b"x" * (2000 - len(exact) - 2) + b"\r\n")  # 2 whole pieces: the third comes back empty
+    dovecot.deliver(mail_user.name, sent)
+    source = open_source(mailbox(dovecot, mail_user, kind), LIMITS, spool_dir=tmp_path / "spool")
+    fetched = [source.fetch(w.uid, BIG) for w in source.list()]
+    source.close()
+    assert all(f.raw is None and f.spool is not None for f in fetched)
+    assert [f.read() for f in fetched] == sent
+    assert [(f.size, f.spool.sha256) for f in fetched] == [(len(m), hashlib.sha256(m).hexdigest()) for m in sent]
+    assert all(f.spool.dir.parent == tmp_path / "spool" for f in fetched)
+    for f in fetched:
+        f.spool.discard()
+    assert list((tmp_path / "spool").iterdir()) == []

@@ -12,11 +12,13 @@ from __future__ import annotations
 import hashlib
 import os
 import re
+import shutil
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from contextvars import ContextVar
 from pathlib import Path
+from typing import BinaryIO
 
 from ticketctl.engine.errors import StoreError
 
@@ -24,6 +26,7 @@ KINDS = ("raw", "attachments")
 _SHA256 = re.compile(r"[0-9a-f]{64}")
 _WRITERS = 8
 _pending: ContextVar[dict[Path, Path] | None] = ContextVar("pending_blobs", default=None)  # final path -> temp
+COPY_CHUNK = 1024 * 1024
 
 
 def blob_path(data_dir: Path, kind: str, sha: str) -> Path:
@@ -99,15 +102,58 @@ def _make_durable(pending: dict[Path, Path], max_workers: int) -> None:
     pending.clear()
 
 
+def save_blob_file(data_dir: Path, kind: str, source: Path, sha: str, size: int) -> None:
+    """Store the file `source` as blob `sha` without reading it into memory; the caller took its SHA-256
+    and size while writing it. A hard link when `source` is on the same file system (spool files are
+    0600 too), a copy otherwise; `source` stays where it is, so storing again is harmless."""
+    path = blob_path(data_dir, kind, sha)
+    if path.is_file() and path.stat().st_size == size:
+        return
+    _make_private_dirs(Path(data_dir), path.parent)
+    with open(source, "rb") as src:
+        os.fsync(src.fileno())
+        tmp = path.parent / f".tmp-{os.urandom(8).hex()}.part"
+        try:
+            try:
+                os.link(source, tmp)
+            except OSError:
+                _copy(src, tmp)
+            os.chmod(tmp, 0o600)
+            os.replace(tmp, path)
+        except BaseException:
+            tmp.unlink(missing_ok=True)
+            raise
+    _fsync_dir(path.parent)
+
+
+def _copy(src: BinaryIO, target: Path) -> None:
+    fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "wb") as out:
+        shutil.copyfileobj(src, out, COPY_CHUNK)
+        out.flush()
+        os.fsync(out.fileno())
+
+
 def read_blob(data_dir: Path, kind: str, sha: str) -> bytes:
     """The bytes stored under `sha`."""
     path = blob_path(data_dir, kind, sha)
     try:
         return path.read_bytes()
     except FileNotFoundError as exc:
-        raise StoreError(
-            f"The stored {kind} blob {sha} is missing from {path.parent}; restore the data directory."
-        ) from exc
+        raise _missing(kind, sha, path) from exc
+
+
+def stored(data_dir: Path, kind: str, sha: str) -> tuple[Path, int]:
+    """Where the blob `sha` is and its size, for reading it in pieces."""
+    path = blob_path(data_dir, kind, sha)
+    try:
+        return path, path.stat().st_size
+    except FileNotFoundError as exc:
+        raise _missing(kind, sha, path) from exc
+
+
+def _missing(kind: str, sha: str, path: Path) -> StoreError:
+    return StoreError(f"The stored {kind} blob {sha} is missing from {path.parent}; restore the data directory.")
 
 
 def _make_private_dirs(data_dir: Path, leaf: Path) -> None:

@@ -14,6 +14,7 @@ from ticketctl.engine.store import utcnow
 
 log = logging.getLogger(__name__)
 
+SCAN_BYTES = 2 * 1024 * 1024
 _QUOTED_ID = re.compile(rb"^message-id:\s*<([^<>\s]+)>", re.IGNORECASE | re.MULTILINE)
 _STATUS = re.compile(rb"^status:\s*([245]\.\d{1,3}\.\d{1,3})", re.IGNORECASE | re.MULTILINE)
 _DIAGNOSTIC = re.compile(rb"^diagnostic-code:\s*(.+)$", re.IGNORECASE | re.MULTILINE)
@@ -65,10 +66,12 @@ def record(conn: sqlite3.Connection, ledger_id: int, msg: ParsedMessage, view: S
 
 
 def _raw(conn: sqlite3.Connection, ledger_id: int, view: StoreView) -> bytes:
+    """The report as stored, up to SCAN_BYTES: its own parts come first, and a returned copy of a large
+    mail after them would cost many times its size to parse for nothing."""
     from ticketctl.engine import rawstore
 
     row = conn.execute("SELECT raw_id, raw_path FROM ledger WHERE id = ?", (ledger_id,)).fetchone()
-    return (rawstore.read(conn, view.store.data_dir, row[0], row[1]) if row else None) or b""
+    return (rawstore.read(conn, view.store.data_dir, row[0], row[1], limit=SCAN_BYTES) if row else None) or b""
 
 
 def _queued_mail(conn: sqlite3.Connection, raw: bytes, msg: ParsedMessage, view: StoreView) -> sqlite3.Row | None:

@@ -26,7 +26,7 @@ from ticketctl.engine.senders import (
     MessageRefused,
     Sender,
     SmtpSender,
-    build_message,
+    build_mail,
     recipients,
 )
 from ticketctl.engine.store import Store
@@ -179,7 +179,7 @@ def _oauth_token(
 
 def _send_one(store: Store, config: Config, sender: Sender, row: QueueRow, secret: str, loop_id: str) -> None:
     files = _attachments(store, config, row)
-    data = build_message(row, files, loop_id)
+    data = build_mail(row, files, loop_id)  # attachments are read and encoded while the mail is written
     envelope = row.envelope_from or msgid.make_verp(secret, row.id, config.outbox.from_address)
     sender.send(row.message_id, data, envelope, recipients(row))
 
@@ -191,10 +191,10 @@ def _attachments(store: Store, config: Config, row: QueueRow) -> list[FileAttach
         if rec is None:
             raise MessageRefused(f"Attachment {attachment_id} of this mail no longer exists.", permanent=True)
         try:
-            payload = blobs.read_blob(config.data_dir, "attachments", rec["sha256"])
+            path, size = blobs.stored(config.data_dir, "attachments", rec["sha256"])
         except TicketctlError as exc:
             raise MessageRefused(str(exc), permanent=True) from exc
-        files.append(FileAttachment(rec["filename"], rec["content_type"], payload))
+        files.append(FileAttachment(rec["filename"], rec["content_type"], path=path, size=size))
     return files
 
 

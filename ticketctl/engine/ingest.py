@@ -45,8 +45,8 @@ def ingest(
 ) -> Outcome:
     if fetched.oversized:
         return _oversized(store, config, mailbox, fetched, dry_run)
-    raw = fetched.raw or b""
-    sha = hashlib.sha256(raw).hexdigest()
+    raw, spool = fetched.raw or b"", fetched.spool  # a large message is in a spool file, hashed as it came
+    sha = spool.sha256 if spool else hashlib.sha256(raw).hexdigest()
     seen = store.one(
         "SELECT disposition, reason, ticket_id FROM ledger WHERE mailbox_id = ? AND sha256 = ? AND uid = ?",
         (mailbox.id, sha, fetched.uid),
@@ -54,7 +54,7 @@ def ingest(
     if seen:
         return Outcome(seen["disposition"], "already recorded: " + seen["reason"], seen["ticket_id"], recorded=False)
     try:
-        msg = message.parse(raw)
+        msg = message.parse_file(spool.path, spool.dir) if spool else message.parse(raw)
     except Exception as exc:  # parse() should never raise; if it does, the mail still becomes a ticket
         log.warning("cannot parse message %s of %s: %s", fetched.uid, mailbox.name, exc)
         msg = None
@@ -66,7 +66,7 @@ def ingest(
     if dry_run:
         return Outcome(decision.disposition, decision.reason, decision.ticket_id, recorded=False)
     try:
-        return _record(store, config, mailbox, fetched, sha, raw, msg, decision, view, notify)
+        return _record(store, config, mailbox, fetched, sha, True, msg, decision, view, notify)
     except sqlite3.Error:
         raise
     except Exception as exc:
@@ -76,7 +76,7 @@ def ingest(
             decision.rule,
             f"rule '{decision.rule}' failed unexpectedly: {type(exc).__name__}: {exc}",
         )
-        return _record(store, config, mailbox, fetched, sha, raw, msg, failed, view, notify)
+        return _record(store, config, mailbox, fetched, sha, True, msg, failed, view, notify)
 
 
 def _decide(msg: message.ParsedMessage, rules: Sequence[Rule], view: StoreView) -> Decision:
@@ -116,15 +116,16 @@ def _record(
     mailbox: Mailbox,
     fetched: Fetched,
     sha: str,
-    raw: bytes | None,
+    keep_raw: bool,
     msg: message.ParsedMessage,
     decision: Decision,
     view: StoreView,
     notify: bool,
 ) -> Outcome:
-    """Everything in one transaction: the raw bytes (None: not kept), the ledger row, what the decision writes."""
+    """Everything in one transaction: the raw bytes (unless not `keep_raw`), the ledger row, what the
+    decision writes."""
     with store.transaction() as conn:
-        raw_id, raw_path = rawstore.keep(conn, config.data_dir, sha, raw) if raw is not None else (None, None)
+        raw_id, raw_path = rawstore.keep(conn, config.data_dir, sha, fetched) if keep_raw else (None, None)
         cur = conn.execute(
             "INSERT INTO ledger (mailbox_id, uid, message_id, sha256, size, raw_id, raw_path, disposition, rule,"
             " reason, received_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -147,7 +148,7 @@ def _record(
         ticket_id, log_id = APPLY[decision.disposition](Job(ctx, mailbox, msg, decision, view, ledger_id))
         if ticket_id is not None:
             conn.execute("UPDATE ledger SET ticket_id = ?, log_id = ? WHERE id = ?", (ticket_id, log_id, ledger_id))
-    return Outcome(decision.disposition, decision.reason, ticket_id, keep_on_server=raw is None)
+    return Outcome(decision.disposition, decision.reason, ticket_id, keep_on_server=not keep_raw)
 
 
 def _oversized(store: Store, config: Config, mailbox: Mailbox, fetched: Fetched, dry_run: bool) -> Outcome:
@@ -173,7 +174,7 @@ def _oversized(store: Store, config: Config, mailbox: Mailbox, fetched: Fetched,
     if dry_run:
         return Outcome(decision.disposition, decision.reason, recorded=False, keep_on_server=True)
     view = StoreView(store, mailbox.id)
-    return _record(store, config, mailbox, fetched, sha, None, msg, decision, view, notify=False)
+    return _record(store, config, mailbox, fetched, sha, False, msg, decision, view, notify=False)
 
 
 # --- what each disposition writes -------------------------------------------------------------

@@ -15,10 +15,12 @@ from email import policy
 from email.message import Message
 from email.parser import BytesHeaderParser, BytesParser
 from email.utils import getaddresses
+from pathlib import Path
+from typing import BinaryIO
 
 from ticketctl.engine.filenames import safe_filename
 from ticketctl.engine.mailtext import decode_header, html_to_text, raw_header_text, sanitise_html
-from ticketctl.engine.mimeparts import Leaf, leaves, view
+from ticketctl.engine.mimeparts import DecodedFile, Leaf, leaves, view
 
 _FOLD = re.compile(r"\r?\n(?=[ \t])|\r(?=[ \t])")
 _ENVELOPE_HEADERS = ("Delivered-To", "X-Original-To", "Envelope-To")
@@ -34,17 +36,22 @@ class Address:
 class Attachment:
     filename: str  # safe: no path parts, no control characters
     content_type: str
-    payload: bytes
+    payload: bytes  # empty when `file` holds the content
     content_id: str | None = None
     inline: bool = False
+    file: DecodedFile | None = None  # a large message's part, decoded to a scratch file by parse_file
 
     @property
     def sha256(self) -> str:
-        return hashlib.sha256(self.payload).hexdigest()
+        return self.file.sha256 if self.file else hashlib.sha256(self.payload).hexdigest()
 
     @property
     def size(self) -> int:
-        return len(self.payload)
+        return self.file.size if self.file else len(self.payload)
+
+    def read(self) -> bytes:
+        """The content, wherever it is (reads a file into memory: for small attachments and tests)."""
+        return self.file.path.read_bytes() if self.file else self.payload
 
 
 @dataclass
@@ -89,6 +96,27 @@ def parse(raw: bytes) -> ParsedMessage:
     return parsed
 
 
+def parse_file(path: Path, scratch: Path) -> ParsedMessage:
+    """`parse` for a large message in a file: the same result, except that base64 attachments are
+    decoded into files under `scratch` (`Attachment.file`) and the message is never in memory whole.
+    A message this cannot read the same way (see mimespool) is read into memory and parsed there."""
+    from ticketctl.engine import mimespool
+
+    try:
+        with path.open("rb") as f:
+            head = _read_head(f)
+            if head is not None:
+                repaired, repairs = _repair_head(head)
+                msg = mimespool.load(repaired, f, scratch)
+                parsed = _from_headers(msg)
+                parsed.defects.extend(repairs)
+                _read_body(msg, parsed)
+                return parsed
+    except (Exception, RecursionError):  # parse() gives the in-memory result, its fallback included
+        pass
+    return parse(path.read_bytes())
+
+
 def parse_headers(header_bytes: bytes) -> ParsedMessage:
     """The header part of a message (e.g. of one too large to fetch whole), with an empty body."""
     try:
@@ -103,9 +131,26 @@ def _load(parser: type[BytesParser] | type[BytesHeaderParser], raw: bytes) -> Me
     return parser(policy=policy.compat32).parsebytes(raw)
 
 
+HEAD_LIMIT = 1024 * 1024
 _HEADER_LINE = re.compile(rb"[!-9;-~]+[ \t]*:")
 _HEAD_END = re.compile(rb"\r?\n\r?\n|\r\r")
 _LINE = re.compile(rb"[^\r\n]*(?:\r\n|\r|\n)|[^\r\n]+")
+
+
+def _read_head(f: BinaryIO) -> bytes | None:
+    """The start of the file up to past the end of its header block (as `_repair_head` finds it in the
+    whole message), or the whole file if it has none; None if the header block is longer than
+    HEAD_LIMIT."""
+    buf = bytearray()
+    while True:
+        data = f.read(64 * 1024)
+        buf += data
+        end = _HEAD_END.search(buf)
+        # 4 more bytes: an end that a later byte could still turn into a longer or earlier match is not one
+        if (end is not None and end.end() + 4 <= len(buf)) or not data:
+            return bytes(buf)
+        if len(buf) > HEAD_LIMIT:
+            return None
 
 
 def _repair_head(raw: bytes) -> tuple[bytes, list[str]]:
@@ -273,12 +318,14 @@ def _attachment(leaf: Leaf, index: int) -> Attachment:
     if not name and leaf.content_id and re.fullmatch(r"[^@/\\]+\.\w{1,5}@.*", leaf.content_id):
         name = leaf.content_id.split("@", 1)[0]  # Outlook's "image001.jpg@01CD..." names the image
     inline = leaf.disposition == "inline" or (leaf.content_id is not None and leaf.disposition is None)
+    decoded: DecodedFile | None = getattr(leaf.part, "decoded", None)  # set by parse_file (mimespool)
     return Attachment(
         filename=safe_filename(name, leaf.content_type, index),
         content_type=leaf.content_type,
-        payload=leaf.payload,
+        payload=b"" if decoded else leaf.payload,
         content_id=leaf.content_id,
         inline=inline,
+        file=decoded,
     )
 
 

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from email import policy
 from email.message import Message
 from email.policy import Compat32
+from pathlib import Path
 
 from ticketctl.engine.mailtext import decode_bytes, decode_header
 
@@ -28,6 +29,15 @@ class _AsWritten(Compat32):
 
 
 _GENERATOR_POLICY = _AsWritten(max_line_length=0)
+
+
+@dataclass(frozen=True)
+class DecodedFile:
+    """A part's decoded body in a file (see mimespool): never held in memory whole."""
+
+    path: Path
+    sha256: str
+    size: int
 
 
 @dataclass
@@ -80,7 +90,7 @@ def leaves(msg: Message, defects: list[str]) -> list[Leaf]:
     while stack and len(found) < MAX_PARTS:
         part, alternatives, depth = stack.pop()
         shadow = view(part)
-        ctype = _content_type(shadow)
+        ctype = content_type(shadow)
         if ctype.startswith("multipart/") and part.is_multipart():
             if depth >= MAX_DEPTH:
                 defects.append(f"MIME parts nested deeper than {MAX_DEPTH} levels were skipped")
@@ -93,20 +103,20 @@ def leaves(msg: Message, defects: list[str]) -> list[Leaf]:
         if ctype.startswith("multipart/"):
             defects.append(f"{ctype} part without readable sub-parts was read as text")
             ctype = "text/plain"
-        found.append(_leaf(part, shadow, ctype, alternatives))
+        found.append(make_leaf(part, shadow, ctype, alternatives))
     if stack:
         defects.append(f"more than {MAX_PARTS} MIME parts; the rest were skipped")
     return found
 
 
-def _content_type(shadow: Message) -> str:
+def content_type(shadow: Message) -> str:
     try:
         return shadow.get_content_type()
     except Exception:  # compat32 is lenient, but a header can still be unreadable; RFC 2045 default
         return "text/plain"
 
 
-def _leaf(part: Message, shadow: Message, ctype: str, alternatives: tuple[int, ...]) -> Leaf:
+def make_leaf(part: Message, shadow: Message, ctype: str, alternatives: tuple[int, ...]) -> Leaf:
     leaf = Leaf(part, shadow, ctype, alternatives)
     try:
         name = shadow.get_filename()

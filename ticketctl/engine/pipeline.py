@@ -133,7 +133,8 @@ def process_mailbox(
     run_id = None if dry_run else _start_run(store, mailbox)
     source = None
     try:
-        source = open_source(mailbox, config.limits, _token_provider(store, mailbox))
+        spool_dir = config.data_dir / "spool"  # large messages download here: a link away from the blob store
+        source = open_source(mailbox, config.limits, _token_provider(store, mailbox), spool_dir=spool_dir)
         waiting = source.list()[: limit or None]
         view = StoreView(store, mailbox.id)
         rules = rule_chain()

@@ -12,14 +12,20 @@ import sqlite3
 from pathlib import Path
 
 from ticketctl.engine import blobs
+from ticketctl.engine.sources import Fetched
 
 INLINE_MAX = 1024 * 1024
 
 
-def keep(conn: sqlite3.Connection, data_dir: Path, sha: str, raw: bytes) -> tuple[int | None, str | None]:
-    """Store `raw` (once) and return where: (raw_messages id, None) or (None, path under data_dir)."""
-    if len(raw) > INLINE_MAX:
+def keep(conn: sqlite3.Connection, data_dir: Path, sha: str, fetched: Fetched) -> tuple[int | None, str | None]:
+    """Store the message's bytes (once) and return where: (raw_messages id, None) or (None, path under
+    data_dir). A spooled message (sources/ spool a large one to a file) is linked into place."""
+    raw = fetched.raw or b""
+    if fetched.spool is not None:
+        blobs.save_blob_file(data_dir, "raw", fetched.spool.path, sha, fetched.spool.size)
+    elif len(raw) > INLINE_MAX:
         blobs.save_blob(data_dir, "raw", raw)
+    if fetched.spool is not None or len(raw) > INLINE_MAX:
         return None, str(blobs.blob_path(data_dir, "raw", sha).relative_to(data_dir))
     row = conn.execute("SELECT id FROM raw_messages WHERE sha256 = ?", (sha,)).fetchone()
     if row is not None:
@@ -28,11 +34,17 @@ def keep(conn: sqlite3.Connection, data_dir: Path, sha: str, raw: bytes) -> tupl
     return int(cur.lastrowid or 0), None
 
 
-def read(conn: sqlite3.Connection, data_dir: Path, raw_id: int | None, raw_path: str | None) -> bytes | None:
-    """The bytes kept for a ledger row (its raw_id and raw_path), or None when none were kept."""
+def read(
+    conn: sqlite3.Connection, data_dir: Path, raw_id: int | None, raw_path: str | None, limit: int = -1
+) -> bytes | None:
+    """The bytes kept for a ledger row (its raw_id and raw_path; the first `limit` of them), or None when
+    none were kept."""
     if raw_id is not None:
-        row = conn.execute("SELECT data FROM raw_messages WHERE id = ?", (raw_id,)).fetchone()
-        return bytes(row[0]) if row else None
+        sql = "SELECT substr(data, 1, ?) FROM raw_messages WHERE id = ?" if limit >= 0 else None
+        row = conn.execute(sql or "SELECT data FROM raw_messages WHERE id = ?", (limit, raw_id) if sql else (raw_id,))
+        found = row.fetchone()
+        return bytes(found[0]) if found else None
     if raw_path is not None:
-        return (data_dir / raw_path).read_bytes()
+        with (data_dir / raw_path).open("rb") as f:
+            return f.read(limit)
     return None

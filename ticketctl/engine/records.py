@@ -95,7 +95,11 @@ def set_receiver(conn: sqlite3.Connection, log_id: int, email: str, name: str, c
 def add_attachments(conn: sqlite3.Connection, data_dir: Path, log_id: int, attachments: list[Attachment]) -> list[int]:
     ids = []
     for attachment in attachments:
-        sha = blobs.save_blob(data_dir, "attachments", attachment.payload)
+        if attachment.file is not None:  # decoded to a scratch file while parsing: linked into place
+            sha = attachment.file.sha256
+            blobs.save_blob_file(data_dir, "attachments", attachment.file.path, sha, attachment.file.size)
+        else:
+            sha = blobs.save_blob(data_dir, "attachments", attachment.payload)
         cur = conn.execute(
             "INSERT INTO attachments (log_id, filename, content_type, size, sha256, content_id, inline)"
             " VALUES (?, ?, ?, ?, ?, ?, ?)",

@@ -14,7 +14,8 @@ import re
 import secrets
 import smtplib
 import ssl
-from collections.abc import Callable
+import uuid
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from email.charset import QP, Charset
@@ -24,7 +25,7 @@ from email.policy import Compat32
 from email.utils import format_datetime, formataddr, getaddresses
 from pathlib import Path
 from types import TracebackType
-from typing import Protocol
+from typing import Any, Protocol
 
 from ticketctl.engine.config import SmtpConfig
 from ticketctl.engine.errors import SendError
@@ -45,7 +46,62 @@ class MessageRefused(SendError):
 class FileAttachment:
     filename: str
     content_type: str
-    payload: bytes
+    payload: bytes = b""
+    path: Path | None = None  # when set, the content is read from this file while the mail is written
+    size: int = 0  # of the file at `path`
+
+    def base64_chunks(self) -> Iterator[bytes]:
+        """The content base64-encoded as `base64.encodebytes` does it (76-character lines), with CRLFs,
+        a piece at a time."""
+        if self.path is None:
+            data = memoryview(self.payload)
+            for start in range(0, len(data), _RAW_CHUNK):
+                yield _encode(data[start : start + _RAW_CHUNK])
+            return
+        with self.path.open("rb") as f:
+            while piece := f.read(_RAW_CHUNK):
+                yield _encode(piece)
+
+    @property
+    def base64_size(self) -> int:
+        size = self.size if self.path is not None else len(self.payload)
+        return 4 * -(-size // 3) + 2 * -(-size // 57)  # 76 characters + CRLF for each 57 bytes
+
+
+_RAW_CHUNK = 57 * 16 * 1024  # whole base64 lines of 57 bytes each
+
+
+def _encode(data: bytes | memoryview) -> bytes:
+    return base64.encodebytes(data).replace(b"\n", b"\r\n")
+
+
+class MailData:
+    """An outgoing mail made while it is written: the MIME skeleton, with each attachment's base64
+    encoded from its file (or bytes) piece by piece where the skeleton holds a placeholder. A large
+    attachment is never in memory whole, nor its encoding; `len()` is the mail's size (SMTP SIZE)."""
+
+    def __init__(self, skeleton: bytes, placeholders: dict[bytes, FileAttachment]) -> None:
+        self._pieces: list[bytes | FileAttachment] = []
+        if placeholders:
+            pattern = re.compile(b"(" + b"|".join(re.escape(p) for p in placeholders) + b")\r\n")
+            for n, piece in enumerate(pattern.split(skeleton)):
+                self._pieces.append(placeholders[piece] if n % 2 else piece)
+        else:
+            self._pieces.append(skeleton)
+
+    def __len__(self) -> int:
+        return sum(len(p) if isinstance(p, bytes) else p.base64_size for p in self._pieces)
+
+    def __bytes__(self) -> bytes:
+        return b"".join(self.chunks())
+
+    def chunks(self) -> Iterator[bytes]:
+        for piece in self._pieces:
+            if isinstance(piece, bytes):
+                if piece:
+                    yield piece
+            else:
+                yield from piece.base64_chunks()
 
 
 def recipients(row: QueueRow) -> list[str]:
@@ -55,8 +111,14 @@ def recipients(row: QueueRow) -> list[str]:
 
 
 def build_message(row: QueueRow, attachments: list[FileAttachment], installation_id: str) -> bytes:
+    """The mail for a queue row, with CRLF line ends, in memory (see `build_mail`)."""
+    return bytes(build_mail(row, attachments, installation_id))
+
+
+def build_mail(row: QueueRow, attachments: list[FileAttachment], installation_id: str) -> MailData:
     """The mail for a queue row, with CRLF line ends. Every header comes from the row, so a resend is
-    byte-for-byte the same message apart from transport headers.
+    byte-for-byte the same message apart from transport headers. Attachments are encoded as the mail
+    is written (MailData), not here.
 
     Built with the `compat32` MIME classes: `EmailMessage` with `policy.SMTP` parses every header it is
     given into a header object and refolds it on output, which cost more than all the rest of a run's
@@ -68,12 +130,16 @@ def build_message(row: QueueRow, attachments: list[FileAttachment], installation
     if row.body_html:
         body = MIMEMultipart("alternative", _boundary(), [body, _text_part(row.body_html, "html")])
     msg = body
+    placeholders: dict[bytes, FileAttachment] = {}
     if attachments:
         msg = MIMEMultipart("mixed", _boundary(), [body])
-        for item in attachments:
+        marker = uuid.uuid4().hex
+        for n, item in enumerate(attachments):
             maintype, _, subtype = item.content_type.split(";")[0].strip().lower().partition("/")
             part = MIMEBase(maintype or "application", subtype or "octet-stream")
-            part.set_payload(base64.encodebytes(item.payload).decode("ascii"))
+            placeholder = f"ticketctl-attachment-{marker}-{n}"
+            placeholders[placeholder.encode("ascii")] = item
+            part.set_payload(placeholder + "\n")  # written as the placeholder line, then replaced
             part["Content-Transfer-Encoding"] = "base64"
             part.add_header("Content-Disposition", "attachment", filename=_param(item.filename))
             msg.attach(part)
@@ -97,11 +163,11 @@ def build_message(row: QueueRow, attachments: list[FileAttachment], installation
     _put_first(msg, [(name, value) for name, value in headers if value])
     out: list[str] = []
     _flatten(msg, out)
-    return "".join(out).encode("ascii")
+    return MailData("".join(out).encode("ascii"), placeholders)
 
 
 def _flatten(part: Message, out: list[str]) -> None:
-    """The wire form of a tree `build_message` made: every payload in it is already 7-bit text (plain
+    """The wire form of a tree `build_mail` made: every payload in it is already 7-bit text (plain
     ASCII, quoted-printable or base64), so this only joins headers, boundaries and lines with CRLF,
     several times faster than the email package's generator, which re-reads each part line by line."""
     out.extend(_WIRE.fold(name, value) for name, value in part.items())
@@ -195,11 +261,18 @@ class Sender(Protocol):
         self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None: ...
 
-    def send(self, message_id: str, data: bytes, envelope_from: str, to: list[str]) -> None: ...
+    def send(self, message_id: str, data: bytes | MailData, envelope_from: str, to: list[str]) -> None: ...
 
     def flush(self) -> dict[str, SendError]:
         """Wait for every mail handed over; the ones that failed, by Message-ID."""
         ...
+
+
+def _chunks(data: bytes | MailData) -> Iterator[bytes]:
+    if isinstance(data, MailData):
+        yield from data.chunks()
+    else:
+        yield data
 
 
 class DirectorySender:
@@ -235,7 +308,7 @@ class DirectorySender:
         if self._pool is not None:
             self._pool.shutdown(wait=True)
 
-    def send(self, message_id: str, data: bytes, envelope_from: str, to: list[str]) -> None:
+    def send(self, message_id: str, data: bytes | MailData, envelope_from: str, to: list[str]) -> None:
         assert self._pool is not None, "use the sender as a context manager"
         name = "".join(c if c.isalnum() or c in ".-_" else "_" for c in message_id)
         head = f"Return-Path: <{envelope_from}>\r\n".encode()
@@ -259,12 +332,13 @@ class DirectorySender:
         self._pending_bytes = 0
 
     @staticmethod
-    def _write(path: Path, head: bytes, data: bytes) -> None:
+    def _write(path: Path, head: bytes, data: bytes | MailData) -> None:
         tmp = path.with_name(f".{path.stem}.tmp")
         try:
             with open(tmp, "wb") as fh:
                 fh.write(head)
-                fh.write(data)
+                for chunk in _chunks(data):
+                    fh.write(chunk)
                 fh.flush()
                 os.fsync(fh.fileno())
             os.replace(tmp, path)
@@ -314,11 +388,13 @@ class SmtpSender:
                 self._smtp.close()
             self._smtp = None
 
-    def send(self, message_id: str, data: bytes, envelope_from: str, to: list[str]) -> None:
+    def send(self, message_id: str, data: bytes | MailData, envelope_from: str, to: list[str]) -> None:
         smtp = self._connection()
         international = not all(address.isascii() for address in (envelope_from, *to))
         try:
-            refused = smtp.sendmail(envelope_from, to, data, mail_options=["SMTPUTF8"] if international else [])
+            # sendmail takes len() for SIZE and hands the data to data(), which _StreamingData streams
+            message: Any = data
+            refused = smtp.sendmail(envelope_from, to, message, mail_options=["SMTPUTF8"] if international else [])
         except smtplib.SMTPRecipientsRefused as exc:
             codes = [code for code, _ in exc.recipients.values()]
             detail = "; ".join(f"{addr}: {code} {_text(text)}" for addr, (code, text) in exc.recipients.items())
@@ -372,9 +448,9 @@ class SmtpSender:
         c = self.config
         try:
             if c.security == "ssl":
-                smtp: smtplib.SMTP = smtplib.SMTP_SSL(c.host, c.port, timeout=c.timeout, context=self._tls_context())
+                smtp: smtplib.SMTP = _SMTPSSL(c.host, c.port, timeout=c.timeout, context=self._tls_context())
             else:
-                smtp = smtplib.SMTP(c.host, c.port, timeout=c.timeout)
+                smtp = _SMTP(c.host, c.port, timeout=c.timeout)
             smtp.ehlo()
             if c.security == "starttls":
                 smtp.starttls(context=self._tls_context())
@@ -423,6 +499,40 @@ class SmtpSender:
             ) from exc
         except (OSError, smtplib.SMTPException) as exc:
             raise SendError(f"Logging in to the mail server {self.where} failed ({exc}); try again later.") from exc
+
+
+class _StreamingData:
+    """smtplib's DATA for a MailData: the same dot-stuffing and final CRLF . CRLF, sent piece by piece."""
+
+    def data(self, msg: Any) -> tuple[int, bytes]:
+        if not isinstance(msg, MailData):
+            return super().data(msg)  # type: ignore[misc, no-any-return]
+        smtp: Any = self
+        smtp.putcmd("data")
+        code, reply = smtp.getreply()
+        if code != 354:
+            raise smtplib.SMTPDataError(code, reply)
+        line_start, last = True, b""
+        for chunk in msg.chunks():
+            stuffed = _LINE_DOT.sub(b"\n..", chunk)
+            if line_start and stuffed.startswith(b"."):
+                stuffed = b"." + stuffed
+            smtp.send(stuffed)
+            line_start, last = chunk.endswith(b"\n"), (last + chunk)[-2:]
+        smtp.send((b"" if last == b"\r\n" else b"\r\n") + b".\r\n")
+        result: tuple[int, bytes] = smtp.getreply()
+        return result
+
+
+_LINE_DOT = re.compile(rb"\n\.")
+
+
+class _SMTP(_StreamingData, smtplib.SMTP):
+    pass
+
+
+class _SMTPSSL(_StreamingData, smtplib.SMTP_SSL):
+    pass
 
 
 def _text(value: bytes | str) -> str:

@@ -10,21 +10,31 @@ the session ends with LOGOUT, never CLOSE.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from ticketctl.engine.config import LimitsConfig
 from ticketctl.engine.errors import SourceError
 from ticketctl.engine.mailboxes import Mailbox
-from ticketctl.engine.sources import Fetched, TokenProvider, Waiting
+from ticketctl.engine.sources import SPOOL_BYTES, Fetched, SpoolWriter, TokenProvider, Waiting
 from ticketctl.engine.sources.net import access_token, guarded, login_refused, tls_context
 
 DELETED = b"\\Deleted"
+CHUNK = 1024 * 1024  # a spooled message is fetched in partial pieces of this size (BODY.PEEK[]<offset.length>)
 
 
 class ImapSource:
-    def __init__(self, mailbox: Mailbox, limits: LimitsConfig, token_provider: TokenProvider | None) -> None:
+    def __init__(
+        self,
+        mailbox: Mailbox,
+        limits: LimitsConfig,
+        token_provider: TokenProvider | None,
+        *,
+        spool_dir: Path | None = None,
+    ) -> None:
         self.mailbox = mailbox
         self.limits = limits
+        self.spool_dir = spool_dir
         self.folder = mailbox.folder or "INBOX"
         self._sizes: dict[str, int] = {}
         self._processed_exists = False
@@ -65,13 +75,16 @@ class ImapSource:
         if size > max_bytes:
             item = self._fetch_one(uid, number, ["BODY.PEEK[HEADER]"])
             return Fetched(uid, size, None, item[b"BODY[HEADER]"])
+        if size > SPOOL_BYTES:
+            return self._fetch_spooled(uid, number, size)
         raw = self._fetch_one(uid, number, ["BODY.PEEK[]"])[b"BODY[]"]
         return Fetched(uid, len(raw), raw)
 
     def fetch_many(self, uids: list[str], max_bytes: int) -> list[Fetched]:
-        """Whole messages in one UID FETCH (the caller keeps a batch small); one over `max_bytes` is
-        fetched on its own, headers only."""
-        whole = {self._number(uid): uid for uid in uids if self._sizes.get(uid, max_bytes + 1) <= max_bytes}
+        """Whole messages in one UID FETCH (the caller keeps a batch small); one over SPOOL_BYTES or
+        `max_bytes` is fetched on its own (spooled, or headers only)."""
+        most = min(max_bytes, SPOOL_BYTES)
+        whole = {self._number(uid): uid for uid in uids if self._sizes.get(uid, most + 1) <= most}
         if len(whole) < 2:
             return [self.fetch(uid, max_bytes) for uid in uids]
         with self._guard(f"fetching {len(whole)} messages"):
@@ -173,6 +186,21 @@ class ImapSource:
             f"Mailbox '{self.mailbox.name}': message {uid} is no longer in folder '{self.folder}' "
             "(another client moved or deleted it)."
         )
+
+    def _fetch_spooled(self, uid: str, number: int, size: int) -> Fetched:
+        """The message in CHUNK-sized partial fetches straight into a spool file: imaplib and imapclient
+        each copy a literal they read, so one whole-message FETCH costs several times its size. It ends
+        at an empty piece, or at a short one once RFC822.SIZE is reached (a short piece before that is
+        not trusted to be the end)."""
+        with SpoolWriter(self.spool_dir) as out:
+            while True:
+                item = self._fetch_one(uid, number, [f"BODY.PEEK[]<{out.size}.{CHUNK}>"])
+                data = next((v for k, v in item.items() if k.startswith(b"BODY[]")), None) or b""
+                out.write(data)
+                if not data or (len(data) < CHUNK and out.size >= size):
+                    break
+            spool = out.finish()
+        return Fetched(uid, spool.size, None, spool=spool)
 
     def _delete(self, numbers: list[int], what: str) -> None:
         with self._guard(f"deleting {what}"):

@@ -11,11 +11,14 @@ from pathlib import Path
 
 from ticketctl.engine.errors import SourceError
 from ticketctl.engine.mailboxes import Mailbox
-from ticketctl.engine.sources import Fetched, OneAtATime, Waiting
+from ticketctl.engine.sources import SPOOL_BYTES, Fetched, OneAtATime, SpoolWriter, Waiting
+
+COPY_CHUNK = 1024 * 1024
 
 
 class MaildirSource(OneAtATime):
-    def __init__(self, mailbox: Mailbox) -> None:
+    def __init__(self, mailbox: Mailbox, *, spool_dir: Path | None = None) -> None:
+        self.spool_dir = spool_dir
         self.root = Path(mailbox.maildir_path or "")
         self.processed = mailbox.processed_folder
         if not (self.root / "new").is_dir() or not (self.root / "cur").is_dir():
@@ -44,7 +47,18 @@ class MaildirSource(OneAtATime):
         size = path.stat().st_size
         if size > max_bytes:
             return Fetched(uid, size, None, _read_headers(path))
+        if size > SPOOL_BYTES:
+            return self._spooled(uid, path)
         return Fetched(uid, size, path.read_bytes())
+
+    def _spooled(self, uid: str, path: Path) -> Fetched:
+        """A copy in a spool, like the network sources give: the file itself may be renamed or removed
+        by a mail client before the run has stored it."""
+        with SpoolWriter(self.spool_dir) as out, path.open("rb") as f:
+            while data := f.read(COPY_CHUNK):
+                out.write(data)
+            spool = out.finish()
+        return Fetched(uid, spool.size, None, spool=spool)
 
     def dispose(self, uid: str) -> None:
         path = self._path(uid)

@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import base64
 import poplib
+from pathlib import Path
 from typing import Any
 
 from ticketctl.engine.config import LimitsConfig
 from ticketctl.engine.errors import SourceError
 from ticketctl.engine.mailboxes import Mailbox
-from ticketctl.engine.sources import Fetched, OneAtATime, TokenProvider, Waiting
+from ticketctl.engine.sources import SPOOL_BYTES, Fetched, OneAtATime, SpoolWriter, TokenProvider, Waiting
 from ticketctl.engine.sources.net import access_token, guarded, login_refused, tls_context
 
 MAX_LINE = 1024 * 1024  # poplib's 2048-byte line limit refuses real mail with long lines
@@ -49,9 +50,17 @@ class _POP3SSL(_LongLines, poplib.POP3_SSL):
 
 
 class Pop3Source(OneAtATime):
-    def __init__(self, mailbox: Mailbox, limits: LimitsConfig, token_provider: TokenProvider | None) -> None:
+    def __init__(
+        self,
+        mailbox: Mailbox,
+        limits: LimitsConfig,
+        token_provider: TokenProvider | None,
+        *,
+        spool_dir: Path | None = None,
+    ) -> None:
         self.mailbox = mailbox
         self.limits = limits
+        self.spool_dir = spool_dir
         self._numbers: dict[str, int] = {}
         self._sizes: dict[str, int] = {}
         self.pop = _connect(mailbox, limits)
@@ -86,6 +95,8 @@ class Pop3Source(OneAtATime):
             if size > max_bytes:
                 lines = self.pop.top(number, 0)[1]
                 return Fetched(uid, size, None, _join(lines))
+            if size > SPOOL_BYTES:
+                return self._retr_spooled(uid, number)
             raw = _join(self.pop.retr(number)[1])
         return Fetched(uid, len(raw), raw)
 
@@ -116,6 +127,21 @@ class Pop3Source(OneAtATime):
     # --- steps ---
     def _guard(self, doing: str) -> Any:
         return guarded(self.mailbox, self.limits, doing)
+
+    def _retr_spooled(self, uid: str, number: int) -> Fetched:
+        """RETR read line by line into a spool file, as poplib's `retr` would join them (dot-unstuffed,
+        CRLF line ends), without its list of every line of the message."""
+        pop: Any = self.pop
+        with SpoolWriter(self.spool_dir) as out:
+            pop._putcmd(f"RETR {number}")
+            pop._getresp()  # raises error_proto on -ERR
+            while True:
+                line = pop._getline()[0]
+                if line == b".":
+                    break
+                out.write((line[1:] if line.startswith(b"..") else line) + b"\r\n")
+            spool = out.finish()
+        return Fetched(uid, spool.size, None, spool=spool)
 
     def _number(self, uid: str) -> int:
         if uid not in self._numbers:
