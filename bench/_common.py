@@ -7,6 +7,7 @@ import os
 import platform
 import subprocess
 import sys
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,6 +23,7 @@ class Run:
     returncode: int
     stdout: str
     stderr: str
+    cpu_seconds: float = 0.0  # user + system time of the measured process (wait4), steadier than wall time
 
 
 # Linux carries a process's peak RSS across fork and exec, so a child forked straight from this (large)
@@ -34,22 +36,22 @@ _LAUNCHER = (
     "proc = subprocess.Popen(sys.argv[2:])\n"
     "_, status, usage = os.wait4(proc.pid, 0)\n"
     "seconds = time.perf_counter() - start\n"
-    "open(sys.argv[1], 'w').write(f'{usage.ru_maxrss} {seconds}')\n"
+    "open(sys.argv[1], 'w').write(f'{usage.ru_maxrss} {seconds} {usage.ru_utime + usage.ru_stime}')\n"
     "sys.exit(os.waitstatus_to_exitcode(status))\n"
 )
 
 
 def measure(args: list[str], env: dict[str, str] | None = None, cwd: Path | None = None) -> Run:
-    """Run a command to the end; its wall time and peak RSS (both taken in a launcher)."""
+    """Run a command to the end; its wall time, peak RSS and CPU time (all taken in a launcher)."""
     RESULTS.mkdir(parents=True, exist_ok=True)
-    stem = RESULTS / f".child-{os.getpid()}"
+    stem = RESULTS / f".child-{os.getpid()}-{threading.get_ident()}"  # two may run at once
     out_path, err_path, rss_path = (stem.with_suffix(s) for s in (".out", ".err", ".rss"))
     with out_path.open("wb") as out, err_path.open("wb") as err:
         code = subprocess.call(
             [sys.executable, "-c", _LAUNCHER, str(rss_path), *args], stdout=out, stderr=err, env=env, cwd=cwd
         )
-    rss_kib, seconds = rss_path.read_text().split()
-    run = Run(float(seconds), int(rss_kib) / 1024, code, out_path.read_text(), err_path.read_text())
+    rss_kib, seconds, cpu = rss_path.read_text().split()
+    run = Run(float(seconds), int(rss_kib) / 1024, code, out_path.read_text(), err_path.read_text(), float(cpu))
     for path in (out_path, err_path, rss_path):
         path.unlink()
     return run
