@@ -8,8 +8,8 @@ builds one batch of N messages, the issue's mix:
     10% of N (taken from those) carry a 50-200 KB attachment;
   - 30% replies carrying a `[Support #T-L]` tag from the ticket's own customer.
 The replies need tickets, so before anything is measured a warm-up round of questions (one per reply)
-runs through `process` into the fresh database; the tags are read from the acknowledgements it queued
-(email_queue). The warm-up is not timed.
+runs through `process` into the fresh database; the tags are read from the notices it queued to the
+admin (email_queue), and each reply comes from its ticket's customer. The warm-up is not timed.
 
 Then the same batch is delivered to two users and two children are timed (wall time, peak RSS via wait4):
   - floor: a bare imapclient script that fetches every message, parses it with
@@ -98,9 +98,9 @@ def question(rng: random.Random, sender: str, html: bool, attachment: int = 0) -
     return bytes(msg)
 
 
-def reply(rng: random.Random, to_email: str, subject: str) -> bytes:
+def reply(rng: random.Random, customer: str, subject: str) -> bytes:
     msg = EmailMessage()
-    msg["From"] = to_email
+    msg["From"] = customer
     msg["To"] = "support@example.com"
     msg["Subject"] = "Re: " + subject
     msg["Date"] = formatdate()
@@ -155,12 +155,13 @@ def process(config: Path) -> list[str]:
     return [sys.executable, "-m", "ticketctl", "--config", str(config), "process", "--json", "--wait", "0"]
 
 
-def acknowledgements(db: Path) -> list[tuple[str, str]]:
-    """(customer address, tagged subject) of each new-ticket mail the warm-up queued."""
+def tagged_tickets(db: Path) -> list[tuple[str, str]]:
+    """(customer address, tagged subject) of each ticket the warm-up made, from the notice it queued."""
     conn = sqlite3.connect(db)
     try:
         rows = conn.execute(
-            "SELECT to_email, subject FROM email_queue WHERE purpose = 'new_ticket' ORDER BY id"
+            "SELECT t.from_email, q.subject FROM email_queue q JOIN tickets t ON t.id = q.ticket_id"
+            " WHERE q.purpose = 'new_ticket' ORDER BY q.id"
         ).fetchall()
     finally:
         conn.close()
@@ -230,9 +231,9 @@ def main() -> int:
         if warm.returncode != 0:
             print(warm.stdout, warm.stderr, file=sys.stderr)
             return 1
-        acks = acknowledgements(work / "ticketctl.db")
+        acks = tagged_tickets(work / "ticketctl.db")
         if len(acks) != n_replies:
-            print(f"warm-up made {len(acks)} acknowledgements, expected {n_replies}", file=sys.stderr)
+            print(f"warm-up made {len(acks)} tickets with a notice, expected {n_replies}", file=sys.stderr)
             return 1
 
         batch = build_batch(rng, count, acks)
