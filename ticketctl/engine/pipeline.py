@@ -40,7 +40,7 @@ RULE_MODULES = {
 Progress = Callable[[str, int, int], None]  # (mailbox name, done, total)
 
 # A batch is fetched in one round trip and committed once; this bounds the memory it holds.
-BATCH_BYTES = 4 * 1024 * 1024
+BATCH_BYTES = 2 * 1024 * 1024
 
 
 @dataclass
