@@ -9,6 +9,7 @@ import importlib
 import logging
 from collections import Counter
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor, wait
 from contextlib import nullcontext
 from dataclasses import dataclass, field
 
@@ -19,7 +20,7 @@ from ticketctl.engine.ingest import Rule, ingest
 from ticketctl.engine.lock import run_lock
 from ticketctl.engine.mailboxes import Mailbox
 from ticketctl.engine.rules import StoreView
-from ticketctl.engine.sources import TokenProvider, Waiting, open_source
+from ticketctl.engine.sources import Fetched, TokenProvider, Waiting, open_source
 from ticketctl.engine.store import Store, utcnow
 
 log = logging.getLogger(__name__)
@@ -40,7 +41,7 @@ RULE_MODULES = {
 Progress = Callable[[str, int, int], None]  # (mailbox name, done, total)
 
 # A batch is fetched in one round trip and committed once; this bounds the memory it holds.
-BATCH_BYTES = 2 * 1024 * 1024
+BATCH_BYTES = 1024 * 1024
 
 
 @dataclass
@@ -139,23 +140,37 @@ def process_mailbox(
         view = StoreView(store, mailbox.id)
         rules = rule_chain()
         done = 0
-        for batch in batches(waiting, config.limits.max_message_bytes, config.limits.batch_messages):
-            fetched = source.fetch_many([item.uid for item in batch], config.limits.max_message_bytes)
-            # One commit for the batch (each message is a savepoint of it), after its files are on disk;
-            # nothing is disposed before it.
-            with nullcontext() if dry_run else store.transaction(), blobs.synced_together():
-                outcomes = [
-                    ingest(store, config, mailbox, f, rules, view, notify=notify, dry_run=dry_run) for f in fetched
-                ]
-            counts.update(outcome.disposition for outcome in outcomes)
-            if not dry_run:
-                source.dispose_many([f.uid for f, o in zip(fetched, outcomes, strict=True) if not o.keep_on_server])
-                for f, o in zip(fetched, outcomes, strict=True):
-                    if o.keep_on_server:
-                        source.set_aside(f.uid)
-            done += len(batch)
-            if progress:
-                progress(mailbox.name, done, len(waiting))
+        planned = list(batches(waiting, config.limits.max_message_bytes, config.limits.batch_messages))
+        with ThreadPoolExecutor(1, thread_name_prefix="fetch") as fetcher:
+
+            def fetch(batch: list[Waiting]) -> list[Fetched]:
+                return source.fetch_many([item.uid for item in batch], config.limits.max_message_bytes)
+
+            # The next batch downloads while this one is taken in; the connection is never used by both
+            # threads at once: disposing waits until that download is over.
+            following = fetcher.submit(fetch, planned[0]) if planned else None
+            for number, batch in enumerate(planned):
+                assert following is not None
+                fetched = following.result()
+                following = fetcher.submit(fetch, planned[number + 1]) if number + 1 < len(planned) else None
+                # One commit for the batch (each message a savepoint of it), after its files are on disk;
+                # nothing is disposed before it.
+                with nullcontext() if dry_run else store.transaction(), blobs.synced_together():
+                    outcomes = [
+                        ingest(store, config, mailbox, f, rules, view, notify=notify, dry_run=dry_run) for f in fetched
+                    ]
+                counts.update(outcome.disposition for outcome in outcomes)
+                if following is not None:
+                    wait([following])
+                if not dry_run:
+                    kept = zip(fetched, outcomes, strict=True)
+                    source.dispose_many([f.uid for f, o in kept if not o.keep_on_server])
+                    for f, o in zip(fetched, outcomes, strict=True):
+                        if o.keep_on_server:
+                            source.set_aside(f.uid)
+                done += len(batch)
+                if progress:
+                    progress(mailbox.name, done, len(waiting))
         source.close()
     except TicketctlError as exc:
         report.error = str(exc)
