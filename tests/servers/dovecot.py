@@ -295,7 +295,9 @@ class Dovecot:
         now = int(time.time())
         body: dict[str, object] = {"iss": ISSUER, "sub": "id-" + user, "email": user, "exp": now + ttl}
         if ttl > 0:
-            body["iat"] = now
+            # a little in the past: Dovecot compares iat with its cached loop time, which can still be
+            # the previous second, and refuses a token "issued in the future"
+            body["iat"] = now - 30
         body.update(claims)
         return jwt.encode(body, self.hs_key, algorithm="HS256", headers={"kid": "hs1"})
 

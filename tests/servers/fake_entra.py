@@ -73,7 +73,8 @@ def hs256_minter(key: bytes, issuer: str = JWT_ISSUER, kid: str = "default") -> 
         import jwt
 
         now = int(time.time())
-        claims = {"iss": issuer, "sub": "id-" + user, "email": user, "iat": now, "exp": now + expires_in}
+        # iat a little in the past, as in tests/servers/dovecot.py: Dovecot refuses a token "issued in the future"
+        claims = {"iss": issuer, "sub": "id-" + user, "email": user, "iat": now - 30, "exp": now + expires_in}
         return jwt.encode(claims, key, algorithm="HS256", headers={"kid": kid})
 
     return mint
