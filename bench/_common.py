@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import platform
+import shutil
 import subprocess
 import sys
 import threading
@@ -64,6 +65,14 @@ def machine() -> dict[str, object]:
         "cpus": os.cpu_count(),
         "nproc": len(os.sched_getaffinity(0)),
     }
+
+
+def clean_up(work: Path, keep: bool) -> None:
+    """Remove a benchmark's work folder, or say where it was kept."""
+    if keep:
+        print(f"work folder kept: {work}")
+    else:
+        shutil.rmtree(work, ignore_errors=True)
 
 
 def write_json(name: str, data: dict[str, object]) -> Path:

@@ -37,7 +37,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench._common import Run, measure, print_table, write_json  # noqa: E402
+from bench._common import Run, clean_up, measure, print_table, write_json  # noqa: E402
 from tests.servers.dovecot import Dovecot, MailUser, dovecot_available  # noqa: E402
 
 TARGET_RATIO = 1.0
@@ -312,10 +312,7 @@ def main() -> int:
         },
     )
     print(f"wrote {path.relative_to(ROOT)}")
-    if args.keep:
-        print(f"work folder kept: {work}")
-    else:
-        shutil.rmtree(work, ignore_errors=True)
+    clean_up(work, args.keep)
     return 0
 
 

@@ -57,7 +57,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench._common import RESULTS, Run, measure, print_table, write_json  # noqa: E402
+from bench._common import RESULTS, Run, clean_up, measure, print_table, write_json  # noqa: E402
 from bench.bench_ingest import question, reply  # noqa: E402
 
 TARGET_RATIO = 1.2
@@ -726,10 +726,7 @@ def main() -> int:
         },
     )
     print(f"wrote {path.relative_to(ROOT)}")
-    if args.keep:
-        print(f"work folder kept: {work}")
-    else:
-        shutil.rmtree(work, ignore_errors=True)
+    clean_up(work, args.keep)
     return 0
 
 
