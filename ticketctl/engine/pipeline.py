@@ -16,11 +16,11 @@ from dataclasses import dataclass, field
 from ticketctl.engine import blobs, mailboxes
 from ticketctl.engine.config import Config
 from ticketctl.engine.errors import TicketctlError
-from ticketctl.engine.ingest import Rule, ingest
+from ticketctl.engine.ingest import Outcome, Rule, ingest
 from ticketctl.engine.lock import run_lock
 from ticketctl.engine.mailboxes import Mailbox
 from ticketctl.engine.rules import StoreView
-from ticketctl.engine.sources import Fetched, TokenProvider, Waiting, open_source
+from ticketctl.engine.sources import Fetched, Source, TokenProvider, Waiting, open_source
 from ticketctl.engine.store import Store, utcnow
 
 log = logging.getLogger(__name__)
@@ -137,40 +137,7 @@ def process_mailbox(
         spool_dir = config.data_dir / "spool"  # large messages download here: a link away from the blob store
         source = open_source(mailbox, config.limits, _token_provider(store, mailbox), spool_dir=spool_dir)
         waiting = source.list()[: limit or None]
-        view = StoreView(store, mailbox.id)
-        rules = rule_chain()
-        done = 0
-        planned = list(batches(waiting, config.limits.max_message_bytes, config.limits.batch_messages))
-        with ThreadPoolExecutor(1, thread_name_prefix="fetch") as fetcher:
-
-            def fetch(batch: list[Waiting]) -> list[Fetched]:
-                return source.fetch_many([item.uid for item in batch], config.limits.max_message_bytes)
-
-            # The next batch downloads while this one is taken in; the connection is never used by both
-            # threads at once: disposing waits until that download is over.
-            following = fetcher.submit(fetch, planned[0]) if planned else None
-            for number, batch in enumerate(planned):
-                assert following is not None
-                fetched = following.result()
-                following = fetcher.submit(fetch, planned[number + 1]) if number + 1 < len(planned) else None
-                # One commit for the batch (each message a savepoint of it), after its files are on disk;
-                # nothing is disposed before it.
-                with nullcontext() if dry_run else store.transaction(), blobs.synced_together():
-                    outcomes = [
-                        ingest(store, config, mailbox, f, rules, view, notify=notify, dry_run=dry_run) for f in fetched
-                    ]
-                counts.update(outcome.disposition for outcome in outcomes)
-                if following is not None:
-                    wait([following])
-                if not dry_run:
-                    kept = zip(fetched, outcomes, strict=True)
-                    source.dispose_many([f.uid for f, o in kept if not o.keep_on_server])
-                    for f, o in zip(fetched, outcomes, strict=True):
-                        if o.keep_on_server:
-                            source.set_aside(f.uid)
-                done += len(batch)
-                if progress:
-                    progress(mailbox.name, done, len(waiting))
+        _take_in(store, config, mailbox, source, waiting, counts, dry_run=dry_run, notify=notify, progress=progress)
         source.close()
     except TicketctlError as exc:
         report.error = str(exc)
@@ -192,6 +159,60 @@ def process_mailbox(
     if run_id is not None:
         _finish_run(store, mailbox, run_id, report)
     return report
+
+
+def _take_in(
+    store: Store,
+    config: Config,
+    mailbox: Mailbox,
+    source: Source,
+    waiting: list[Waiting],
+    counts: Counter[str],
+    *,
+    dry_run: bool,
+    notify: bool,
+    progress: Progress | None,
+) -> None:
+    """The waiting messages, batch by batch: fetch, ingest in one commit, then dispose."""
+    view = StoreView(store, mailbox.id)
+    rules = rule_chain()
+    max_bytes = config.limits.max_message_bytes
+    planned = list(batches(waiting, max_bytes, config.limits.batch_messages))
+    done = 0
+    with ThreadPoolExecutor(1, thread_name_prefix="fetch") as fetcher:
+        # The next batch downloads while this one is taken in; the connection is never used by both
+        # threads at once: disposing waits until that download is over.
+        following = fetcher.submit(source.fetch_many, [w.uid for w in planned[0]], max_bytes) if planned else None
+        for number, batch in enumerate(planned):
+            assert following is not None
+            fetched = following.result()
+            following = (
+                fetcher.submit(source.fetch_many, [w.uid for w in planned[number + 1]], max_bytes)
+                if number + 1 < len(planned)
+                else None
+            )
+            # One commit for the batch (each message a savepoint of it), after its files are on disk.
+            with nullcontext() if dry_run else store.transaction(), blobs.synced_together():
+                outcomes = [
+                    ingest(store, config, mailbox, f, rules, view, notify=notify, dry_run=dry_run) for f in fetched
+                ]
+            counts.update(outcome.disposition for outcome in outcomes)
+            if following is not None:
+                wait([following])
+            if not dry_run:
+                _dispose(source, fetched, outcomes)
+            done += len(batch)
+            if progress:
+                progress(mailbox.name, done, len(waiting))
+
+
+def _dispose(source: Source, fetched: list[Fetched], outcomes: list[Outcome]) -> None:
+    """After the batch's commit: remove (or move) what was recorded; set aside what could not be kept."""
+    pairs = list(zip(fetched, outcomes, strict=True))
+    source.dispose_many([f.uid for f, o in pairs if not o.keep_on_server])
+    for f, o in pairs:
+        if o.keep_on_server:
+            source.set_aside(f.uid)
 
 
 def batches(waiting: list[Waiting], max_bytes: int, most: int) -> Iterator[list[Waiting]]:
