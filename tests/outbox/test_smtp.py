@@ -11,7 +11,7 @@ import pytest
 from tests.outbox.conftest import OAUTH_TOKEN, OAUTH_USER, SMTP_USER, make_ticket, parse
 from tests.servers.smtp import free_port
 from ticketctl.engine import delivery, msgid, outbox, tags
-from ticketctl.engine.senders import LOOP_HEADER
+from ticketctl.engine.mailbuild import LOOP_HEADER
 
 # aiosmtpd's own warning about AUTH on its implicit-TLS listener (where every byte is TLS anyway)
 pytestmark = pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiring TLS")

@@ -19,16 +19,9 @@ from datetime import UTC, datetime, timedelta
 from ticketctl.engine import blobs, msgid
 from ticketctl.engine.config import Config
 from ticketctl.engine.errors import SendError, TicketctlError
+from ticketctl.engine.mailbuild import FileAttachment, build_mail, recipients
 from ticketctl.engine.outbox import QueueRow, from_row
-from ticketctl.engine.senders import (
-    DirectorySender,
-    FileAttachment,
-    MessageRefused,
-    Sender,
-    SmtpSender,
-    build_mail,
-    recipients,
-)
+from ticketctl.engine.senders import DirectorySender, MessageRefused, Sender, SmtpSender
 from ticketctl.engine.store import Store
 
 SENDING_STALE = timedelta(minutes=10)  # a row `sending` this long belongs to a run that died
