@@ -14,6 +14,7 @@ from contextlib import nullcontext
 from dataclasses import dataclass, field
 
 from ticketctl.engine import blobs, mailboxes
+from ticketctl.engine.background import BackgroundDrain
 from ticketctl.engine.config import Config
 from ticketctl.engine.errors import TicketctlError
 from ticketctl.engine.ingest import Outcome, Rule, ingest
@@ -39,6 +40,9 @@ RULE_MODULES = {
 }
 
 Progress = Callable[[str, int, int], None]  # (mailbox name, done, total)
+
+# With this many messages waiting in a mailbox, a child process sends while the run takes them in.
+BACKGROUND_SEND_MIN = 200
 
 # A batch is fetched in one round trip and committed once; this bounds the memory it holds.
 BATCH_BYTES = 1024 * 1024
@@ -110,13 +114,37 @@ def run(
     """One processing run. Raises LockHeld when another run holds the database."""
     with run_lock(config.lock_path, lock_wait):
         report = ProcessReport(dry_run=dry_run)
+        sending = _Sending(config, enabled=not dry_run and notify)
         for box in mailboxes_to_process(store, mailbox):
             report.mailboxes.append(
-                process_mailbox(store, config, box, dry_run=dry_run, limit=limit, notify=notify, progress=progress)
+                process_mailbox(
+                    store, config, box, dry_run=dry_run, limit=limit, notify=notify, progress=progress, sending=sending
+                )
             )
         if not dry_run:
+            sending.finish(report)
             _drain(store, config, report)
         return report
+
+
+class _Sending:
+    """Starts a background sender (engine/background.py) once a mailbox has a backlog worth it."""
+
+    def __init__(self, config: Config, enabled: bool) -> None:
+        self.config = config
+        self.enabled = enabled
+        self.started: BackgroundDrain | None = None
+
+    def backlog(self, waiting: int) -> None:
+        if self.enabled and self.started is None and waiting >= BACKGROUND_SEND_MIN:
+            self.started = BackgroundDrain(self.config)
+
+    def finish(self, report: ProcessReport) -> None:
+        if self.started is not None:
+            done = self.started.finish()
+            report.sent += done.sent
+            report.send_failed += done.failed
+            report.send_error = report.send_error or done.error
 
 
 def process_mailbox(
@@ -128,6 +156,7 @@ def process_mailbox(
     limit: int | None = None,
     notify: bool = True,
     progress: Progress | None = None,
+    sending: _Sending | None = None,
 ) -> MailboxReport:
     report = MailboxReport(mailbox.name)
     counts: Counter[str] = Counter()
@@ -137,6 +166,8 @@ def process_mailbox(
         spool_dir = config.data_dir / "spool"  # large messages download here: a link away from the blob store
         source = open_source(mailbox, config.limits, _token_provider(store, mailbox), spool_dir=spool_dir)
         waiting = source.list()[: limit or None]
+        if sending is not None:
+            sending.backlog(len(waiting))
         _take_in(store, config, mailbox, source, waiting, counts, dry_run=dry_run, notify=notify, progress=progress)
         source.close()
     except TicketctlError as exc:
@@ -246,8 +277,9 @@ def _drain(store: Store, config: Config, report: ProcessReport) -> None:
     from ticketctl.engine import outbox
 
     result = outbox.drain(store, config)
-    report.sent, report.send_failed = len(result.sent), len(result.retry) + len(result.failed)
-    report.send_error = result.error
+    report.sent += len(result.sent)
+    report.send_failed += len(result.retry) + len(result.failed)
+    report.send_error = report.send_error or result.error
 
 
 def _start_run(store: Store, mailbox: Mailbox) -> int:

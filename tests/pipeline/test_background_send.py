@@ -1,0 +1,50 @@
+"""A run with a backlog sends from a child process while it takes mail in; nothing goes twice."""
+
+import json
+
+from tests.pipeline.helpers import deliver, mail, setup_support
+from tests.servers.smtp import free_port
+from ticketctl.engine import pipeline
+from ticketctl.engine.config import load_config
+
+COUNT = pipeline.BACKGROUND_SEND_MIN + 20
+
+
+def test_a_backlog_is_sent_while_it_is_taken_in(cli, store, workdir, monkeypatch):
+    maildir = workdir / "mail"
+    setup_support(store, maildir)
+    deliver(maildir, *(mail(frm=f"c{i}@customer.example", subject=f"Question {i}") for i in range(COUNT)))
+    left_for_the_run = []
+    drain = pipeline._drain
+
+    def final_drain(store, config, report):
+        before = report.sent
+        drain(store, config, report)
+        left_for_the_run.append(report.sent - before)
+
+    monkeypatch.setattr(pipeline, "_drain", final_drain)
+    result = cli("process", "--json")
+    assert result.exit_code == 0, result.stderr
+    report = json.loads(result.stdout)
+    assert report["sent"] == COUNT and report["send_failed"] == 0
+    assert left_for_the_run == [0], "the background sender sent everything before the run's own drain"
+    rows = store.query("SELECT status, attempts FROM email_queue")
+    assert len(rows) == COUNT and {(r["status"], r["attempts"]) for r in rows} == {("sent", 1)}
+    assert len(list((workdir / "ticketctl-data" / "outbox").glob("*.eml"))) == COUNT
+
+
+def test_a_mail_server_that_is_down_is_reported_once_and_counts_one_attempt(cli, store, workdir):
+    maildir = workdir / "mail"
+    setup_support(store, maildir)
+    (workdir / "ticketctl.yaml").write_text(
+        f"outbox:\n  kind: smtp\n  smtp:\n    host: 127.0.0.1\n    port: {free_port()}\n    security: none\n"
+    )
+    assert load_config().outbox.kind == "smtp"
+    deliver(maildir, *(mail(frm=f"c{i}@customer.example", subject=f"Question {i}") for i in range(COUNT)))
+    result = cli("process", "--json")
+    assert result.exit_code == 1
+    report = json.loads(result.stdout)
+    assert report["mailboxes"][0]["counts"] == {"new_ticket": COUNT}
+    assert "Cannot reach the mail server" in report["send_error"]
+    rows = store.query("SELECT status, attempts FROM email_queue")
+    assert {(r["status"], r["attempts"]) for r in rows} == {("pending", 1)}
