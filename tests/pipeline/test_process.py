@@ -310,3 +310,28 @@ def test_the_original_bytes_are_kept_in_the_database_or_as_a_file_when_big(cli, 
     assert rows["Big"]["raw_id"] is None and (store.data_dir / rows["Big"]["raw_path"]).is_file()
     for subject, raw in (("Small", small), ("Big", big)):
         assert tickets.raw_message(store, rows[subject]["ticket_id"], rows[subject]["log_id"]) == raw
+
+
+def test_statistics_are_taken_once_the_tickets_table_is_large_and_again_when_it_grew_tenfold(
+    cli, store, maildir, monkeypatch
+):
+    from ticketctl.engine import store as store_module
+
+    monkeypatch.setattr(store_module, "ANALYZE_MIN", 3)
+
+    def analysed() -> list[str]:
+        return [r["stat"] for r in store.query("SELECT stat FROM sqlite_stat1 WHERE tbl = 'tickets' ORDER BY idx")]
+
+    deliver(maildir, *(mail(frm=f"c{i}@customer.example", subject=f"Q {i}") for i in range(2)))
+    process(cli)
+    assert store.one("SELECT name FROM sqlite_master WHERE name = 'sqlite_stat1'") is None
+    deliver(maildir, mail(frm="c3@customer.example", subject="Q 3"))
+    process(cli)
+    first = analysed()
+    assert first and store.setting("tickets_analyzed_at") == "3"
+    deliver(maildir, *(mail(frm=f"d{i}@customer.example", subject=f"R {i}") for i in range(5)))
+    process(cli)
+    assert analysed() == first, "8 tickets is not ten times 3: no new statistics"
+    deliver(maildir, *(mail(frm=f"e{i}@customer.example", subject=f"S {i}") for i in range(22)))
+    process(cli)
+    assert store.setting("tickets_analyzed_at") == "30" and analysed() != first

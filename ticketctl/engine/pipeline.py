@@ -124,6 +124,7 @@ def run(
         if not dry_run:
             sending.finish(report)
             _drain(store, config, report)
+            store.refresh_statistics()
         return report
 
 

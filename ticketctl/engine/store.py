@@ -30,6 +30,9 @@ def make_private_dir(path: Path) -> None:
     os.chmod(path, 0o700)
 
 
+ANALYZE_MIN = 10_000  # tickets before statistics are worth taking
+
+
 class Store:
     """One open database. Use `transaction()` for every group of writes that belong together."""
 
@@ -106,6 +109,23 @@ class Store:
     def setting(self, key: str) -> str | None:
         row = self.one("SELECT value FROM settings WHERE key = ?", (key,))
         return row["value"] if row else None
+
+    def refresh_statistics(self) -> bool:
+        """ANALYZE the tickets table once it has ANALYZE_MIN rows, and again each time it has grown tenfold.
+        Without statistics SQLite picks a poor index for some `tickets list` filters on a large table
+        (several statuses: ~390 ms a page at 1M tickets; under 1 ms after). Returns whether it ran."""
+        count = self.conn.execute("SELECT max(rowid) FROM tickets").fetchone()[0] or 0
+        last = int(self.setting("tickets_analyzed_at") or 0)
+        if count < ANALYZE_MIN or count < 10 * last:
+            return False
+        with self.transaction() as conn:
+            conn.execute("ANALYZE tickets")
+            conn.execute(
+                "INSERT INTO settings (key, value) VALUES ('tickets_analyzed_at', ?)"
+                " ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                (str(count),),
+            )
+        return True
 
     def installation_secret(self) -> str:
         """A random per-installation secret (signs the Message-IDs we send), made on first use."""
