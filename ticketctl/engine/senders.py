@@ -8,6 +8,7 @@ A sender raises `MessageRefused` when the server refuses this one mail (a recipi
 
 from __future__ import annotations
 
+import itertools
 import os
 import re
 import smtplib
@@ -116,7 +117,7 @@ class DirectorySender:
         try:
             fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
             try:
-                for chunk in (head, *chunks(data)) if isinstance(data, MailData) else (data,):
+                for chunk in itertools.chain((head,), chunks(data)):  # piece by piece: never the whole mail
                     view = memoryview(chunk)
                     while view:
                         view = view[os.write(fd, view) :]
