@@ -9,7 +9,7 @@ import importlib
 import logging
 from collections import Counter
 from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor, wait
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from contextlib import nullcontext
 from dataclasses import dataclass, field
 
@@ -212,17 +212,19 @@ def _take_in(
     planned = list(batches(waiting, max_bytes, config.limits.batch_messages))
     done = 0
     with ThreadPoolExecutor(1, thread_name_prefix="fetch") as fetcher:
+
+        def download(index: int) -> Future[list[Fetched]] | None:
+            if index >= len(planned):
+                return None
+            return fetcher.submit(source.fetch_many, [w.uid for w in planned[index]], max_bytes)
+
         # The next batch downloads while this one is taken in; the connection is never used by both
         # threads at once: disposing waits until that download is over.
-        following = fetcher.submit(source.fetch_many, [w.uid for w in planned[0]], max_bytes) if planned else None
+        following = download(0)
         for number, batch in enumerate(planned):
             assert following is not None
             fetched = following.result()
-            following = (
-                fetcher.submit(source.fetch_many, [w.uid for w in planned[number + 1]], max_bytes)
-                if number + 1 < len(planned)
-                else None
-            )
+            following = download(number + 1)
             # One commit for the batch (each message a savepoint of it), after its files are on disk.
             with nullcontext() if dry_run else store.transaction(), blobs.synced_together():
                 outcomes = [

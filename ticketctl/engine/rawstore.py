@@ -21,11 +21,11 @@ def keep(conn: sqlite3.Connection, data_dir: Path, sha: str, fetched: Fetched) -
     """Store the message's bytes (once) and return where: (raw_messages id, None) or (None, path under
     data_dir). A spooled message (sources/ spool a large one to a file) is linked into place."""
     raw = fetched.raw or b""
-    if fetched.spool is not None:
-        blobs.save_blob_file(data_dir, "raw", fetched.spool.path, sha, fetched.spool.size)
-    elif len(raw) > INLINE_MAX:
-        blobs.save_blob(data_dir, "raw", raw)
     if fetched.spool is not None or len(raw) > INLINE_MAX:
+        if fetched.spool is not None:
+            blobs.save_blob_file(data_dir, "raw", fetched.spool.path, sha, fetched.spool.size)
+        else:
+            blobs.save_blob(data_dir, "raw", raw)
         return None, str(blobs.blob_path(data_dir, "raw", sha).relative_to(data_dir))
     row = conn.execute("SELECT id FROM raw_messages WHERE sha256 = ?", (sha,)).fetchone()
     if row is not None:
@@ -40,9 +40,10 @@ def read(
     """The bytes kept for a ledger row (its raw_id and raw_path; the first `limit` of them), or None when
     none were kept."""
     if raw_id is not None:
-        sql = "SELECT substr(data, 1, ?) FROM raw_messages WHERE id = ?" if limit >= 0 else None
-        row = conn.execute(sql or "SELECT data FROM raw_messages WHERE id = ?", (limit, raw_id) if sql else (raw_id,))
-        found = row.fetchone()
+        if limit < 0:
+            found = conn.execute("SELECT data FROM raw_messages WHERE id = ?", (raw_id,)).fetchone()
+        else:
+            found = conn.execute("SELECT substr(data, 1, ?) FROM raw_messages WHERE id = ?", (limit, raw_id)).fetchone()
         return bytes(found[0]) if found else None
     if raw_path is not None:
         with (data_dir / raw_path).open("rb") as f:

@@ -136,9 +136,6 @@ class SmtpSender:
 
     resend_is_harmless = False
 
-    def flush(self) -> dict[str, SendError]:
-        return {}  # every mail went (or failed) within send()
-
     def __init__(
         self,
         config: SmtpConfig,
@@ -205,6 +202,9 @@ class SmtpSender:
         if refused:
             addrs = ", ".join(refused)
             raise MessageRefused(f"The mail server refused {addrs}; the other recipients got it.", permanent=True)
+
+    def flush(self) -> dict[str, SendError]:
+        return {}  # every mail went (or failed) within send()
 
     def _connection(self) -> smtplib.SMTP:
         if self._smtp is None:
