@@ -168,7 +168,7 @@ def _flatten(part: Message, out: list[str]) -> None:
 
 
 class _Wire(Compat32):
-    """CRLF line ends, and ASCII header values written as given: `build_message` encodes and folds its
+    """CRLF line ends, and ASCII header values written as given: `build_mail` encodes and folds its
     values itself (compat32 would re-encode every one through a `Header`)."""
 
     def _fold(self, name: str, value: object, sanitize: bool) -> str:
