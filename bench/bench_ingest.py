@@ -120,9 +120,9 @@ def write_config(work: Path, extra: str = "") -> Path:
 
 
 def setup_store(config: Path, server: Dovecot, user: MailUser) -> None:
-    from ticketctl.engine import mailboxes, tickettypes
+    from ticketctl.engine.admin import mailboxes, tickettypes
     from ticketctl.engine.config import load_config
-    from ticketctl.engine.store import Store
+    from ticketctl.engine.store.connection import Store
 
     cfg = load_config(config)
     store = Store(cfg.database, cfg.data_dir)

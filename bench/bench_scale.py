@@ -125,7 +125,7 @@ def _counter(n: str) -> str:
 
 def fill(db: Path, count: int) -> dict[str, object]:
     """Create the schema (through ticketctl's Store) and fill it with `count` tickets and their rows."""
-    from ticketctl.engine.store import Store
+    from ticketctl.engine.store.connection import Store
 
     start = time.perf_counter()
     scratch = Path(tempfile.mkdtemp(prefix="bench-scale-fill-"))
@@ -416,7 +416,7 @@ TRACER = textwrap.dedent(
     """
     import atexit
     import sys
-    from ticketctl.engine import store
+    from ticketctl.engine.store import connection as store
 
     out = open(sys.argv.pop(1), "w")
     atexit.register(out.close)
@@ -480,7 +480,7 @@ def scans(plans: list[dict[str, object]]) -> list[dict[str, object]]:
 
 
 def list_cases(count: int) -> list[tuple[str, object, str, int]]:
-    from ticketctl.engine import tickets
+    from ticketctl.engine.desk import tickets
 
     F = tickets.TicketFilters
     last = datetime.fromtimestamp(BASE_EPOCH + count * 90, UTC)
@@ -511,8 +511,8 @@ def list_cases(count: int) -> list[tuple[str, object, str, int]]:
 
 
 def time_lists(db: Path, count: int, repeat: int) -> list[dict[str, object]]:
-    from ticketctl.engine import tickets
-    from ticketctl.engine.store import Store
+    from ticketctl.engine.desk import tickets
+    from ticketctl.engine.store.connection import Store
 
     store = Store(db, db.parent / "data")
     results = []

@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 
 from ticketctl.cli import app
 from ticketctl.engine.config import load_config
-from ticketctl.engine.store import Store
+from ticketctl.engine.store.connection import Store
 
 pytest_plugins = ("tests.servers.fake_entra", "tests.servers.fixtures")
 

@@ -10,7 +10,7 @@ import pytest
 
 from tests.conftest import CORPUS as DEFAULT_CORPUS
 from tests.corpus.zammad_compare import compare
-from ticketctl.engine.message import parse
+from ticketctl.engine.mail.message import parse
 
 # A git worktree sits elsewhere than the main checkout; it can point at the corpus explicitly.
 CORPUS = Path(os.environ.get("TICKETCTL_TEST_CORPUS", DEFAULT_CORPUS))

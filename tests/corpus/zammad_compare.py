@@ -8,7 +8,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ticketctl.engine.message import Address, ParsedMessage, parse
+from ticketctl.engine.mail.message import Address, ParsedMessage, parse
 
 FIELDS = ("from_email", "from_display_name", "subject", "to", "cc", "body", "attachments")
 

@@ -7,8 +7,8 @@ import stat
 
 import pytest
 
-from ticketctl.engine.blobs import blob_path, read_blob, save_blob, synced_together
 from ticketctl.engine.errors import StoreError
+from ticketctl.engine.store.blobs import blob_path, read_blob, save_blob, synced_together
 
 
 def test_save_blob_writes_a_private_file_named_by_its_sha256(tmp_path):

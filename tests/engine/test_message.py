@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from ticketctl.engine.message import Address, parse, parse_headers
+from ticketctl.engine.mail.message import Address, parse, parse_headers
 
 MAIL = Path(__file__).resolve().parents[1] / "fixtures" / "mail"
 
@@ -78,7 +78,7 @@ def test_attachment_names_are_made_safe():
     ],
 )
 def test_safe_filename(name, expected):
-    from ticketctl.engine.filenames import safe_filename
+    from ticketctl.engine.mail.filenames import safe_filename
 
     assert safe_filename(name, "application/octet-stream", 1) == expected
 

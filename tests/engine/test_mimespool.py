@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import CORPUS
-from ticketctl.engine.message import ParsedMessage, parse, parse_file
+from ticketctl.engine.mail.message import ParsedMessage, parse, parse_file
 
 MAIL = Path(__file__).resolve().parents[1] / "fixtures" / "mail"
 

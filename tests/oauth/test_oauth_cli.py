@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from tests.servers.fake_entra import CLIENT_ID, CLIENT_SECRET, TENANT
-from ticketctl.engine import mailboxes
+from ticketctl.engine.admin import mailboxes
 
 REDIRECT = "https://support.example.com/oauth"
 USER = "support@contoso.com"

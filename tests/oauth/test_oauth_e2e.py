@@ -21,7 +21,8 @@ from tests.servers.fake_entra import (
     TENANT,
     hs256_minter,
 )
-from ticketctl.engine import mailboxes, oauth
+from ticketctl.engine.admin import mailboxes
+from ticketctl.engine.oauth import microsoft as oauth
 
 
 @pytest.fixture

@@ -9,8 +9,9 @@ from urllib.parse import parse_qs, urlparse
 import pytest
 
 from tests.servers.fake_entra import CLIENT_ID, CLIENT_SECRET, TENANT
-from ticketctl.engine import mailboxes, oauth
+from ticketctl.engine.admin import mailboxes
 from ticketctl.engine.errors import ConfigError, MailboxAuthError
+from ticketctl.engine.oauth import microsoft as oauth
 
 REDIRECT = "https://support.example.com/oauth"
 
@@ -275,7 +276,7 @@ def test_engine_modules_import_no_cli_and_no_msal_up_front():
     import sys
 
     code = (
-        "import sys, ticketctl.engine.oauth, ticketctl.engine.oauth_status; "
+        "import sys, ticketctl.engine.oauth.microsoft, ticketctl.engine.oauth.status; "
         "print(sorted(m for m in ('msal', 'requests', 'typer', 'rich') if m in sys.modules))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
@@ -283,7 +284,7 @@ def test_engine_modules_import_no_cli_and_no_msal_up_front():
 
 
 def test_status_with_expired_credentials_and_an_unreadable_secret_date(store, fake_entra):
-    from ticketctl.engine import oauth_status
+    from ticketctl.engine.oauth import status as oauth_status
 
     add_box(store, "old", client_secret_expires_at="2027-01-01")
     add_box(store, "odd")

@@ -15,7 +15,7 @@ import pytest
 
 from tests.servers.smtp import SmtpServer, make_cert
 from ticketctl.engine.config import Config, load_config
-from ticketctl.engine.store import Store
+from ticketctl.engine.store.connection import Store
 
 SMTP_USER = "smtpuser"
 SMTP_PASSWORD = "smtppw"

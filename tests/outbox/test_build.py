@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from email import message_from_bytes, policy
 
-from ticketctl.engine.mailbuild import FileAttachment, build_message
-from ticketctl.engine.outbox import QueueRow
+from ticketctl.engine.outbound.mailbuild import FileAttachment, build_message
+from ticketctl.engine.outbound.outbox import QueueRow
 
 
 def row(**changes: object) -> QueueRow:
@@ -96,7 +96,7 @@ def test_engine_notices_carry_the_loop_and_auto_submitted_headers():
 def test_attachments_from_files_are_encoded_as_the_mail_is_written(tmp_path):
     import re
 
-    from ticketctl.engine.mailbuild import build_mail
+    from ticketctl.engine.outbound.mailbuild import build_mail
 
     content = bytes(range(256)) * 2000 + b"tail"
     (tmp_path / "big.bin").write_bytes(content)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from tests.outbox.conftest import make_ticket, parse
-from ticketctl.engine import msgid
+from ticketctl.engine.mail import msgid
 
 
 def test_queue_send_writes_parseable_eml_files(cli, store, workdir):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ticketctl.engine import msgid
+from ticketctl.engine.mail import msgid
 
 SECRET = "a" * 64
 

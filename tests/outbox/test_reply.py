@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from tests.outbox.conftest import make_ticket
-from ticketctl.engine import msgid, tags
+from ticketctl.engine.mail import msgid, tags
 
 ESCAPE = "{{ ''.__class__.__mro__ }}"
 

@@ -10,8 +10,9 @@ import pytest
 
 from tests.outbox.conftest import OAUTH_TOKEN, OAUTH_USER, SMTP_USER, make_ticket, parse
 from tests.servers.smtp import free_port
-from ticketctl.engine import delivery, msgid, outbox, tags
-from ticketctl.engine.mailbuild import LOOP_HEADER
+from ticketctl.engine.mail import msgid, tags
+from ticketctl.engine.outbound import delivery, outbox
+from ticketctl.engine.outbound.mailbuild import LOOP_HEADER
 
 # aiosmtpd's own warning about AUTH on its implicit-TLS listener (where every byte is TLS anyway)
 pytestmark = pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiring TLS")

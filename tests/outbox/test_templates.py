@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from ticketctl.engine import outbox
 from ticketctl.engine.errors import TemplateError
-from ticketctl.engine.templating import MAIL_TEMPLATES
+from ticketctl.engine.outbound import outbox
+from ticketctl.engine.outbound.templating import MAIL_TEMPLATES
 
 ROOT = Path(__file__).resolve().parents[2]
 CONTEXT = {
@@ -63,8 +63,8 @@ def test_unknown_template_is_a_sentence():
 def test_engine_modules_import_without_jinja2_typer_or_rich():
     code = (
         "import sys\n"
-        "import ticketctl.engine.outbox, ticketctl.engine.delivery, ticketctl.engine.replies\n"
-        "import ticketctl.engine.canned, ticketctl.engine.msgid, ticketctl.engine.senders\n"
+        "import ticketctl.engine.outbound.outbox, ticketctl.engine.outbound.delivery, ticketctl.engine.desk.replies\n"
+        "import ticketctl.engine.admin.canned, ticketctl.engine.mail.msgid, ticketctl.engine.outbound.senders\n"
         "print(sorted(m for m in ('jinja2', 'typer', 'rich') if m in sys.modules))\n"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT).stdout

@@ -9,8 +9,8 @@ from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
 from pathlib import Path
 
-from ticketctl.engine import mailboxes, tickettypes
-from ticketctl.engine.store import Store
+from ticketctl.engine.admin import mailboxes, tickettypes
+from ticketctl.engine.store.connection import Store
 
 _seq = itertools.count()
 

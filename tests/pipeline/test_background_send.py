@@ -4,8 +4,8 @@ import json
 
 from tests.pipeline.helpers import deliver, mail, setup_support
 from tests.servers.smtp import free_port
-from ticketctl.engine import pipeline
 from ticketctl.engine.config import load_config
+from ticketctl.engine.intake import pipeline
 
 COUNT = pipeline.BACKGROUND_SEND_MIN + 20
 

@@ -12,7 +12,7 @@ import pytest
 
 from tests.pipeline.helpers import deliver, mail, setup_support, waiting
 from tests.servers.fixtures import mailbox_fields
-from ticketctl.engine import mailboxes, tickettypes
+from ticketctl.engine.admin import mailboxes, tickettypes
 
 REPO = Path(__file__).resolve().parents[2]
 

@@ -7,7 +7,7 @@ import pytest
 
 from tests.pipeline.helpers import add_question_type, mail
 from tests.servers.fixtures import mailbox_fields
-from ticketctl.engine import mailboxes
+from ticketctl.engine.admin import mailboxes
 
 
 @pytest.fixture(params=["imap", "pop3"])

@@ -16,7 +16,7 @@ import pytest
 
 from tests.pipeline.helpers import add_question_type, deliver, setup_support
 from tests.servers.fixtures import mailbox_fields
-from ticketctl.engine import mailboxes
+from ticketctl.engine.admin import mailboxes
 
 MB = 1024 * 1024
 
@@ -88,7 +88,7 @@ def test_a_30_mb_message_is_kept_whole_within_the_memory_bound(kind, store, dove
 
 
 def test_spool_files_are_private(tmp_path: Path):
-    from ticketctl.engine.sources import SpoolWriter
+    from ticketctl.engine.intake.sources import SpoolWriter
 
     with SpoolWriter(tmp_path / "spool") as out:
         out.write(b"Subject: x\r\n\r\nbody\r\n")

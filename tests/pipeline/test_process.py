@@ -191,7 +191,7 @@ def test_auto_replies_and_loops_get_no_answer(cli, store, maildir):
 
 
 def test_save_table(cli, store, maildir):
-    from ticketctl.engine import tickettypes
+    from ticketctl.engine.admin import tickettypes
 
     tickettypes.edit(
         store,
@@ -225,7 +225,7 @@ def test_dry_run_writes_and_deletes_nothing(cli, store, maildir):
 
 
 def test_a_rule_that_fails_makes_an_error_ticket_and_the_run_goes_on(cli, store, maildir, monkeypatch):
-    from ticketctl.engine.rules import route
+    from ticketctl.engine.intake.rules import route
 
     real = route.check
 
@@ -245,7 +245,7 @@ def test_a_rule_that_fails_makes_an_error_ticket_and_the_run_goes_on(cli, store,
 
 def test_a_second_run_while_one_holds_the_lock_exits_cleanly(cli, store, maildir):
     from ticketctl.engine.config import load_config
-    from ticketctl.engine.lock import run_lock
+    from ticketctl.engine.intake.lock import run_lock
 
     deliver(maildir, mail())
     with run_lock(load_config().lock_path):
@@ -266,7 +266,7 @@ def test_cron_output_is_one_line_per_mailbox(cli, store, maildir):
 
 
 def test_a_failing_mailbox_is_reported_and_others_go_on(cli, store, maildir, workdir):
-    from ticketctl.engine import mailboxes
+    from ticketctl.engine.admin import mailboxes
 
     mailboxes.add(store, name="gone", kind="maildir", maildir_path=str(workdir / "nowhere"))
     add_question_type(store, "gone", name="Sales")
@@ -280,8 +280,8 @@ def test_a_failing_mailbox_is_reported_and_others_go_on(cli, store, maildir, wor
 
 
 def test_batches_hold_small_messages_and_leave_big_ones_alone():
-    from ticketctl.engine.pipeline import BATCH_BYTES, batches
-    from ticketctl.engine.sources import Waiting
+    from ticketctl.engine.intake.pipeline import BATCH_BYTES, batches
+    from ticketctl.engine.intake.sources import Waiting
 
     small = [Waiting(f"s{i}", 1000) for i in range(5)]
     big = Waiting("big", BATCH_BYTES + 1)
@@ -293,7 +293,8 @@ def test_batches_hold_small_messages_and_leave_big_ones_alone():
 
 
 def test_the_original_bytes_are_kept_in_the_database_or_as_a_file_when_big(cli, store, maildir):
-    from ticketctl.engine import rawstore, tickets
+    from ticketctl.engine.desk import tickets
+    from ticketctl.engine.store import rawstore
 
     small = mail(frm="a@customer.example", subject="Small")
     big = mail(frm="b@customer.example", subject="Big", attachments=[("scan.bin", os.urandom(rawstore.INLINE_MAX))])
@@ -315,7 +316,7 @@ def test_the_original_bytes_are_kept_in_the_database_or_as_a_file_when_big(cli, 
 def test_statistics_are_taken_once_the_tickets_table_is_large_and_again_when_it_grew_tenfold(
     cli, store, maildir, monkeypatch
 ):
-    from ticketctl.engine import store as store_module
+    from ticketctl.engine.store import connection as store_module
 
     monkeypatch.setattr(store_module, "ANALYZE_MIN", 3)
 

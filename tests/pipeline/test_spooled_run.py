@@ -8,9 +8,10 @@ from pathlib import Path
 
 from tests.conftest import CORPUS
 from tests.pipeline.helpers import setup_support, waiting
-from ticketctl.engine import message, rawstore
 from ticketctl.engine.config import load_config
-from ticketctl.engine.store import Store
+from ticketctl.engine.mail import message
+from ticketctl.engine.store import rawstore
+from ticketctl.engine.store.connection import Store
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "mail"
 
@@ -28,7 +29,7 @@ def run(cli, monkeypatch, folder: Path, spool_bytes: int | None) -> dict[str, ob
     monkeypatch.chdir(folder)
     from_files = []
     if spool_bytes is not None:
-        monkeypatch.setattr("ticketctl.engine.sources.maildir.SPOOL_BYTES", spool_bytes)
+        monkeypatch.setattr("ticketctl.engine.intake.sources.maildir.SPOOL_BYTES", spool_bytes)
         parse_file = message.parse_file
 
         def counted(path: Path, scratch: Path) -> message.ParsedMessage:

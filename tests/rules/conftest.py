@@ -3,8 +3,8 @@
 import pytest
 
 from tests.pipeline.helpers import mail, setup_support
-from ticketctl.engine import message
-from ticketctl.engine.rules import StoreView
+from ticketctl.engine.intake.rules import StoreView
+from ticketctl.engine.mail import message
 
 
 @pytest.fixture

@@ -1,5 +1,5 @@
 from tests.rules.conftest import parsed
-from ticketctl.engine.rules import admin_self
+from ticketctl.engine.intake.rules import admin_self
 
 
 def test_admin_mailing_its_own_type(view):

@@ -1,7 +1,7 @@
 import pytest
 
 from tests.rules.conftest import parsed
-from ticketctl.engine.rules import autoreply
+from ticketctl.engine.intake.rules import autoreply
 
 
 @pytest.mark.parametrize(

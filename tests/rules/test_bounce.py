@@ -1,6 +1,6 @@
 from tests.rules.conftest import parsed
-from ticketctl.engine import message
-from ticketctl.engine.rules import bounce
+from ticketctl.engine.intake.rules import bounce
+from ticketctl.engine.mail import message
 
 DSN = b"""From: Mail Delivery System <MAILER-DAEMON@mx.example>
 To: support@example.com

@@ -1,6 +1,6 @@
 import pkgutil
 
-from ticketctl.engine import pipeline, rules
+from ticketctl.engine.intake import pipeline, rules
 
 
 def test_every_rule_is_listed_once_and_resolves():

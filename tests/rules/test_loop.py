@@ -1,5 +1,5 @@
 from tests.rules.conftest import parsed
-from ticketctl.engine.rules import loop
+from ticketctl.engine.intake.rules import loop
 
 
 def test_our_loop_header_is_refused(view):

@@ -1,6 +1,6 @@
 from tests.pipeline.helpers import deliver, mail
 from tests.rules.conftest import parsed
-from ticketctl.engine.rules import references
+from ticketctl.engine.intake.rules import references
 
 
 def test_in_reply_to_our_mail_finds_the_ticket(cli, workdir, store, view):

@@ -1,5 +1,5 @@
 from tests.rules.conftest import parsed
-from ticketctl.engine.rules import route
+from ticketctl.engine.intake.rules import route
 
 
 def test_to_cc_and_envelope_pick_the_type(view):

@@ -1,6 +1,6 @@
 from tests.pipeline.helpers import deliver, mail
 from tests.rules.conftest import parsed
-from ticketctl.engine.rules import subject_tag
+from ticketctl.engine.intake.rules import subject_tag
 
 
 def open_ticket(cli, workdir):

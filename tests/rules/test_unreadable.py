@@ -1,6 +1,6 @@
 from tests.rules.conftest import parsed
-from ticketctl.engine import message
-from ticketctl.engine.rules import unreadable
+from ticketctl.engine.intake.rules import unreadable
+from ticketctl.engine.mail import message
 
 
 def test_bytes_that_are_not_mail(view):

@@ -6,7 +6,7 @@ codes and dead refresh tokens get `invalid_grant`, a wrong client secret `invali
 tenant a 400 at discovery. Access tokens come from `mint(user, expires_in)`, which a test can replace
 (see `hs256_minter`) to hand out JWTs a real Dovecot accepts for XOAUTH2.
 
-Also a pytest plugin: the `fake_entra` fixture installs a fresh fake into ticketctl.engine.oauth.
+Also a pytest plugin: the `fake_entra` fixture installs a fresh fake into ticketctl.engine.oauth.microsoft.
 """
 
 from __future__ import annotations
@@ -244,7 +244,7 @@ def _invalid_grant() -> FakeResponse:
 @pytest.fixture
 def fake_entra() -> Iterator[FakeEntraHttpClient]:
     """A fresh fake Entra that every MSAL application made by ticketctl talks to in this test."""
-    from ticketctl.engine import oauth
+    from ticketctl.engine.oauth import microsoft as oauth
 
     fake = FakeEntraHttpClient()
     previous = oauth.set_http_client_factory(lambda: fake)

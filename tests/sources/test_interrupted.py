@@ -8,10 +8,10 @@ import pytest
 
 from tests.servers.dovecot import make_message
 from tests.servers.fixtures import mailbox_fields
+from ticketctl.engine.admin.mailboxes import Mailbox
 from ticketctl.engine.config import LimitsConfig
 from ticketctl.engine.errors import SourceError
-from ticketctl.engine.mailboxes import Mailbox
-from ticketctl.engine.sources import open_source
+from ticketctl.engine.intake.sources import open_source
 
 LIMITS = LimitsConfig(connect_timeout=5, read_timeout=5)
 

@@ -12,10 +12,10 @@ from imapclient import IMAPClient
 
 from tests.servers.dovecot import Dovecot, MailUser, make_message
 from tests.servers.fixtures import mailbox_fields
+from ticketctl.engine.admin.mailboxes import Mailbox
 from ticketctl.engine.config import LimitsConfig
 from ticketctl.engine.errors import MailboxAuthError
-from ticketctl.engine.mailboxes import Mailbox
-from ticketctl.engine.sources import Source, open_source
+from ticketctl.engine.intake.sources import Source, open_source
 
 LIMITS = LimitsConfig(connect_timeout=5, read_timeout=5)
 BIG = 10 * 1024 * 1024
@@ -200,8 +200,8 @@ def test_pop3_refused_token_is_a_sentence(dovecot, mail_user):
 @pytest.mark.parametrize("kind", ["imap", "pop3"])
 def test_spooled_fetch_is_byte_identical_in_pieces_of_any_size(dovecot, mail_user, kind, monkeypatch, tmp_path):
     """Above SPOOL_BYTES a message downloads into a spool file (IMAP: in partial fetches of CHUNK bytes)."""
-    monkeypatch.setattr(f"ticketctl.engine.sources.{kind}.SPOOL_BYTES", 0)
-    monkeypatch.setattr("ticketctl.engine.sources.imap.CHUNK", 1000)
+    monkeypatch.setattr(f"ticketctl.engine.intake.sources.{kind}.SPOOL_BYTES", 0)
+    monkeypatch.setattr("ticketctl.engine.intake.sources.imap.CHUNK", 1000)
     sent = [make_message(f"m{i}", body_lines=n) for i, n in enumerate((0, 30, 200))]
     exact = make_message("exact", body_lines=40)
     sent.append(exact + b"x" * (2000 - len(exact) - 2) + b"\r\n")  # 2 whole pieces: the third comes back empty

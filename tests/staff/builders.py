@@ -9,7 +9,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from ticketctl.engine.store import Store, utcnow
+from ticketctl.engine.store.connection import Store, utcnow
 
 T0 = "2026-01-01T09:00:00Z"
 _ids = itertools.count(1)

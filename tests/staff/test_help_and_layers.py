@@ -30,7 +30,8 @@ def test_command_has_help(cli, command):
 
 def test_engine_modules_do_not_import_the_terminal():
     code = (
-        "import sys; import ticketctl.engine.tickets, ticketctl.engine.health, ticketctl.engine.notices;"
+        "import sys; import ticketctl.engine.desk.tickets, ticketctl.engine.admin.health;"
+        "import ticketctl.engine.flows.notices;"
         "print(sorted(m for m in ('typer', 'rich', 'click') if m in sys.modules))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout

@@ -6,8 +6,8 @@ import json
 from datetime import UTC, datetime, timedelta
 
 from tests.staff import builders as b
+from ticketctl.engine.admin.health import health
 from ticketctl.engine.config import load_config
-from ticketctl.engine.health import health
 
 
 def ago(**delta):

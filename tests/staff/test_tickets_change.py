@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from tests.staff import builders as b
-from ticketctl.engine import tags
+from ticketctl.engine.mail import tags
 
 
 @pytest.fixture

@@ -7,7 +7,7 @@ import json
 import pytest
 
 from tests.staff import builders as b
-from ticketctl.engine import tickets
+from ticketctl.engine.desk import tickets
 
 
 @pytest.fixture

@@ -8,7 +8,7 @@ import json
 import pytest
 
 from tests.staff import builders as b
-from ticketctl.engine import tickets
+from ticketctl.engine.desk import tickets
 
 RAW = b"From: Alice <alice@example.com>\r\nSubject: Printer on fire\r\n\r\nIt is burning.\r\n"
 PDF = b"%PDF-1.4 pretend"

@@ -9,7 +9,7 @@ import typer
 from ticketctl.commands.common import JsonOption, lazy, print_json, print_record, print_table, safe, say, state
 from ticketctl.commands.editor import edit_text, read_text_file
 
-canned = lazy("ticketctl.engine.canned")
+canned = lazy("ticketctl.engine.admin.canned")
 
 
 app = typer.Typer(help="Manage canned responses for `ticketctl tickets reply --canned`.", no_args_is_help=True)

@@ -15,7 +15,7 @@ import typer
 
 if TYPE_CHECKING:
     from ticketctl.engine.config import Config
-    from ticketctl.engine.store import Store
+    from ticketctl.engine.store.connection import Store
 
 
 @dataclass
@@ -38,7 +38,7 @@ class State:
     @property
     def store(self) -> Store:
         if self._store is None:
-            from ticketctl.engine.store import Store
+            from ticketctl.engine.store.connection import Store
 
             self._store = Store(self.config.database, self.config.data_dir)
         return self._store

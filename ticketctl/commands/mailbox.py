@@ -13,9 +13,9 @@ from ticketctl.commands.secrets_input import read_secret
 from ticketctl.engine.errors import ConfigError
 
 if TYPE_CHECKING:
-    from ticketctl.engine.store import Store
+    from ticketctl.engine.store.connection import Store
 
-mailboxes = lazy("ticketctl.engine.mailboxes")
+mailboxes = lazy("ticketctl.engine.admin.mailboxes")
 
 app = typer.Typer(help="Manage the mailboxes mail is read from.", no_args_is_help=True)
 
@@ -204,7 +204,7 @@ def remove(ctx: typer.Context, name: str = Name) -> None:
 @app.command("test")
 def test_mailbox(ctx: typer.Context, name: str = Name) -> None:
     """Connect and log in, then report how many messages wait and their total size (changes nothing)."""
-    from ticketctl.engine.sources.probe import probe
+    from ticketctl.engine.intake.sources.probe import probe
 
     st = state(ctx)
     mailbox = mailboxes.get(st.store, name)
@@ -216,9 +216,9 @@ def test_mailbox(ctx: typer.Context, name: str = Name) -> None:
 
 def _token_provider(store: Store, mailbox: mailboxes.Mailbox) -> Callable[[], str]:
     try:
-        from ticketctl.engine import oauth
+        from ticketctl.engine.oauth import microsoft as oauth
     except ModuleNotFoundError as exc:
-        if exc.name != "ticketctl.engine.oauth":
+        if exc.name != "ticketctl.engine.oauth.microsoft":
             raise
         raise ConfigError(
             f"Mailbox '{mailbox.name}' uses OAuth2, which this build of ticketctl cannot do yet; "

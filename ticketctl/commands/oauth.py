@@ -10,11 +10,11 @@ import typer
 from ticketctl import exit_codes
 from ticketctl.commands.common import JsonOption, error_console, lazy, print_json, print_table, safe, say, state
 
-oauth = lazy("ticketctl.engine.oauth")
+oauth = lazy("ticketctl.engine.oauth.microsoft")
 
 if TYPE_CHECKING:
-    from ticketctl.engine.oauth import TokenGrant
-oauth_status = lazy("ticketctl.engine.oauth_status")
+    from ticketctl.engine.oauth.microsoft import TokenGrant
+oauth_status = lazy("ticketctl.engine.oauth.status")
 
 
 app = typer.Typer(help="Authorize Microsoft 365 (OAuth2) mailboxes and watch their expiry.", no_args_is_help=True)

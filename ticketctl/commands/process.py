@@ -10,7 +10,7 @@ import typer
 from ticketctl.commands.common import error_console, lazy, print_json, say, state
 from ticketctl.engine.errors import LockHeld
 
-pipeline = lazy("ticketctl.engine.pipeline")
+pipeline = lazy("ticketctl.engine.intake.pipeline")
 
 
 def process(

@@ -7,8 +7,8 @@ import typer
 from ticketctl.commands.common import JsonOption, lazy, print_json, print_record, print_table, safe, say, state
 from ticketctl.engine.errors import SendError
 
-delivery = lazy("ticketctl.engine.delivery")
-outbox = lazy("ticketctl.engine.outbox")
+delivery = lazy("ticketctl.engine.outbound.delivery")
+outbox = lazy("ticketctl.engine.outbound.outbox")
 
 app = typer.Typer(help="See and push the outgoing mail queue.", no_args_is_help=True)
 

@@ -9,10 +9,10 @@ import typer
 from ticketctl import exit_codes
 from ticketctl.commands.common import JsonOption, lazy, print_json, print_table, safe, say, state
 
-health_ = lazy("ticketctl.engine.health")
+health_ = lazy("ticketctl.engine.admin.health")
 
 if TYPE_CHECKING:
-    from ticketctl.engine.health import HealthReport
+    from ticketctl.engine.admin.health import HealthReport
 
 
 def status(ctx: typer.Context, json: bool = JsonOption) -> None:

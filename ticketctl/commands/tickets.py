@@ -9,11 +9,11 @@ import typer
 
 from ticketctl.commands.common import JsonOption, console, lazy, print_json, print_table, safe, say, state
 from ticketctl.commands.editor import edit_text, read_text_file
+from ticketctl.engine.desk.statuses import STATUSES
 from ticketctl.engine.errors import ConfigError
-from ticketctl.engine.statuses import STATUSES
 
-replies = lazy("ticketctl.engine.replies")
-tickets = lazy("ticketctl.engine.tickets")
+replies = lazy("ticketctl.engine.desk.replies")
+tickets = lazy("ticketctl.engine.desk.tickets")
 
 app = typer.Typer(help="Work the ticket queue: list, show, reply, reassign, resolve.", no_args_is_help=True)
 

@@ -6,7 +6,7 @@ import typer
 
 from ticketctl.commands.common import JsonOption, lazy, print_json, print_record, print_table, safe, say, state
 
-tickettypes = lazy("ticketctl.engine.tickettypes")
+tickettypes = lazy("ticketctl.engine.admin.tickettypes")
 
 
 app = typer.Typer(

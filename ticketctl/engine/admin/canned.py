@@ -1,0 +1,123 @@
+"""Canned responses: a name, a subject and a Jinja2 body that staff reuse when replying.
+
+Both subject and body are templates over `ticket`, `contact` and `type`, rendered in Jinja2's sandbox.
+They are checked when saved (compiled, and rendered once against sample values), so a template error or
+a reach outside the sandbox is refused then, and again, with the same sentence, when a reply uses them.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from ticketctl.engine.errors import ConfigError, NotFound
+from ticketctl.engine.outbound.templating import compile_string, render_string
+from ticketctl.engine.store.connection import Store, utcnow
+
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+
+SAMPLE_CONTEXT: dict[str, Any] = {
+    "ticket": {
+        "id": 1,
+        "subject": "A question",
+        "status": "open",
+        "from_email": "customer@example.com",
+        "from_name": "A Customer",
+        "created_at": "2026-01-01T00:00:00Z",
+    },
+    "contact": {"email": "customer@example.com", "name": "A Customer", "role": "contact"},
+    "type": {"name": "support", "workflow_tag": "Support", "task": "simple_storage", "description": ""},
+}
+
+
+@dataclass(frozen=True)
+class CannedResponse:
+    id: int
+    name: str
+    subject: str
+    body: str
+    created_at: str
+    updated_at: str
+
+    def public(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def check(name: str, subject: str, body: str) -> None:
+    """Refuse a canned response whose name is unusable or whose templates do not render safely."""
+    if not _NAME.match(name):
+        raise ConfigError(
+            f"'{name}' is not a usable canned response name; use letters, digits, '.', '_' and '-' (up to 64)."
+        )
+    if not body.strip():
+        raise ConfigError(f"The canned response '{name}' has an empty body; give it some text.")
+    for part, source in (("subject", subject), ("body", body)):
+        what = f"the {part} of canned response '{name}'"
+        compile_string(source, what)
+        render_string(source, SAMPLE_CONTEXT, what)
+
+
+def render(response: CannedResponse, context: dict[str, Any]) -> tuple[str, str]:
+    """(subject, body) of a canned response for one ticket; raises TemplateError on any problem."""
+    subject = render_string(response.subject, context, f"the subject of canned response '{response.name}'")
+    body = render_string(response.body, context, f"the body of canned response '{response.name}'")
+    return " ".join(subject.split()), body
+
+
+def _from_row(row: Any) -> CannedResponse:
+    return CannedResponse(**dict(row))
+
+
+def get(store: Store, name: str) -> CannedResponse:
+    row = store.one("SELECT * FROM canned_responses WHERE name = ?", (name,))
+    if row is None:
+        raise NotFound(f"There is no canned response named '{name}'; `ticketctl canned list` shows the names.")
+    return _from_row(row)
+
+
+def list_all(store: Store) -> list[CannedResponse]:
+    return [_from_row(r) for r in store.query("SELECT * FROM canned_responses ORDER BY name")]
+
+
+def add(store: Store, name: str, body: str, subject: str = "") -> CannedResponse:
+    check(name, subject, body)
+    if store.one("SELECT 1 FROM canned_responses WHERE name = ?", (name,)):
+        raise ConfigError(f"A canned response named '{name}' already exists; use `ticketctl canned edit`.")
+    now = utcnow()
+    with store.transaction() as conn:
+        conn.execute(
+            "INSERT INTO canned_responses (name, subject, body, created_at, updated_at) VALUES (?, ?, ?, ?, ?)",
+            (name, subject, body, now, now),
+        )
+    return get(store, name)
+
+
+def edit(
+    store: Store,
+    name: str,
+    *,
+    new_name: str | None = None,
+    subject: str | None = None,
+    body: str | None = None,
+) -> CannedResponse:
+    """Change a canned response; arguments left as None keep their value."""
+    current = get(store, name)
+    final_name = new_name or current.name
+    final_subject = current.subject if subject is None else subject
+    final_body = current.body if body is None else body
+    check(final_name, final_subject, final_body)
+    if final_name != name and store.one("SELECT 1 FROM canned_responses WHERE name = ?", (final_name,)):
+        raise ConfigError(f"A canned response named '{final_name}' already exists; choose another name.")
+    with store.transaction() as conn:
+        conn.execute(
+            "UPDATE canned_responses SET name = ?, subject = ?, body = ?, updated_at = ? WHERE id = ?",
+            (final_name, final_subject, final_body, utcnow(), current.id),
+        )
+    return get(store, final_name)
+
+
+def remove(store: Store, name: str) -> None:
+    current = get(store, name)
+    with store.transaction() as conn:
+        conn.execute("DELETE FROM canned_responses WHERE id = ?", (current.id,))

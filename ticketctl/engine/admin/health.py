@@ -1,0 +1,175 @@
+"""Health at a glance: is every mailbox being read, is mail going out, does anything wait for a person?
+
+A report is `healthy` when `problems` is empty. Each problem is a sentence naming what to look at:
+- a mailbox whose last run(s) failed, that has not been read successfully for `STALE_AFTER`, or (an
+  OAuth2 mailbox) has no refresh token;
+- a refresh token older than 90 days minus `WARN_BEFORE`, a client secret expiring within `WARN_BEFORE`;
+- failed mails in the queue, or pending mails overdue by more than `QUEUE_OVERDUE`;
+- unresolved bounces.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+
+from ticketctl.engine.config import Config
+from ticketctl.engine.store.connection import Store
+
+REFRESH_TOKEN_LIFETIME = timedelta(days=90)
+WARN_BEFORE = timedelta(days=30)
+STALE_AFTER = timedelta(hours=24)
+QUEUE_OVERDUE = timedelta(hours=1)
+
+
+@dataclass(frozen=True)
+class MailboxHealth:
+    name: str
+    kind: str
+    auth: str
+    last_run_at: str | None
+    last_success_at: str | None
+    last_error: str | None
+    failed_runs: int
+    refresh_token_expires_at: str | None
+    client_secret_expires_at: str | None
+    problems: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class QueueHealth:
+    pending: int
+    sending: int
+    failed: int
+    overdue: int
+    oldest_pending_at: str | None
+
+
+@dataclass(frozen=True)
+class HealthReport:
+    healthy: bool
+    checked_at: str
+    mailboxes: list[MailboxHealth]
+    queue: QueueHealth
+    unresolved_bounces: int
+    problems: list[str]
+
+
+def health(store: Store, config: Config, now: datetime | None = None) -> HealthReport:
+    """Check mailboxes, credentials, the email queue and bounces as of `now` (default: the clock)."""
+    now = now or datetime.now(UTC)
+    boxes = [_mailbox(store, row, now) for row in store.query("SELECT * FROM mailboxes ORDER BY name")]
+    queue = _queue(store, now)
+    bounces = store.one("SELECT count(*) AS n FROM bounces WHERE resolved = 0")["n"]
+    problems = [p for box in boxes for p in box.problems]
+    if queue.failed:
+        problems.append(f"{queue.failed} outgoing mail(s) failed for good; look at them with `ticketctl queue list`.")
+    if queue.overdue:
+        problems.append(
+            f"{queue.overdue} outgoing mail(s) are overdue by more than {_human(QUEUE_OVERDUE)}; "
+            "check that `ticketctl process` runs and the mail server is reachable."
+        )
+    if bounces:
+        problems.append(f"{bounces} bounce(s) are unresolved; see `ticketctl bounces list`.")
+    return HealthReport(
+        healthy=not problems,
+        checked_at=_stamp(now),
+        mailboxes=boxes,
+        queue=queue,
+        unresolved_bounces=bounces,
+        problems=problems,
+    )
+
+
+def _mailbox(store: Store, row: object, now: datetime) -> MailboxHealth:
+    r = dict(row)  # type: ignore[call-overload]
+    name = r["name"]
+    last_run = store.one(
+        "SELECT finished_at, ok, error FROM runs WHERE mailbox_id = ? ORDER BY id DESC LIMIT 1", (r["id"],)
+    )
+    last_error = r["last_error"] or (last_run["error"] if last_run and not last_run["ok"] else None)
+    problems: list[str] = []
+    if r["failed_runs"]:
+        problems.append(
+            f"Mailbox '{name}' failed its last {r['failed_runs']} run(s): {last_error or 'no error recorded'}."
+        )
+    success = _parse(r["last_success_at"])
+    if success is None and now - (_parse(r["created_at"]) or now) > STALE_AFTER:
+        problems.append(f"Mailbox '{name}' has never been read successfully; run `ticketctl process`.")
+    elif success is not None and now - success > STALE_AFTER:
+        problems.append(
+            f"Mailbox '{name}' has not been read successfully since {r['last_success_at']}; "
+            "check that cron runs `ticketctl process`."
+        )
+    token_expires = None
+    if r["auth"] == "oauth2":
+        issued = _parse(r["refresh_token_issued_at"])
+        if not r["refresh_token"] or issued is None:
+            problems.append(f"Mailbox '{name}' has no OAuth refresh token; complete its OAuth sign-in.")
+        else:
+            token_expires = issued + REFRESH_TOKEN_LIFETIME
+            problems += _expiry(f"The OAuth refresh token of mailbox '{name}'", token_expires, now, "sign in again")
+        secret_expires = _parse(r["client_secret_expires_at"])
+        if secret_expires is not None:
+            problems += _expiry(
+                f"The client secret of mailbox '{name}'",
+                secret_expires,
+                now,
+                "make a new secret in Azure and set it with `ticketctl mailbox edit`",
+            )
+    return MailboxHealth(
+        name=name,
+        kind=r["kind"],
+        auth=r["auth"],
+        last_run_at=r["last_run_at"],
+        last_success_at=r["last_success_at"],
+        last_error=last_error,
+        failed_runs=r["failed_runs"],
+        refresh_token_expires_at=_stamp(token_expires) if token_expires else None,
+        client_secret_expires_at=r["client_secret_expires_at"],
+        problems=problems,
+    )
+
+
+def _expiry(what: str, expires: datetime, now: datetime, fix: str) -> list[str]:
+    if expires <= now:
+        return [f"{what} expired on {expires:%Y-%m-%d}; {fix}."]
+    if expires - now <= WARN_BEFORE:
+        return [f"{what} expires on {expires:%Y-%m-%d}, in {(expires - now).days} day(s); {fix}."]
+    return []
+
+
+def _queue(store: Store, now: datetime) -> QueueHealth:
+    counts = {r["status"]: r["n"] for r in store.query("SELECT status, count(*) AS n FROM email_queue GROUP BY status")}
+    overdue = store.one(
+        "SELECT count(*) AS n FROM email_queue WHERE status = 'pending' AND next_attempt_at < ?",
+        (_stamp(now - QUEUE_OVERDUE),),
+    )["n"]
+    oldest = store.one("SELECT min(created_at) AS at FROM email_queue WHERE status = 'pending'")["at"]
+    return QueueHealth(
+        pending=counts.get("pending", 0),
+        sending=counts.get("sending", 0),
+        failed=counts.get("failed", 0),
+        overdue=overdue,
+        oldest_pending_at=oldest,
+    )
+
+
+def _parse(value: str | None) -> datetime | None:
+    """A stored time (ISO, or a bare date) as an aware UTC datetime; None if absent or unreadable."""
+    if not value:
+        return None
+    try:
+        moment = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+def _stamp(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _human(delta: timedelta) -> str:
+    hours = int(delta.total_seconds() // 3600)
+    return f"{hours} hour(s)"

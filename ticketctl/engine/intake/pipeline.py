@@ -1,0 +1,321 @@
+"""The processing run: lock, mailboxes in order (bounce mailboxes first), messages in small batches
+(one fetch, one commit, one dispose each; every message its own savepoint in the batch's transaction)
+through the rule chain, dispose only after the commit, then drain the email queue. See DESIGN.md,
+"The flow of one process run"."""
+
+from __future__ import annotations
+
+import importlib
+import logging
+from collections import Counter
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor, wait
+from contextlib import nullcontext
+from dataclasses import dataclass, field
+
+from ticketctl.engine.admin import mailboxes
+from ticketctl.engine.admin.mailboxes import Mailbox
+from ticketctl.engine.config import Config
+from ticketctl.engine.errors import TicketctlError
+from ticketctl.engine.intake.ingest import Outcome, Rule, ingest
+from ticketctl.engine.intake.lock import run_lock
+from ticketctl.engine.intake.rules import StoreView
+from ticketctl.engine.intake.sources import Fetched, Source, TokenProvider, Waiting, open_source
+from ticketctl.engine.outbound.background import BackgroundDrain
+from ticketctl.engine.store import blobs
+from ticketctl.engine.store.connection import Store, utcnow
+
+log = logging.getLogger(__name__)
+
+# The rule chain, read top to bottom; the first rule that decides wins. `route` always decides.
+RULES = ("unreadable", "mail-loop", "bounce", "auto-reply", "subject-tag", "references", "admin-to-self", "route")
+RULE_MODULES = {
+    "unreadable": "unreadable",
+    "mail-loop": "loop",
+    "bounce": "bounce",
+    "auto-reply": "autoreply",
+    "subject-tag": "subject_tag",
+    "references": "references",
+    "admin-to-self": "admin_self",
+    "route": "route",
+}
+
+Progress = Callable[[str, int, int], None]  # (mailbox name, done, total)
+
+# With this many messages waiting in a mailbox, a child process sends while the run takes them in.
+BACKGROUND_SEND_MIN = 200
+
+# A batch is fetched in one round trip and committed once; this bounds the memory it holds.
+BATCH_BYTES = 1024 * 1024
+
+
+@dataclass
+class MailboxReport:
+    mailbox: str
+    counts: dict[str, int] = field(default_factory=dict)
+    error: str | None = None
+
+    @property
+    def failed(self) -> bool:
+        return self.error is not None
+
+    def summary(self) -> str:
+        total = sum(self.counts.values())
+        parts = ", ".join(f"{n} {d}" for d, n in sorted(self.counts.items())) or "nothing waiting"
+        line = f"{self.mailbox}: {total} message(s): {parts}"
+        return f"{line}; FAILED: {self.error}" if self.error else line
+
+
+@dataclass
+class ProcessReport:
+    mailboxes: list[MailboxReport] = field(default_factory=list)
+    sent: int = 0
+    send_failed: int = 0
+    send_error: str | None = None
+    dry_run: bool = False
+
+    @property
+    def failed(self) -> bool:
+        return any(m.failed for m in self.mailboxes) or self.send_error is not None
+
+
+def rule_chain() -> list[Rule]:
+    chain = []
+    for name in RULES:
+        module = importlib.import_module(f"ticketctl.engine.intake.rules.{RULE_MODULES[name]}")
+        assert module.NAME == name, f"rule module {module.__name__} is named {module.NAME}, listed as {name}"
+        chain.append((name, module.check))
+    return chain
+
+
+def mailboxes_to_process(store: Store, only: str | None = None) -> list[Mailbox]:
+    """Mailboxes with an active ticket type; those with a bounce_back type first."""
+    rows = store.query(
+        "SELECT mailbox_id, max(task = 'bounce_back') AS bounces FROM ticket_types WHERE active = 1 GROUP BY mailbox_id"
+    )
+    order = {r["mailbox_id"]: r["bounces"] for r in rows}
+    boxes = [m for m in mailboxes.list_all(store) if m.id in order]
+    if only is not None:
+        wanted = mailboxes.get(store, only)
+        boxes = [m for m in boxes if m.id == wanted.id] or [wanted]
+    return sorted(boxes, key=lambda m: (-order.get(m.id, 0), m.name))
+
+
+def run(
+    store: Store,
+    config: Config,
+    *,
+    mailbox: str | None = None,
+    dry_run: bool = False,
+    limit: int | None = None,
+    notify: bool = True,
+    progress: Progress | None = None,
+    lock_wait: float = 10.0,
+) -> ProcessReport:
+    """One processing run. Raises LockHeld when another run holds the database."""
+    with run_lock(config.lock_path, lock_wait):
+        report = ProcessReport(dry_run=dry_run)
+        sending = _Sending(config, enabled=not dry_run and notify)
+        for box in mailboxes_to_process(store, mailbox):
+            report.mailboxes.append(
+                process_mailbox(
+                    store, config, box, dry_run=dry_run, limit=limit, notify=notify, progress=progress, sending=sending
+                )
+            )
+        if not dry_run:
+            sending.finish(report)
+            _drain(store, config, report)
+            store.refresh_statistics()
+        return report
+
+
+class _Sending:
+    """Starts a background sender (outbound/background.py) once a mailbox has a backlog worth it."""
+
+    def __init__(self, config: Config, enabled: bool) -> None:
+        self.config = config
+        self.enabled = enabled
+        self.started: BackgroundDrain | None = None
+
+    def backlog(self, waiting: int) -> None:
+        if self.enabled and self.started is None and waiting >= BACKGROUND_SEND_MIN:
+            self.started = BackgroundDrain(self.config)
+
+    def finish(self, report: ProcessReport) -> None:
+        if self.started is not None:
+            done = self.started.finish()
+            report.sent += done.sent
+            report.send_failed += done.failed
+            report.send_error = report.send_error or done.error
+
+
+def process_mailbox(
+    store: Store,
+    config: Config,
+    mailbox: Mailbox,
+    *,
+    dry_run: bool = False,
+    limit: int | None = None,
+    notify: bool = True,
+    progress: Progress | None = None,
+    sending: _Sending | None = None,
+) -> MailboxReport:
+    report = MailboxReport(mailbox.name)
+    counts: Counter[str] = Counter()
+    run_id = None if dry_run else _start_run(store, mailbox)
+    source = None
+    try:
+        spool_dir = config.data_dir / "spool"  # large messages download here: a link away from the blob store
+        source = open_source(mailbox, config.limits, _token_provider(store, mailbox), spool_dir=spool_dir)
+        waiting = source.list()[: limit or None]
+        if sending is not None:
+            sending.backlog(len(waiting))
+        _take_in(store, config, mailbox, source, waiting, counts, dry_run=dry_run, notify=notify, progress=progress)
+        source.close()
+    except TicketctlError as exc:
+        report.error = str(exc)
+    except (OSError, EOFError) as exc:  # a connection that dropped mid-run
+        report.error = (
+            f"the connection to {mailbox.host or mailbox.maildir_path} failed ({exc}); "
+            "nothing unrecorded was deleted, and the next run goes on from here"
+        )
+    except Exception as exc:
+        log.debug("mailbox %s failed", mailbox.name, exc_info=True)
+        report.error = (
+            f"unexpected {type(exc).__name__}: {exc}; nothing unrecorded was deleted "
+            "(run with --debug for the traceback)"
+        )
+    finally:
+        if report.error and source is not None:
+            _quietly(source.abort)
+    report.counts = dict(counts)
+    if run_id is not None:
+        _finish_run(store, mailbox, run_id, report)
+    return report
+
+
+def _take_in(
+    store: Store,
+    config: Config,
+    mailbox: Mailbox,
+    source: Source,
+    waiting: list[Waiting],
+    counts: Counter[str],
+    *,
+    dry_run: bool,
+    notify: bool,
+    progress: Progress | None,
+) -> None:
+    """The waiting messages, batch by batch: fetch, ingest in one commit, then dispose."""
+    view = StoreView(store, mailbox.id)
+    rules = rule_chain()
+    max_bytes = config.limits.max_message_bytes
+    planned = list(batches(waiting, max_bytes, config.limits.batch_messages))
+    done = 0
+    with ThreadPoolExecutor(1, thread_name_prefix="fetch") as fetcher:
+
+        def download(index: int) -> Future[list[Fetched]] | None:
+            if index >= len(planned):
+                return None
+            return fetcher.submit(source.fetch_many, [w.uid for w in planned[index]], max_bytes)
+
+        # The next batch downloads while this one is taken in; the connection is never used by both
+        # threads at once: disposing waits until that download is over.
+        following = download(0)
+        for number, batch in enumerate(planned):
+            assert following is not None
+            fetched = following.result()
+            following = download(number + 1)
+            # One commit for the batch (each message a savepoint of it), after its files are on disk.
+            with nullcontext() if dry_run else store.transaction(), blobs.synced_together():
+                outcomes = [
+                    ingest(store, config, mailbox, f, rules, view, notify=notify, dry_run=dry_run) for f in fetched
+                ]
+            counts.update(outcome.disposition for outcome in outcomes)
+            if following is not None:
+                wait([following])
+            if not dry_run:
+                _dispose(source, fetched, outcomes)
+            done += len(batch)
+            if progress:
+                progress(mailbox.name, done, len(waiting))
+
+
+def _dispose(source: Source, fetched: list[Fetched], outcomes: list[Outcome]) -> None:
+    """After the batch's commit: remove (or move) what was recorded; set aside what could not be kept."""
+    pairs = list(zip(fetched, outcomes, strict=True))
+    source.dispose_many([f.uid for f, o in pairs if not o.keep_on_server])
+    for f, o in pairs:
+        if o.keep_on_server:
+            source.set_aside(f.uid)
+
+
+def batches(waiting: list[Waiting], max_bytes: int, most: int) -> Iterator[list[Waiting]]:
+    """Small messages in batches of up to `most` messages and BATCH_BYTES (one fetch, one commit, one
+    dispose each); a message larger than that, or over the size limit, on its own."""
+    batch: list[Waiting] = []
+    size = 0
+    for item in waiting:
+        alone = item.size > BATCH_BYTES or item.size > max_bytes
+        if batch and (alone or len(batch) >= most or size + item.size > BATCH_BYTES):
+            yield batch
+            batch, size = [], 0
+        batch.append(item)
+        size += item.size
+        if alone:
+            yield batch
+            batch, size = [], 0
+    if batch:
+        yield batch
+
+
+def _token_provider(store: Store, mailbox: Mailbox) -> TokenProvider | None:
+    if mailbox.auth != "oauth2":
+        return None
+    from ticketctl.engine.oauth import microsoft as oauth
+
+    return oauth.token_provider(store, mailbox)
+
+
+def _drain(store: Store, config: Config, report: ProcessReport) -> None:
+    from ticketctl.engine.outbound import outbox
+
+    result = outbox.drain(store, config)
+    report.sent += len(result.sent)
+    report.send_failed += len(result.retry) + len(result.failed)
+    report.send_error = report.send_error or result.error
+
+
+def _start_run(store: Store, mailbox: Mailbox) -> int:
+    with store.transaction() as conn:
+        cur = conn.execute("INSERT INTO runs (mailbox_id, started_at) VALUES (?, ?)", (mailbox.id, utcnow()))
+    return int(cur.lastrowid or 0)
+
+
+def _finish_run(store: Store, mailbox: Mailbox, run_id: int, report: MailboxReport) -> None:
+    import json
+
+    now = utcnow()
+    with store.transaction() as conn:
+        conn.execute(
+            "UPDATE runs SET finished_at = ?, ok = ?, counts = ?, error = ? WHERE id = ?",
+            (now, int(not report.failed), json.dumps(report.counts), report.error, run_id),
+        )
+        if report.failed:
+            conn.execute(
+                "UPDATE mailboxes SET last_run_at = ?, last_error = ?, failed_runs = failed_runs + 1 WHERE id = ?",
+                (now, report.error, mailbox.id),
+            )
+        else:
+            conn.execute(
+                "UPDATE mailboxes SET last_run_at = ?, last_success_at = ?, last_error = NULL,"
+                " failed_runs = 0 WHERE id = ?",
+                (now, now, mailbox.id),
+            )
+
+
+def _quietly(action: Callable[[], None]) -> None:
+    try:
+        action()
+    except Exception:
+        log.debug("ignored error while aborting", exc_info=True)

@@ -1,0 +1,256 @@
+"""IMAP with imapclient: one folder, worked by UID; uids are "UIDVALIDITY/UID" so a reset folder never
+matches old ledger rows.
+
+Nothing is marked \\Seen before the pipeline has committed (BODY.PEEK). Disposing deletes only the
+messages named: \\Deleted then UID EXPUNGE of those UIDs (UIDPLUS). A server without UIDPLUS gets the
+\\Deleted flag only: a plain EXPUNGE (or CLOSE) would also remove messages other people marked
+deleted, so we leave the expunge to them and skip \\Deleted messages when listing. For the same reason
+the session ends with LOGOUT, never CLOSE.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from ticketctl.engine.admin.mailboxes import Mailbox
+from ticketctl.engine.config import LimitsConfig
+from ticketctl.engine.errors import SourceError
+from ticketctl.engine.intake.sources import SPOOL_BYTES, Fetched, SpoolWriter, TokenProvider, Waiting
+from ticketctl.engine.intake.sources.net import access_token, guarded, login_refused, tls_context
+
+DELETED = b"\\Deleted"
+CHUNK = 1024 * 1024  # a spooled message is fetched in partial pieces of this size (BODY.PEEK[]<offset.length>)
+
+
+class ImapSource:
+    def __init__(
+        self,
+        mailbox: Mailbox,
+        limits: LimitsConfig,
+        token_provider: TokenProvider | None,
+        *,
+        spool_dir: Path | None = None,
+    ) -> None:
+        self.mailbox = mailbox
+        self.limits = limits
+        self.spool_dir = spool_dir
+        self.folder = mailbox.folder or "INBOX"
+        self._sizes: dict[str, int] = {}
+        self._processed_exists = False
+        self.client: Any = _connect(mailbox, limits)
+        try:
+            self._login(token_provider)
+            self.uidvalidity = self._select()
+            with self._guard("reading the server's capabilities"):
+                caps = set(self.client.capabilities())
+            self.has_uidplus = b"UIDPLUS" in caps
+            self.has_move = b"MOVE" in caps
+        except BaseException:
+            self.abort()
+            raise
+
+    # --- the Source interface ---
+    def list(self) -> list[Waiting]:
+        data: dict[int, Any] = {}
+        with self._guard(f"listing folder '{self.folder}'"):
+            numbers = sorted(self.client.search(["UNDELETED"]))
+            for start in range(0, len(numbers), 500):  # keeps command lines short
+                data.update(self.client.fetch(numbers[start : start + 500], ["RFC822.SIZE", "FLAGS"]))
+        waiting = []
+        for number in numbers:
+            item = data.get(number, {})
+            if DELETED in item.get(b"FLAGS", ()) or b"RFC822.SIZE" not in item:
+                continue
+            uid = f"{self.uidvalidity}/{number}"
+            self._sizes[uid] = int(item[b"RFC822.SIZE"])
+            waiting.append(Waiting(uid, self._sizes[uid]))
+        return waiting
+
+    def fetch(self, uid: str, max_bytes: int) -> Fetched:
+        number = self._number(uid)
+        size = self._sizes.get(uid)
+        if size is None:
+            size = int(self._fetch_one(uid, number, ["RFC822.SIZE"])[b"RFC822.SIZE"])
+        if size > max_bytes:
+            item = self._fetch_one(uid, number, ["BODY.PEEK[HEADER]"])
+            return Fetched(uid, size, None, item[b"BODY[HEADER]"])
+        if size > SPOOL_BYTES:
+            return self._fetch_spooled(uid, number, size)
+        raw = self._fetch_one(uid, number, ["BODY.PEEK[]"])[b"BODY[]"]
+        return Fetched(uid, len(raw), raw)
+
+    def fetch_many(self, uids: list[str], max_bytes: int) -> list[Fetched]:
+        """Whole messages in one UID FETCH (the caller keeps a batch small); one over SPOOL_BYTES or
+        `max_bytes` is fetched on its own (spooled, or headers only)."""
+        most = min(max_bytes, SPOOL_BYTES)
+        whole = {self._number(uid): uid for uid in uids if self._sizes.get(uid, most + 1) <= most}
+        if len(whole) < 2:
+            return [self.fetch(uid, max_bytes) for uid in uids]
+        with self._guard(f"fetching {len(whole)} messages"):
+            data = self.client.fetch(sorted(whole), ["BODY.PEEK[]"])
+        fetched = []
+        for uid in uids:
+            number = self._number(uid)
+            if number not in whole:
+                fetched.append(self.fetch(uid, max_bytes))
+                continue
+            raw = data.get(number, {}).get(b"BODY[]")
+            if raw is None:
+                raise self._gone(uid)
+            fetched.append(Fetched(uid, len(raw), raw))
+        return fetched
+
+    def dispose(self, uid: str) -> None:
+        self.dispose_many([uid])
+
+    def dispose_many(self, uids: list[str]) -> None:
+        """Move (or delete) these messages with one command each, not one per message."""
+        if not uids:
+            return
+        numbers = [self._number(uid) for uid in uids]
+        what = f"message {uids[0]}" if len(uids) == 1 else f"{len(uids)} messages"
+        if self.mailbox.processed_folder:
+            self._move(numbers, what)
+        else:
+            self._delete(numbers, what)
+        for uid in uids:
+            self._sizes.pop(uid, None)
+
+    def set_aside(self, uid: str) -> None:
+        """Move to the processed folder when there is one; otherwise leave it in place."""
+        if self.mailbox.processed_folder:
+            self._move([self._number(uid)], f"message {uid}")
+            self._sizes.pop(uid, None)
+
+    def close(self) -> None:
+        try:
+            with self._guard("logging out"):
+                self.client.logout()
+        finally:
+            self.abort()
+
+    def abort(self) -> None:
+        _drop(self.client)
+
+    # --- steps ---
+    def _guard(self, doing: str) -> Any:
+        return guarded(self.mailbox, self.limits, doing)
+
+    def _login(self, token_provider: TokenProvider | None) -> None:
+        from imapclient.exceptions import LoginError
+
+        mailbox = self.mailbox
+        with self._guard("logging in"):
+            try:
+                if mailbox.auth == "oauth2":
+                    self.client.oauth2_login(mailbox.username, access_token(mailbox, token_provider))
+                else:
+                    self.client.login(mailbox.username, mailbox.password or "")
+            except LoginError as exc:
+                raise login_refused(mailbox, exc) from exc
+
+    def _select(self) -> int:
+        from imapclient.exceptions import IMAPClientError
+
+        with self._guard(f"opening folder '{self.folder}'"):
+            try:
+                info = self.client.select_folder(self.folder)
+            except IMAPClientError as exc:
+                if not self.client.folder_exists(self.folder):
+                    raise SourceError(
+                        f"Mailbox '{self.mailbox.name}': the folder '{self.folder}' does not exist; "
+                        f"check the name with `ticketctl mailbox edit {self.mailbox.name} --folder`."
+                    ) from exc
+                raise
+        return int(info[b"UIDVALIDITY"])
+
+    def _number(self, uid: str) -> int:
+        validity, _, number = uid.partition("/")
+        if validity != str(self.uidvalidity) or not number.isdigit():
+            raise SourceError(
+                f"Mailbox '{self.mailbox.name}': message {uid} is not in folder '{self.folder}' any more "
+                "(the folder was reset or the id is not ours); the next run lists it afresh."
+            )
+        return int(number)
+
+    def _fetch_one(self, uid: str, number: int, parts: list[str]) -> dict[bytes, Any]:
+        with self._guard(f"fetching message {uid}"):
+            item = self.client.fetch([number], parts).get(number)
+        if not item:
+            raise self._gone(uid)
+        return dict(item)
+
+    def _gone(self, uid: str) -> SourceError:
+        return SourceError(
+            f"Mailbox '{self.mailbox.name}': message {uid} is no longer in folder '{self.folder}' "
+            "(another client moved or deleted it)."
+        )
+
+    def _fetch_spooled(self, uid: str, number: int, size: int) -> Fetched:
+        """The message in CHUNK-sized partial fetches straight into a spool file: imaplib and imapclient
+        each copy a literal they read, so one whole-message FETCH costs several times its size. It ends
+        at an empty piece, or at a short one once RFC822.SIZE is reached (a short piece before that is
+        not trusted to be the end)."""
+        with SpoolWriter(self.spool_dir) as out:
+            while True:
+                item = self._fetch_one(uid, number, [f"BODY.PEEK[]<{out.size}.{CHUNK}>"])
+                data = next((v for k, v in item.items() if k.startswith(b"BODY[]")), None) or b""
+                out.write(data)
+                if not data or (len(data) < CHUNK and out.size >= size):
+                    break
+            spool = out.finish()
+        return Fetched(uid, spool.size, None, spool=spool)
+
+    def _delete(self, numbers: list[int], what: str) -> None:
+        with self._guard(f"deleting {what}"):
+            self.client.add_flags(numbers, [DELETED], silent=True)
+            if self.has_uidplus:
+                self.client.expunge(numbers)  # UID EXPUNGE <set>: these messages only
+
+    def _move(self, numbers: list[int], what: str) -> None:
+        target = self.mailbox.processed_folder
+        with self._guard(f"moving {what} to folder '{target}'"):
+            if not self._processed_exists:
+                if not self.client.folder_exists(target):
+                    self.client.create_folder(target)
+                self._processed_exists = True
+            if self.has_move:
+                self.client.move(numbers, target)
+                return
+            self.client.copy(numbers, target)
+        self._delete(numbers, what)
+
+
+def _connect(mailbox: Mailbox, limits: LimitsConfig) -> Any:
+    from imapclient import IMAPClient, SocketTimeout
+
+    context = tls_context(mailbox) if mailbox.security != "none" else None
+    with guarded(mailbox, limits, "connecting", connecting=True):
+        client = IMAPClient(
+            mailbox.host,
+            port=mailbox.port,
+            ssl=mailbox.security == "ssl",
+            ssl_context=context,
+            timeout=SocketTimeout(connect=limits.connect_timeout, read=limits.read_timeout),
+        )
+    if mailbox.security == "starttls":
+        try:
+            with guarded(mailbox, limits, "starting TLS", connecting=True):
+                if not client.has_capability("STARTTLS"):
+                    raise SourceError(
+                        f"Mailbox '{mailbox.name}': {mailbox.host}:{mailbox.port} does not offer STARTTLS; "
+                        "use --security ssl with the server's TLS port, or check the port."
+                    )
+                client.starttls(context)
+        except BaseException:
+            _drop(client)
+            raise
+    return client
+
+
+def _drop(client: Any) -> None:
+    try:
+        client.shutdown()
+    except Exception:  # noqa: S110 - already gone is fine: we only want the socket closed
+        pass

@@ -1,0 +1,178 @@
+"""Parsing a message from a file without ever holding its base64 attachments in memory.
+
+The standard parser (`email.feedparser` with `compat32`, as `message.parse` uses it) is fed the file in
+pieces. The body lines of every base64 part that will become an attachment are taken out of the
+parser's input before the parser collects them, and decoded straight into a file in a scratch
+directory, hashed on the way; the parser sees an empty body there. Everything else -- structure,
+headers, defects, text parts -- is the parser's own work, so the result is the one `message.parse`
+gives, with `DecodedFile`s where it would hold payload bytes.
+
+Not diverted (kept in memory as before): text body candidates, parts that are not base64, and every
+part inside a message/* part (a forwarded message is stored flattened whole). The stdlib's feedparser
+internals used here (`_input`, `_cur`, `_msgstack`, `_parse_headers`) are the ones of Python 3.11-3.13;
+the corpus equivalence test (tests/engine/test_mimespool.py) fails if a new Python changes them.
+"""
+
+from __future__ import annotations
+
+import binascii
+import hashlib
+import os
+from email import policy
+from email.feedparser import BufferedSubFile, BytesFeedParser  # type: ignore[attr-defined]
+from email.message import Message
+from pathlib import Path
+from typing import Any, BinaryIO
+
+from ticketctl.engine.mail.mimeparts import DecodedFile, content_type, make_leaf, view
+
+READ_CHUNK = 256 * 1024
+DECODE_CHUNK = 256 * 1024  # encoded characters decoded at a time
+_ALPHABET = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
+_NOT_ALPHABET = bytes(sorted(set(range(256)) - set(_ALPHABET)))  # what a lenient base64 decoder skips
+
+
+class Unsupported(Exception):
+    """The file cannot be parsed this way with the in-memory result; the caller parses it in memory."""
+
+
+class SpooledPart(Message):
+    """A MIME part; `decoded` is set when its body went to a file instead of `_payload`."""
+
+    decoded: DecodedFile | None = None
+
+
+def load(head: bytes, rest: BinaryIO, scratch: Path) -> Message:
+    """The message whose first bytes are `head` and the rest `rest`, as `BytesParser(policy=compat32)`
+    would parse it, base64 attachment bodies decoded into files under `scratch`."""
+    parser = _Parser(scratch)
+    parser.feed(head)
+    while data := rest.read(READ_CHUNK):
+        parser.feed(data)
+    root = parser.close()
+    if parser.sink is not None:  # the input ended inside a diverted part: the close finished it
+        parser.finish_sink()
+    return root
+
+
+class _Input(BufferedSubFile):
+    """The parser's line buffer; while a part is diverted its lines go to the sink, not the parser."""
+
+    def __init__(self, parser: _Parser) -> None:
+        super().__init__()
+        self.parser = parser
+
+    def readline(self) -> Any:
+        line = super().readline()
+        while self.parser.sink is not None and isinstance(line, str):
+            if not line:  # the part's end (a boundary, or the end of the input)
+                self.parser.finish_sink()
+                break
+            self.parser.sink.line(line)
+            line = super().readline()
+        return line
+
+
+class _Parser(BytesFeedParser):
+    def __init__(self, scratch: Path) -> None:
+        super().__init__(SpooledPart, policy=policy.compat32)
+        self._input = _Input(self)
+        self.scratch = scratch
+        self.sink: _Base64Sink | None = None
+        self._sink_part: SpooledPart | None = None
+
+    def _parse_headers(self, lines: list[str]) -> None:
+        super()._parse_headers(lines)  # type: ignore[misc]
+        part = self._cur  # type: ignore[attr-defined]
+        if isinstance(part, SpooledPart) and _diverted(part, self._msgstack[:-1]):  # type: ignore[attr-defined]
+            self.sink = _Base64Sink(self.scratch)
+            self._sink_part = part
+
+    def finish_sink(self) -> None:
+        sink, part = self.sink, self._sink_part
+        self.sink = self._sink_part = None
+        if sink is not None and part is not None:
+            part.decoded = sink.finish()
+
+
+def _diverted(part: Message, ancestors: list[Message]) -> bool:
+    """True for a base64 leaf that `message._read_body` will make an attachment of, and that the
+    feedparser reads as a plain leaf (not message/*, not multipart), outside any message/* part."""
+    try:
+        if part.get_content_maintype() in ("message", "multipart"):
+            return False
+        if any(a.get_content_maintype() == "message" for a in ancestors):
+            return False
+        shadow = view(part)
+        ctype = content_type(shadow)
+        if ctype.startswith("multipart/") or ctype.startswith("message/"):
+            return False
+        # the same test Message.get_payload(decode=True) makes before it base64-decodes
+        if str(shadow.get("content-transfer-encoding", "")).lower() != "base64":
+            return False
+        return not make_leaf(part, shadow, ctype, ()).is_body_candidate
+    except Exception:
+        return False
+
+
+class _Base64Sink:
+    """Decodes base64 body lines into a file exactly as `email._encoded_words.decode_b` decodes the
+    joined lines (what `get_payload(decode=True)` returns): characters outside the alphabet are
+    skipped, decoding stops at a completed padding, a last quad of 2 or 3 characters is padded. A
+    last quad of 1 character (decode_b then returns the undecoded text) raises Unsupported."""
+
+    def __init__(self, scratch: Path) -> None:
+        self.path = scratch / f"part-{os.urandom(8).hex()}"
+        self._out = os.fdopen(os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "wb")
+        self._lines: list[str] = []
+        self._buffered = 0
+        self._pending = bytearray()  # alphabet characters not decoded yet
+        self._pads = 0
+        self._done = False
+        self._hash = hashlib.sha256()
+        self._size = 0
+
+    def line(self, line: str) -> None:
+        if self._done:
+            return
+        self._lines.append(line)
+        self._buffered += len(line)
+        if self._buffered >= DECODE_CHUNK:
+            self._take()
+
+    def finish(self) -> DecodedFile:
+        self._take()
+        rest = len(self._pending) % 4
+        if rest == 1 and not self._done:
+            raise Unsupported("a base64 part ends one character into a quad")
+        tail = bytes(self._pending) + (b"==" if rest else b"")
+        self._write(binascii.a2b_base64(tail))
+        self._out.close()
+        return DecodedFile(self.path, self._hash.hexdigest(), self._size)
+
+    def _take(self) -> None:
+        data = "".join(self._lines).encode("ascii", "surrogateescape")
+        self._lines, self._buffered = [], 0
+        start = 0
+        while not self._done:
+            pad = data.find(b"=", start)
+            chunk = (data[start:] if pad < 0 else data[start:pad]).translate(None, _NOT_ALPHABET)
+            if chunk:
+                self._pads = 0
+                self._pending += chunk
+            if pad < 0:
+                break
+            quad = len(self._pending) % 4
+            if quad >= 2:
+                self._pads += 1
+                self._done = quad + self._pads >= 4
+            start = pad + 1
+        whole = len(self._pending) - len(self._pending) % 4
+        if whole and not self._done:
+            self._write(binascii.a2b_base64(self._pending[:whole]))
+            del self._pending[:whole]
+
+    def _write(self, data: bytes) -> None:
+        self._out.write(data)
+        self._hash.update(data)
+        self._size += len(data)

@@ -1,0 +1,75 @@
+"""Sending while taking in: during a run with a long backlog, a child process drains the email queue
+while the parent records messages, so notices go out from the first committed batch on and the two
+halves of the work use two CPUs.
+
+The child sees only committed rows and claims them as any drain does (pending -> sending in one commit),
+so the parent's final drain, which always runs, never sends a row twice. It stops when the parent says
+the mailboxes are done and a last pass finds nothing due, when a send error stops every mail (server
+down, login refused), or when the parent is gone.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+from dataclasses import dataclass
+from typing import Any
+
+from ticketctl.engine.config import Config
+
+WAIT_SECONDS = 0.2  # between passes that found nothing due
+
+
+@dataclass
+class Sent:
+    sent: int = 0
+    failed: int = 0  # to be tried again, or failed for good
+    error: str | None = None
+
+
+class BackgroundDrain:
+    def __init__(self, config: Config) -> None:
+        context = multiprocessing.get_context("spawn")  # a fresh interpreter: no threads or connections shared
+        self._done = context.Event()
+        self._results, child_end = context.Pipe(duplex=False)
+        self._process = context.Process(
+            target=_drain_until_done, args=(config, self._done, child_end), name="ticketctl-send", daemon=True
+        )
+        self._process.start()
+        child_end.close()
+
+    def finish(self) -> Sent:
+        """Tell the child the mailboxes are done; wait for its last pass and return what it sent."""
+        self._done.set()
+        try:
+            result: Sent = self._results.recv()
+        except EOFError:
+            result = Sent(error="the background sender stopped unexpectedly; the queue is drained in the run")
+        self._process.join()
+        return result
+
+
+def _drain_until_done(config: Config, done: Any, results: Any) -> None:
+    from ticketctl.engine.outbound import outbox
+    from ticketctl.engine.store.connection import Store
+
+    total = Sent()
+    parent = multiprocessing.parent_process()
+    store = Store(config.database, config.data_dir)
+    try:
+        while parent is None or parent.is_alive():
+            finishing = done.is_set()
+            report = outbox.drain(store, config)
+            total.sent += len(report.sent)
+            total.failed += len(report.retry) + len(report.failed)
+            if report.error:
+                total.error = report.error
+                break
+            if not report.attempted:
+                if finishing:
+                    break
+                done.wait(WAIT_SECONDS)
+    except Exception as exc:  # the parent's own drain still runs; it only needs to know
+        total.error = f"the background sender failed ({type(exc).__name__}: {exc})"
+    finally:
+        store.close()
+    results.send(total)

@@ -1,0 +1,51 @@
+"""Where the raw bytes of each message taken in are kept.
+
+A message up to INLINE_MAX bytes goes into the `raw_messages` table, inside the transaction that records
+it: it is durable with that one commit (a batch of small messages costs one fsync, not a file, a rename
+and two fsyncs each). A bigger one is a content-addressed file under the data directory (blobs.py), so
+it never has to pass through SQLite in one piece. Either way it is stored once per SHA-256.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+from ticketctl.engine.intake.sources import Fetched
+from ticketctl.engine.store import blobs
+
+INLINE_MAX = 1024 * 1024
+
+
+def keep(conn: sqlite3.Connection, data_dir: Path, sha: str, fetched: Fetched) -> tuple[int | None, str | None]:
+    """Store the message's bytes (once) and return where: (raw_messages id, None) or (None, path under
+    data_dir). A spooled message (sources/ spool a large one to a file) is linked into place."""
+    raw = fetched.raw or b""
+    if fetched.spool is not None or len(raw) > INLINE_MAX:
+        if fetched.spool is not None:
+            blobs.save_blob_file(data_dir, "raw", fetched.spool.path, sha, fetched.spool.size)
+        else:
+            blobs.save_blob(data_dir, "raw", raw)
+        return None, str(blobs.blob_path(data_dir, "raw", sha).relative_to(data_dir))
+    row = conn.execute("SELECT id FROM raw_messages WHERE sha256 = ?", (sha,)).fetchone()
+    if row is not None:
+        return int(row[0]), None
+    cur = conn.execute("INSERT INTO raw_messages (sha256, data) VALUES (?, ?)", (sha, raw))
+    return int(cur.lastrowid or 0), None
+
+
+def read(
+    conn: sqlite3.Connection, data_dir: Path, raw_id: int | None, raw_path: str | None, limit: int = -1
+) -> bytes | None:
+    """The bytes kept for a ledger row (its raw_id and raw_path; the first `limit` of them), or None when
+    none were kept."""
+    if raw_id is not None:
+        if limit < 0:
+            found = conn.execute("SELECT data FROM raw_messages WHERE id = ?", (raw_id,)).fetchone()
+        else:
+            found = conn.execute("SELECT substr(data, 1, ?) FROM raw_messages WHERE id = ?", (limit, raw_id)).fetchone()
+        return bytes(found[0]) if found else None
+    if raw_path is not None:
+        with (data_dir / raw_path).open("rb") as f:
+            return f.read(limit)
+    return None
