@@ -23,6 +23,7 @@ from tests.servers.fake_entra import (
 )
 from ticketctl.engine.admin import mailboxes
 from ticketctl.engine.oauth import microsoft as oauth
+from ticketctl.engine.oauth.tokens import token_source
 
 
 @pytest.fixture
@@ -66,7 +67,7 @@ def test_provider_tokens_log_in_to_dovecot(store, jwt_entra, dovecot, mail_user)
     from imapclient import IMAPClient
 
     mailbox = authorized_mailbox(store, jwt_entra, dovecot, mail_user.name, "imap", "support")
-    provide = oauth.token_provider(store, mailbox)
+    provide = token_source(store, mailbox)
     with IMAPClient("127.0.0.1", port=dovecot.ports["imap"], ssl=False) as client:
         client.oauth2_login(mail_user.name, provide())
         assert client.select_folder("INBOX")[b"EXISTS"] == 0
@@ -81,7 +82,7 @@ def test_dovecot_refuses_the_token_for_another_user(store, jwt_entra, dovecot, m
     mailbox = authorized_mailbox(store, jwt_entra, dovecot, mail_user.name, "pop3", "support")
     pop = poplib.POP3("127.0.0.1", dovecot.ports["pop3"])
     try:
-        assert pop3_xoauth2(pop, "bob", oauth.token_provider(store, mailbox)()).startswith(b"-ERR")
+        assert pop3_xoauth2(pop, "bob", token_source(store, mailbox)()).startswith(b"-ERR")
     finally:
         pop.quit()
 

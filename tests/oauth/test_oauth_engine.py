@@ -12,6 +12,7 @@ from tests.servers.fake_entra import CLIENT_ID, CLIENT_SECRET, TENANT
 from ticketctl.engine.admin import mailboxes
 from ticketctl.engine.errors import ConfigError, MailboxAuthError
 from ticketctl.engine.oauth import microsoft as oauth
+from ticketctl.engine.oauth.tokens import token_source
 
 REDIRECT = "https://support.example.com/oauth"
 
@@ -177,7 +178,7 @@ def test_token_provider_caches_and_refreshes_five_minutes_before_the_end(store, 
     add_box(store)
     sign_in(store, fake_entra)
     clock = Clock()
-    provide = oauth.token_provider(store, "support", clock=clock)
+    provide = token_source(store, "support", clock=clock)
     token = provide()
     assert token == fake_entra.issued[-2]
     # the rotated refresh token is committed before the access token is handed out
@@ -196,7 +197,7 @@ def test_token_provider_reads_the_current_refresh_token(store, fake_entra):
     sign_in(store, fake_entra)
     stale = mailboxes.get(store, "support")
     oauth.refresh(store, stale)  # rotates; `stale` still holds the old token
-    assert oauth.token_provider(store, stale)()
+    assert token_source(store, stale)()
     assert mailbox.refresh_token is None
 
 
@@ -206,7 +207,7 @@ def test_mailboxes_of_one_tenant_keep_their_own_tokens(store, fake_entra):
     assert sign_in(store, fake_entra, "sales", "sales@contoso.com").account == "sales@contoso.com"
     assert sign_in(store, fake_entra, "service", "service@contoso.com").account == "service@contoso.com"
     service_token = committed(store, "service")["refresh_token"]
-    oauth.token_provider(store, "sales")()
+    token_source(store, "sales")()
     assert committed(store, "service")["refresh_token"] == service_token
     assert fake_entra.refresh_tokens[committed(store, "sales")["refresh_token"]] == "sales@contoso.com"
     assert fake_entra.refresh_tokens[service_token] == "service@contoso.com"
@@ -217,7 +218,7 @@ def test_revoked_refresh_token_tells_admin_to_authorize_again(store, fake_entra)
     sign_in(store, fake_entra)
     fake_entra.revoke("support@contoso.com")
     with pytest.raises(MailboxAuthError) as caught:
-        oauth.token_provider(store, "support")()
+        token_source(store, "support")()
     message = str(caught.value)
     assert "refresh token of mailbox 'support'" in message and "AADSTS70008" in message
     assert "`ticketctl oauth url support`" in message and "`ticketctl oauth exchange support`" in message
@@ -250,19 +251,19 @@ def test_unknown_tenant_is_a_sentence(store, fake_entra):
 def test_password_mailbox_is_refused(store, fake_entra):
     mailboxes.add(store, name="plain", kind="imap", host="h", username="u", password="pw")
     with pytest.raises(MailboxAuthError, match="logs in with a password, not OAuth2"):
-        oauth.token_provider(store, "plain")
+        token_source(store, "plain")
 
 
 def test_unauthorized_mailbox_is_told_to_sign_in(store, fake_entra):
     add_box(store)
     with pytest.raises(MailboxAuthError, match="no OAuth2 token yet.*oauth url support"):
-        oauth.token_provider(store, "support")()
+        token_source(store, "support")()
 
 
 def test_refresh_inside_a_transaction_is_refused(store, fake_entra):
     add_box(store)
     sign_in(store, fake_entra)
-    provide = oauth.token_provider(store, "support")
+    provide = token_source(store, "support")
     with pytest.raises(RuntimeError, match="outside a transaction"), store.transaction():
         provide()
 

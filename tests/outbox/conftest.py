@@ -151,3 +151,39 @@ def parse(data: bytes) -> EmailMessage:
     msg = message_from_bytes(data, policy=policy.default)
     assert isinstance(msg, EmailMessage)
     return msg
+
+
+def queue_mail(
+    store: Store,
+    config: Config,
+    ticket: Ticket,
+    *,
+    to: str = "ok@example.org",
+    cc: tuple[str, ...] = (),
+    body: str = "It is on fire.",
+    notice: bool = False,
+) -> tuple[int, str]:
+    """Queue one mail on `ticket` through the one writer, as the flows do: the new-ticket notice, or a
+    relay. Returns (queue id, Message-ID)."""
+    from ticketctl.engine.outbound import writer
+    from ticketctl.engine.outbound.contexts import NewTicketMail, Person, RelayMail, TicketFacts, TypeFacts
+    from ticketctl.engine.store import tickets, types
+
+    record = tickets.get(store, ticket.id)
+    ticket_type = types.get(store, "support")
+    assert record is not None and ticket_type is not None
+    spec = writer.MailSpec(
+        ticket_id=ticket.id,
+        tag=ticket_type.workflow_tag,
+        to=writer.Party(to),
+        sender=writer.Party(ticket_type.address, ticket_type.name),
+        reply_to=ticket_type.address,
+        cc=cc,
+        automatic=notice,
+    )
+    facts = dict(ticket=TicketFacts.of(record), type=TypeFacts.of(ticket_type), subject=record.subject, body=body)
+    sender = Person("Carla Customer", "carla@example.org")
+    context = NewTicketMail(**facts, sender=sender) if notice else RelayMail(**facts, sender=sender)
+    with store.transaction():
+        written = writer.write(store, config, spec, context)
+    return written.queue_id, written.message_id

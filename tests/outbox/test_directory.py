@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from tests.outbox.conftest import make_ticket, parse
 from ticketctl.engine.mail import msgid
+from ticketctl.engine.store import settings
 
 
 def test_queue_send_writes_parseable_eml_files(cli, store, workdir):
@@ -20,7 +21,7 @@ def test_queue_send_writes_parseable_eml_files(cli, store, workdir):
     assert len(files) == 2
     mails = {m["Message-ID"]: m for m in (parse(f.read_bytes()) for f in files)}
     rows = store.query("SELECT * FROM email_queue ORDER BY id")
-    secret = store.installation_secret()
+    secret = settings.installation_secret(store)
     for row in rows:
         mail = mails[f"<{row['message_id']}>"]
         assert mail["To"] == "Carla Customer <carla@example.org>"

@@ -10,6 +10,7 @@ import pytest
 
 from tests.outbox.conftest import make_ticket
 from ticketctl.engine.mail import msgid, tags
+from ticketctl.engine.store import settings
 
 ESCAPE = "{{ ''.__class__.__mro__ }}"
 
@@ -34,7 +35,7 @@ def test_reply_logs_and_queues_with_tag_and_threading(cli, store):
     )
     assert log["subject"] == row["subject"] == expected_subject
     assert log["message_id"] == row["message_id"]
-    assert msgid.verify_message_id(store.installation_secret(), row["message_id"]) == (ticket.id, log["id"])
+    assert msgid.verify_message_id(settings.installation_secret(store), row["message_id"]) == (ticket.id, log["id"])
     assert row["in_reply_to"] == log["in_reply_to"] == ticket.inbound_message_id
     assert row["references_"] == f"<{ticket.inbound_message_id}>"
     assert (row["from_email"], row["reply_to"], row["to_email"]) == (

@@ -8,11 +8,12 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from tests.outbox.conftest import OAUTH_TOKEN, OAUTH_USER, SMTP_USER, make_ticket, parse
+from tests.outbox.conftest import SMTP_USER, make_ticket, parse, queue_mail
 from tests.servers.smtp import free_port
 from ticketctl.engine.mail import msgid, tags
 from ticketctl.engine.outbound import delivery, outbox
 from ticketctl.engine.outbound.mailbuild import LOOP_HEADER
+from ticketctl.engine.store import queue, settings
 
 # aiosmtpd's own warning about AUTH on its implicit-TLS listener (where every byte is TLS anyway)
 pytestmark = pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiring TLS")
@@ -48,7 +49,7 @@ def test_reply_arrives_with_every_header_threading_and_attachments(cli, store, s
     # VERP at the bounce type's address, naming this queue row
     assert arrived["mail_from"].startswith("bounces+q")
     assert arrived["mail_from"].endswith("@example.com")
-    assert msgid.parse_verp(store.installation_secret(), arrived["mail_from"]) == row["id"]
+    assert msgid.parse_verp(settings.installation_secret(store), arrived["mail_from"]) == row["id"]
 
     mail = parse(arrived["data"])
     log = store.one("SELECT * FROM ticket_logs WHERE direction = 'out'")
@@ -58,11 +59,11 @@ def test_reply_arrives_with_every_header_threading_and_attachments(cli, store, s
     assert mail["Subject"] == f"[Support #{ticket.id}-{log['id']}] Printer on fire"
     assert tags.find(mail["Subject"]) == [tags.Tag("Support", ticket.id, log["id"])]
     assert mail["Message-ID"] == f"<{log['message_id']}>"
-    assert msgid.verify_message_id(store.installation_secret(), mail["Message-ID"]) == (ticket.id, log["id"])
+    assert msgid.verify_message_id(settings.installation_secret(store), mail["Message-ID"]) == (ticket.id, log["id"])
     assert mail["In-Reply-To"] == "<carla-1@example.org>"
     assert mail["References"] == "<carla-1@example.org>"
     assert mail["Date"]
-    assert mail[LOOP_HEADER] == msgid.installation_id(store.installation_secret())
+    assert mail[LOOP_HEADER] == msgid.installation_id(settings.installation_secret(store))
     assert mail["Auto-Submitted"] is None  # a person wrote this reply
     assert mail.get_body(("plain",)).get_content().strip() == "Unplug it, please."
     parts = {p.get_filename(): p for p in mail.iter_attachments()}
@@ -75,56 +76,25 @@ def test_reply_arrives_with_every_header_threading_and_attachments(cli, store, s
 def test_notification_has_auto_headers_cc_and_html_alternative(store, smtp, write_config):
     config = write_config(smtp.port)
     ticket = make_ticket(store)
-    rendered = outbox.render(
-        "new_ticket", {"subject": "Printer on fire", "body": "It is <on> fire.", "ticket": {"id": ticket.id}}
-    )
-    with store.transaction() as conn:
-        queue_id, message_id = outbox.enqueue(
-            conn,
-            purpose="new_ticket",
-            to_email="admin@example.com",
-            cc="Deputy <deputy@example.com>",
-            subject=tags.make_subject("Support", ticket.id, ticket.inbound_log_id, rendered.subject),
-            body_text=rendered.text,
-            body_html=rendered.html,
-            from_email="support@example.com",
-            reply_to="support@example.com",
-            ticket_id=ticket.id,
-            log_id=ticket.inbound_log_id,
-        )
+    queue_id, message_id = queue_mail(
+        store, config, ticket, to="admin@example.com", cc=("Deputy <deputy@example.com>",), body="It is <on> fire.",
+        notice=True,
+    )  # fmt: skip
     report = delivery.drain(store, config)
     assert report.sent == [queue_id] and report.error is None
 
     (arrived,) = smtp.messages
     assert sorted(arrived["rcpt_tos"]) == ["admin@example.com", "deputy@example.com"]
     mail = parse(arrived["data"])
+    log = store.one("SELECT id FROM ticket_logs WHERE direction = 'out'")
     assert mail["Cc"] == "Deputy <deputy@example.com>"
     assert mail["Auto-Submitted"] == "auto-generated"
     assert mail["X-Auto-Response-Suppress"] == "All"
     assert mail["Message-ID"] == f"<{message_id}>"
-    assert mail["Subject"] == f"[Support #{ticket.id}-{ticket.inbound_log_id}] Printer on fire"
+    assert mail["Subject"] == f"[Support #{ticket.id}-{log['id']}] Printer on fire"
     assert mail.get_content_type() == "multipart/alternative"
     assert "It is <on> fire." in mail.get_body(("plain",)).get_content()
     assert "It is &lt;on&gt; fire." in mail.get_body(("html",)).get_content()
-
-
-def test_implicit_tls_with_xoauth2_token_provider(store, start_smtp, write_config):
-    server = start_smtp(implicit_tls=True)
-    config = write_config(server.port, security="ssl", auth="oauth2", username=OAUTH_USER, oauth_mailbox="m365")
-    make_ticket(store)
-    with store.transaction() as conn:
-        outbox.enqueue(conn, purpose="relay", to_email="x@example.org", subject="s", body_text="b",
-                       from_email=OAUTH_USER)  # fmt: skip
-    asked = []
-
-    def provider(st, mailbox):
-        asked.append(mailbox)
-        return OAUTH_TOKEN
-
-    report = delivery.drain(store, config, token_provider=provider)
-    assert report.error is None and len(report.sent) == 1
-    assert asked == ["m365"]
-    assert server.messages[0]["auth_login"] == OAUTH_USER
 
 
 def test_certificate_is_verified_by_default(cli, store, smtp, write_config):
@@ -205,33 +175,24 @@ def test_backoff_doubles_then_failed_then_retry(cli, store, write_config):
 
 def test_refused_recipient_fails_only_its_row(store, smtp, write_config):
     config = write_config(smtp.port)
-    with store.transaction() as conn:
-        bad, _ = outbox.enqueue(conn, purpose="relay", to_email="nobody@refused.invalid", subject="a",
-                                body_text="a", from_email="support@example.com")  # fmt: skip
-        good, _ = outbox.enqueue(conn, purpose="relay", to_email="ok@example.org", subject="b",
-                                 body_text="b", from_email="support@example.com")  # fmt: skip
+    ticket = make_ticket(store, bounce_type=False)
+    bad, _ = queue_mail(store, config, ticket, to="nobody@refused.invalid")
+    good, _ = queue_mail(store, config, ticket, to="ok@example.org")
     report = delivery.drain(store, config)
     assert report.failed == [bad] and report.sent == [good] and report.error is None
     row = outbox.get(store, bad)
     assert row.status == "failed" and "550" in (row.last_error or "")
     assert [m["rcpt_tos"] for m in smtp.messages] == [["ok@example.org"]]
-    # no bounce type here: the VERP address falls back to the sender's address
-    assert smtp.messages[0]["mail_from"].startswith("support+q")
+    # no bounce type here: the VERP address falls back to outbox.from_address
+    assert smtp.messages[0]["mail_from"].startswith("ticketctl+q")
 
 
 def test_row_left_sending_by_a_crash_is_resent_as_the_same_message(store, smtp, write_config):
     config = write_config(smtp.port)
-    with store.transaction() as conn:
-        queue_id, message_id = outbox.enqueue(
-            conn,
-            purpose="relay",
-            to_email="ok@example.org",
-            subject="s",
-            body_text="b",
-            from_email="support@example.com",
-        )
+    queue_id, message_id = queue_mail(store, config, make_ticket(store))
     now = datetime.now(UTC)
-    assert delivery._claim(store, delivery.due(store, now), now)  # the run dies right here
+    stale = (now + delivery.SENDING_STALE).strftime("%Y-%m-%dT%H:%M:%SZ")
+    assert queue.claim(store, queue.due(store, now.strftime("%Y-%m-%dT%H:%M:%SZ")), stale)  # the run dies here
     assert delivery.drain(store, config, now=now + timedelta(minutes=1)).sent == []
     report = delivery.drain(store, config, now=now + delivery.SENDING_STALE + timedelta(seconds=1))
     assert report.sent == [queue_id]

@@ -316,9 +316,10 @@ def test_the_original_bytes_are_kept_in_the_database_or_as_a_file_when_big(cli, 
 def test_statistics_are_taken_once_the_tickets_table_is_large_and_again_when_it_grew_tenfold(
     cli, store, maildir, monkeypatch
 ):
-    from ticketctl.engine.store import connection as store_module
+    from ticketctl.engine.store import settings
+    from ticketctl.engine.store import tickets as ticket_table
 
-    monkeypatch.setattr(store_module, "ANALYZE_MIN", 3)
+    monkeypatch.setattr(ticket_table, "ANALYZE_MIN", 3)
 
     def analysed() -> list[str]:
         return [r["stat"] for r in store.query("SELECT stat FROM sqlite_stat1 WHERE tbl = 'tickets' ORDER BY idx")]
@@ -329,10 +330,10 @@ def test_statistics_are_taken_once_the_tickets_table_is_large_and_again_when_it_
     deliver(maildir, mail(frm="c3@customer.example", subject="Q 3"))
     process(cli)
     first = analysed()
-    assert first and store.setting("tickets_analyzed_at") == "3"
+    assert first and settings.get(store, "tickets_analyzed_at") == "3"
     deliver(maildir, *(mail(frm=f"d{i}@customer.example", subject=f"R {i}") for i in range(5)))
     process(cli)
     assert analysed() == first, "8 tickets is not ten times 3: no new statistics"
     deliver(maildir, *(mail(frm=f"e{i}@customer.example", subject=f"S {i}") for i in range(22)))
     process(cli)
-    assert store.setting("tickets_analyzed_at") == "30" and analysed() != first
+    assert settings.get(store, "tickets_analyzed_at") == "30" and analysed() != first

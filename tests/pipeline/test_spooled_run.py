@@ -54,7 +54,7 @@ def run(cli, monkeypatch, folder: Path, spool_bytes: int | None) -> dict[str, ob
         rows = {t: [tuple(r) for r in store.query(f"SELECT {c} FROM {t} ORDER BY id")] for t, c in TABLES.items()}
         # small originals live in the database in one run and in files in the other: compare the bytes
         rows["originals"] = [
-            hashlib.sha256(rawstore.read(store.conn, config.data_dir, r["raw_id"], r["raw_path"]) or b"").hexdigest()
+            hashlib.sha256(rawstore.read(store, r["raw_id"], r["raw_path"]) or b"").hexdigest()
             for r in store.query("SELECT raw_id, raw_path FROM ledger ORDER BY id")
         ]
     finally:

@@ -26,7 +26,7 @@ def test_server_stopped_mid_fetch_deletes_nothing_and_next_fetch_gets_everything
     box = Mailbox(id=0, **mailbox_fields(server, user, kind, "none", port=relay.port))
 
     source = open_source(box, LIMITS)
-    waiting = source.list()
+    waiting = source.waiting()
     assert source.fetch(waiting[0].uid, 10**7).raw == sent[0]
     if kind == "pop3":
         source.dispose(waiting[0].uid)  # only marked: a POP3 deletion needs a clean QUIT
@@ -42,5 +42,5 @@ def test_server_stopped_mid_fetch_deletes_nothing_and_next_fetch_gets_everything
     server.start()
     assert server.count(user.name, include_deleted=True) == 3
     again = open_source(Mailbox(id=0, **mailbox_fields(server, user, kind, "none")), LIMITS)
-    assert [again.fetch(w.uid, 10**7).raw for w in again.list()] == sent
+    assert [again.fetch(w.uid, 10**7).raw for w in again.waiting()] == sent
     again.close()

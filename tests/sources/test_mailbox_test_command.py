@@ -7,7 +7,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.servers.dovecot import free_port, make_message
+from tests.servers.dovecot import ISSUER, free_port, make_message
+from tests.servers.fake_entra import CLIENT_ID, CLIENT_SECRET, TENANT, hs256_minter
 from tests.servers.fixtures import cli_add_args, mailbox_fields
 
 
@@ -99,29 +100,44 @@ def test_timeout(cli, workdir, dovecot, mail_user, silent_server, kind):
     assert_one_sentence(result, "did not answer within 0.3 seconds", "connect_timeout")
 
 
-@pytest.fixture
-def token_for(monkeypatch, dovecot):
-    """Stand in for the OAuth module: the mailbox's token comes from the test's own minting."""
-    from ticketctl.commands import mailbox as command
+def add_authorized_and_test(cli, fake, fields):
+    """Add the OAuth2 mailbox, sign it in through the fake Entra with the real commands, then test it."""
+    from tests.oauth.test_oauth_cli import url_from
 
-    def use(user, ttl):
-        monkeypatch.setattr(command, "_token_provider", lambda store, box: lambda: dovecot.mint_token(user, ttl))
+    fields = {**fields, "client_id": CLIENT_ID, "client_secret": CLIENT_SECRET, "tenant_id": TENANT}
+    args, env = cli_add_args(fields)
+    assert cli(*args, env=env).exit_code == 0
+    shown = cli("oauth", "url", fields["name"])
+    assert shown.exit_code == 0, shown.stderr
+    landed = fake.sign_in(url_from(shown.stdout), fields["username"])
+    assert cli("oauth", "exchange", fields["name"], "--redirect-url", landed).exit_code == 0
+    return cli("mailbox", "test", fields["name"])
+
+
+@pytest.fixture
+def token_for(fake_entra, dovecot):
+    """The fake Entra hands out JWTs the session Dovecot validates, living `ttl` seconds (< 0: expired)."""
+
+    def use(ttl):
+        minter = hs256_minter(dovecot.hs_key, issuer=ISSUER, kid="hs1")
+        fake_entra.mint = lambda user, _expires_in: minter(user, ttl)
+        return fake_entra
 
     return use
 
 
 @pytest.mark.parametrize("kind", ["imap", "pop3"])
 def test_good_token(cli, dovecot, mail_user, token_for, kind):
-    token_for(mail_user.name, ttl=300)
-    result = add_and_test(cli, mailbox_fields(dovecot, mail_user, kind, "ssl", "oauth2"))
+    fake = token_for(ttl=300)
+    result = add_authorized_and_test(cli, fake, mailbox_fields(dovecot, mail_user, kind, "ssl", "oauth2"))
     assert result.exit_code == 0, result.stderr
     assert "0 message(s) waiting" in result.stdout
 
 
 @pytest.mark.parametrize("kind", ["imap", "pop3"])
 def test_expired_token(cli, dovecot, mail_user, token_for, kind):
-    token_for(mail_user.name, ttl=-60)
-    result = add_and_test(cli, mailbox_fields(dovecot, mail_user, kind, "ssl", "oauth2"))
+    fake = token_for(ttl=-60)
+    result = add_authorized_and_test(cli, fake, mailbox_fields(dovecot, mail_user, kind, "ssl", "oauth2"))
     assert_one_sentence(result, "refused the OAuth2 access token", "sign the mailbox in again")
 
 

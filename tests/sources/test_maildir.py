@@ -38,7 +38,7 @@ def test_lists_new_and_cur_in_arrival_order_and_fetches_byte_identical(tmp_path)
     deliver(root, second, "200.M2P1.host", mtime=1_700_000_200)
     deliver(root, first, "100.M1P1.host:2,S", sub="cur", mtime=1_700_000_100)
     source = source_for(root)
-    waiting = source.list()
+    waiting = source.waiting()
     assert [w.uid for w in waiting] == ["100.M1P1.host", "200.M2P1.host"]
     assert [w.size for w in waiting] == [len(first), len(second)]
     assert [source.fetch(w.uid, 10**6).raw for w in waiting] == [first, second]
@@ -49,7 +49,7 @@ def test_dispose_deletes_only_that_message(tmp_path):
     deliver(root, make_message("a"), "1.a.host")
     deliver(root, make_message("b"), "2.b.host")
     source = source_for(root)
-    source.list()
+    source.waiting()
     source.dispose("1.a.host")
     source.close()
     assert [p.name for p in (root / "new").iterdir()] == ["2.b.host"]
@@ -60,7 +60,7 @@ def test_dispose_moves_to_processed_subfolder(tmp_path):
     raw = make_message("done")
     deliver(root, raw, "1.a.host")
     source = source_for(root, processed="Processed")
-    source.list()
+    source.waiting()
     source.dispose("1.a.host")
     assert not any((root / "new").iterdir())
     assert (root / ".Processed" / "cur" / "1.a.host").read_bytes() == raw
@@ -70,16 +70,16 @@ def test_set_aside_leaves_the_message(tmp_path):
     root = maildir(tmp_path / "Maildir")
     deliver(root, make_message("a"), "1.a.host")
     source = source_for(root)
-    source.set_aside(source.list()[0].uid)
-    assert len(source_for(root).list()) == 1
+    source.set_aside(source.waiting()[0].uid)
+    assert len(source_for(root).waiting()) == 1
 
 
 def test_uid_survives_a_mail_client_moving_the_file_to_cur(tmp_path):
     root = maildir(tmp_path / "Maildir")
     path = deliver(root, make_message("a"), "1.a.host")
-    [before] = source_for(root).list()
+    [before] = source_for(root).waiting()
     path.rename(root / "cur" / "1.a.host:2,S")
-    [after] = source_for(root).list()
+    [after] = source_for(root).waiting()
     assert before.uid == after.uid
 
 
@@ -88,7 +88,7 @@ def test_oversized_gives_headers_only(tmp_path):
     raw = make_message("large", body_lines=5000)
     deliver(root, raw, "1.a.host")
     source = source_for(root)
-    [waiting] = source.list()
+    [waiting] = source.waiting()
     fetched = source.fetch(waiting.uid, max_bytes=1000)
     assert fetched.oversized and fetched.size == len(raw)
     assert fetched.headers == raw.split(b"\r\n\r\n", 1)[0] + b"\r\n\r\n"
@@ -98,7 +98,7 @@ def test_message_gone_between_list_and_fetch(tmp_path):
     root = maildir(tmp_path / "Maildir")
     path = deliver(root, make_message("a"), "1.a.host")
     source = source_for(root)
-    [waiting] = source.list()
+    [waiting] = source.waiting()
     path.unlink()
     with pytest.raises(SourceError, match="no longer in the Maildir"):
         source.fetch(waiting.uid, 10**6)

@@ -47,7 +47,7 @@ def test_fetch_is_byte_identical_and_dispose_removes_exactly_those(dovecot, mail
     box = mailbox(dovecot, mail_user, kind, security, auth)
 
     source = connect(dovecot, mail_user, box)
-    waiting = source.list()
+    waiting = source.waiting()
     assert [w.size for w in waiting] == [len(m) for m in sent]
     assert [source.fetch(w.uid, BIG).raw for w in waiting] == sent
     source.dispose(waiting[0].uid)
@@ -56,14 +56,14 @@ def test_fetch_is_byte_identical_and_dispose_removes_exactly_those(dovecot, mail
 
     assert dovecot.subjects(mail_user.name, include_deleted=True) == {"m1", "m3"}
     again = connect(dovecot, mail_user, box)
-    assert [w.uid for w in again.list()] == [waiting[1].uid, waiting[3].uid]
+    assert [w.uid for w in again.waiting()] == [waiting[1].uid, waiting[3].uid]
     again.close()
 
 
 def test_imap_fetch_does_not_mark_messages_seen(dovecot, mail_user):
     dovecot.deliver(mail_user.name, [make_message("unread")])
     source = connect(dovecot, mail_user, mailbox(dovecot, mail_user, "imap"))
-    source.fetch(source.list()[0].uid, BIG)
+    source.fetch(source.waiting()[0].uid, BIG)
     source.close()
     with IMAPClient(dovecot.host, dovecot.ports["imap"], ssl=False) as client:
         client.login(mail_user.name, mail_user.password)
@@ -78,7 +78,7 @@ def test_imap_dispose_moves_to_processed_folder_created_on_first_use(dovecot, ma
     box = mailbox(dovecot, mail_user, "imap", processed_folder="Erledigt ✓")
     source = connect(dovecot, mail_user, box)
     source.has_move = has_move  # the fallback for servers without MOVE, on the same real server
-    waiting = source.list()
+    waiting = source.waiting()
     source.dispose(waiting[0].uid)
     source.dispose(waiting[1].uid)
     source.close()
@@ -90,12 +90,12 @@ def test_imap_dispose_moves_to_processed_folder_created_on_first_use(dovecot, ma
 def test_imap_set_aside_moves_when_a_processed_folder_is_set_and_leaves_it_otherwise(dovecot, mail_user):
     dovecot.deliver(mail_user.name, [make_message("odd")])
     plain = connect(dovecot, mail_user, mailbox(dovecot, mail_user, "imap"))
-    plain.set_aside(plain.list()[0].uid)
+    plain.set_aside(plain.waiting()[0].uid)
     plain.close()
     assert dovecot.subjects(mail_user.name) == {"odd"}
 
     moving = connect(dovecot, mail_user, mailbox(dovecot, mail_user, "imap", processed_folder="Aside"))
-    moving.set_aside(moving.list()[0].uid)
+    moving.set_aside(moving.waiting()[0].uid)
     moving.close()
     assert dovecot.count(mail_user.name, include_deleted=True) == 0
     assert dovecot.subjects(mail_user.name, "Aside") == {"odd"}
@@ -111,7 +111,7 @@ def test_imap_never_expunges_messages_others_marked_deleted(dovecot, mail_user, 
 
     source = connect(dovecot, mail_user, mailbox(dovecot, mail_user, "imap"))
     source.has_uidplus = uidplus
-    waiting = source.list()
+    waiting = source.waiting()
     assert len(waiting) == 2  # the message someone else deleted is not ours to process
     source.dispose(waiting[0].uid)
     source.close()
@@ -121,7 +121,7 @@ def test_imap_never_expunges_messages_others_marked_deleted(dovecot, mail_user, 
     )
     assert dovecot.subjects(mail_user.name) == {"keep"}  # without UIDPLUS ours is flagged, not expunged
     again = connect(dovecot, mail_user, mailbox(dovecot, mail_user, "imap"))
-    assert len(again.list()) == 1
+    assert len(again.waiting()) == 1
     again.close()
 
 
@@ -129,7 +129,7 @@ def test_imap_non_ascii_folder_works_as_typed(dovecot, mail_user):
     sent = [make_message("umlaut")]
     dovecot.deliver(mail_user.name, sent, folder="Überfällige Anfragen")
     source = connect(dovecot, mail_user, mailbox(dovecot, mail_user, "imap", folder="Überfällige Anfragen"))
-    [waiting] = source.list()
+    [waiting] = source.waiting()
     assert source.fetch(waiting.uid, BIG).raw == sent[0]
     source.dispose(waiting.uid)
     source.close()
@@ -139,7 +139,7 @@ def test_imap_non_ascii_folder_works_as_typed(dovecot, mail_user):
 def test_imap_uid_carries_uidvalidity(dovecot, mail_user):
     dovecot.deliver(mail_user.name, [make_message("v")])
     source = connect(dovecot, mail_user, mailbox(dovecot, mail_user, "imap"))
-    [waiting] = source.list()
+    [waiting] = source.waiting()
     assert waiting.uid == f"{source.uidvalidity}/1"
     source.close()
 
@@ -148,7 +148,7 @@ def test_pop3_abort_forgets_deletions(dovecot, mail_user):
     dovecot.deliver(mail_user.name, [make_message("a"), make_message("b")])
     box = mailbox(dovecot, mail_user, "pop3")
     source = connect(dovecot, mail_user, box)
-    for w in source.list():
+    for w in source.waiting():
         source.dispose(w.uid)
     source.abort()
     assert dovecot.subjects(mail_user.name) == {"a", "b"}
@@ -163,7 +163,7 @@ def test_oversized_message_gives_size_and_headers_without_its_body_crossing_the_
     relay = relay_factory(dovecot.ports[kind])
     box = mailbox(dovecot, mail_user, kind, port=relay.port)
     source = connect(dovecot, mail_user, box)
-    [waiting] = source.list()
+    [waiting] = source.waiting()
 
     before = relay.to_client
     fetched = source.fetch(waiting.uid, max_bytes=100_000)
@@ -207,7 +207,7 @@ def test_spooled_fetch_is_byte_identical_in_pieces_of_any_size(dovecot, mail_use
     sent.append(exact + b"x" * (2000 - len(exact) - 2) + b"\r\n")  # 2 whole pieces: the third comes back empty
     dovecot.deliver(mail_user.name, sent)
     source = open_source(mailbox(dovecot, mail_user, kind), LIMITS, spool_dir=tmp_path / "spool")
-    fetched = [source.fetch(w.uid, BIG) for w in source.list()]
+    fetched = [source.fetch(w.uid, BIG) for w in source.waiting()]
     source.close()
     assert all(f.raw is None and f.spool is not None for f in fetched)
     assert [f.read() for f in fetched] == sent

@@ -93,7 +93,8 @@ def test_reassign_types_the_ticket_and_queues_the_notice(cli, store, invalid):
     assert mail["to_email"] == "admin@example.org"
     assert mail["cc"] == "boss@example.org"
     assert mail["reply_to"] == "help@example.org"
-    assert mail["subject"] == f"[Support #{invalid}-{log['id']}] Where is my order?"
+    assert mail["subject"] == f"[Support #{invalid}-{log['id']}] Reassigned: Where is my order?"
+    assert f"Ticket #{invalid} has been reassigned to Questions" in mail["body_text"]
     assert tags.find(mail["subject"]) == [tags.Tag("Support", invalid, log["id"])]
     assert "Order 1234 never came." in mail["body_text"]
     assert mail["status"] == "pending" and mail["purpose"] == "reassigned"
@@ -123,9 +124,18 @@ def test_reassign_refuses_unknown_type_and_ticket(cli, store, invalid):
 
 
 def test_reassign_to_a_type_without_admin_changes_nothing(cli, store, invalid):
-    b.ticket_type(store, "Homework", "Hw", admin_email=None, task="assignment")
+    b.ticket_type(store, "Homework", "Hw", admin_email=None, task="bounce_back")
     result = cli("tickets", "reassign", str(invalid), "--type", "Homework")
     assert result.exit_code == 1
     assert "Ticket type 'Homework' has no admin email" in result.stderr
     assert store.one("SELECT kind FROM tickets WHERE id = ?", (invalid,))["kind"] == "invalid"
     assert store.one("SELECT count(*) AS n FROM ticket_logs")["n"] == 1
+
+
+def test_reassign_to_an_assignment_type_says_its_flow_is_not_built(cli, store, invalid):
+    b.ticket_type(store, "Homework", "Hw", task="assignment")
+    result = cli("tickets", "reassign", str(invalid), "--type", "Homework")
+    assert result.exit_code == 1
+    assert "has the task 'assignment', whose flow is not built" in result.stderr
+    assert store.one("SELECT kind FROM tickets WHERE id = ?", (invalid,))["kind"] == "invalid"
+    assert store.one("SELECT count(*) AS n FROM email_queue")["n"] == 0

@@ -8,6 +8,7 @@ import pytest
 
 from tests.staff import builders as b
 from ticketctl.engine.desk import tickets
+from ticketctl.engine.store import tickets as ticket_table
 
 
 @pytest.fixture
@@ -168,7 +169,7 @@ def test_refusals(cli, queue, args, message):
 
 
 def test_search_beyond_the_first_window_still_finds_everything(store, monkeypatch):
-    monkeypatch.setattr(tickets, "SEARCH_WINDOW", 2)
+    monkeypatch.setattr(ticket_table, "SEARCH_WINDOW", 2)
     box = b.mailbox(store, "alpha")
     old = b.ticket(store, "needle in the haystack", at="2025-01-01T00:00:00Z", mailbox_id=box)
     for day in range(2, 7):

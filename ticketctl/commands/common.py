@@ -104,7 +104,7 @@ def print_json(data: Any) -> None:
     import json
 
     def default(obj: Any) -> Any:
-        if dataclasses.is_dataclass(obj):
+        if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
             return dataclasses.asdict(obj)
         if isinstance(obj, Path):
             return str(obj)

@@ -2,18 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import typer
 
 from ticketctl.commands.common import JsonOption, lazy, print_json, print_record, print_table, safe, say, state
 from ticketctl.commands.secrets_input import read_secret
-from ticketctl.engine.errors import ConfigError
-
-if TYPE_CHECKING:
-    from ticketctl.engine.store.connection import Store
 
 mailboxes = lazy("ticketctl.engine.admin.mailboxes")
 
@@ -205,31 +199,20 @@ def remove(ctx: typer.Context, name: str = Name) -> None:
 def test_mailbox(ctx: typer.Context, name: str = Name) -> None:
     """Connect and log in, then report how many messages wait and their total size (changes nothing)."""
     from ticketctl.engine.intake.sources.probe import probe
+    from ticketctl.engine.oauth.tokens import token_source
 
     st = state(ctx)
     mailbox = mailboxes.get(st.store, name)
-    provider = _token_provider(st.store, mailbox) if mailbox.auth == "oauth2" else None
-    result = probe(mailbox, st.config.limits, provider)
+    tokens = token_source(st.store, mailbox) if mailbox.auth == "oauth2" else None
+    result = probe(mailbox, st.config.limits, tokens)
     size = _size(result.total_bytes)
     say(f"Mailbox '{name}' is reachable: {result.count} message(s) waiting, {size} in all.")
 
 
-def _token_provider(store: Store, mailbox: mailboxes.Mailbox) -> Callable[[], str]:
-    try:
-        from ticketctl.engine.oauth import microsoft as oauth
-    except ModuleNotFoundError as exc:
-        if exc.name != "ticketctl.engine.oauth.microsoft":
-            raise
-        raise ConfigError(
-            f"Mailbox '{mailbox.name}' uses OAuth2, which this build of ticketctl cannot do yet; "
-            "use password login or a build with OAuth2 support."
-        ) from exc
-    return oauth.token_provider(store, mailbox)
-
-
 def _size(n: int) -> str:
+    size = float(n)
     for unit in ("bytes", "KB", "MB", "GB"):
-        if n < 1024 or unit == "GB":
-            return f"{n} {unit}" if unit == "bytes" else f"{n:.1f} {unit}"
-        n /= 1024
+        if size < 1024 or unit == "GB":
+            return f"{n} {unit}" if unit == "bytes" else f"{size:.1f} {unit}"
+        size /= 1024
     return f"{n} bytes"

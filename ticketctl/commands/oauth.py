@@ -10,10 +10,11 @@ import typer
 from ticketctl import exit_codes
 from ticketctl.commands.common import JsonOption, error_console, lazy, print_json, print_table, safe, say, state
 
-oauth = lazy("ticketctl.engine.oauth.microsoft")
-
 if TYPE_CHECKING:
     from ticketctl.engine.oauth.microsoft import TokenGrant
+    from ticketctl.engine.oauth.status import OAuthStatus
+
+oauth = lazy("ticketctl.engine.oauth.microsoft")
 oauth_status = lazy("ticketctl.engine.oauth.status")
 
 
@@ -79,7 +80,7 @@ def status(
         raise typer.Exit(exit_codes.FAILURE)
 
 
-def _render_status(found: list[oauth_status.OAuthStatus]) -> None:
+def _render_status(found: list[OAuthStatus]) -> None:
     print_table(
         "OAuth2 mailboxes",
         ["Mailbox", "User", "Refresh token age", "Refresh token expires", "Client secret expires"],

@@ -4,11 +4,17 @@ from __future__ import annotations
 
 import sys
 from contextlib import ExitStack
+from typing import TYPE_CHECKING
 
 import typer
 
 from ticketctl.commands.common import error_console, lazy, print_json, say, state
 from ticketctl.engine.errors import LockHeld
+
+if TYPE_CHECKING:
+    from rich.progress import TaskID
+
+    from ticketctl.engine.intake.pipeline import MailboxReport
 
 pipeline = lazy("ticketctl.engine.intake.pipeline")
 
@@ -78,7 +84,7 @@ def _escape(text: str) -> str:
     return escape(text)
 
 
-def _escaped(box: pipeline.MailboxReport) -> str:
+def _escaped(box: MailboxReport) -> str:
     return "Error: " + _escape(box.summary())
 
 
@@ -90,7 +96,7 @@ class _ProgressBar:
 
         self.bar = Progress(transient=True)
         self.bar.__enter__()
-        self.tasks: dict[str, int] = {}
+        self.tasks: dict[str, TaskID] = {}
         return self
 
     def __call__(self, mailbox: str, done: int, total: int) -> None:

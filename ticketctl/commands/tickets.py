@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 
@@ -11,6 +12,10 @@ from ticketctl.commands.common import JsonOption, console, lazy, print_json, pri
 from ticketctl.commands.editor import edit_text, read_text_file
 from ticketctl.engine.desk.statuses import STATUSES
 from ticketctl.engine.errors import ConfigError
+
+if TYPE_CHECKING:
+    from ticketctl.engine.desk.tickets import TicketPage, TicketView
+    from ticketctl.engine.store.tickets import LogView
 
 replies = lazy("ticketctl.engine.desk.replies")
 tickets = lazy("ticketctl.engine.desk.tickets")
@@ -68,7 +73,7 @@ def list_(
     _render_page(result)
 
 
-def _render_page(result: tickets.TicketPage) -> None:
+def _render_page(result: TicketPage) -> None:
     print_table(
         "Tickets",
         ["ID", "Status", "Type", "Mailbox", "From", "Subject", "Updated"],
@@ -124,7 +129,7 @@ def _write_raw(data: bytes) -> None:
     sys.stdout.buffer.flush()
 
 
-def _render_ticket(v: tickets.TicketView) -> None:
+def _render_ticket(v: TicketView) -> None:
     out = console()
     contact = f"{_who(v.contact.name, v.contact.email)} ({v.contact.role})" if v.contact else "none"
     fields = [
@@ -165,7 +170,7 @@ def _render_ticket(v: tickets.TicketView) -> None:
             out.print(f"  #{b.id} {safe(b.address)} {kind}, {state_}, {b.created_at}: {detail}", soft_wrap=True)
 
 
-def _render_log(log: tickets.LogView) -> None:
+def _render_log(log: LogView) -> None:
     out = console()
     arrow = "received" if log.direction == "in" else "sent"
     delivery = f", {log.delivery}" if log.delivery else ""

@@ -147,7 +147,7 @@ def _coerce(hint: Any, value: Any, where: str, name: str) -> Any:
             choices = ", ".join(str(a) for a in args)
             raise ConfigError(f"In {where}, '{name}' is {value!r}; expected one of: {choices}.")
         return value
-    if dataclasses.is_dataclass(hint):
+    if isinstance(hint, type) and dataclasses.is_dataclass(hint):
         return _build(hint, value, where, name + ".")
     expected = {
         bool: "true or false",
@@ -175,16 +175,19 @@ def _coerce(hint: Any, value: Any, where: str, name: str) -> Any:
 
 
 def _resolve_paths(config: Config, base: Path) -> Config:
-    def absolute(p: Path | None) -> Path | None:
-        return None if p is None else (p if p.is_absolute() else base / p)
+    def absolute(p: Path) -> Path:
+        return p if p.is_absolute() else base / p
 
-    smtp = dataclasses.replace(config.outbox.smtp, ca_file=absolute(config.outbox.smtp.ca_file))
+    def maybe(p: Path | None) -> Path | None:
+        return None if p is None else absolute(p)
+
+    smtp = dataclasses.replace(config.outbox.smtp, ca_file=maybe(config.outbox.smtp.ca_file))
     outbox = dataclasses.replace(config.outbox, directory=absolute(config.outbox.directory), smtp=smtp)
     return dataclasses.replace(
         config,
         database=absolute(config.database),
         data_dir=absolute(config.data_dir),
-        lock_file=absolute(config.lock_file),
-        templates_dir=absolute(config.templates_dir),
+        lock_file=maybe(config.lock_file),
+        templates_dir=maybe(config.templates_dir),
         outbox=outbox,
     )

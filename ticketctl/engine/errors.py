@@ -49,3 +49,7 @@ class TemplateError(TicketctlError):
 
 class NotAllowed(TicketctlError):
     """The record exists, but what was asked cannot be done to it in its present state."""
+
+
+class NotBuilt(TicketctlError):
+    """A ticket type asks for a flow this version does not have."""

@@ -8,40 +8,23 @@ a reach outside the sandbox is refused then, and again, with the same sentence, 
 from __future__ import annotations
 
 import re
-from dataclasses import asdict, dataclass
 from typing import Any
 
 from ticketctl.engine.errors import ConfigError, NotFound
+from ticketctl.engine.outbound.contexts import ContactFacts, TicketFacts, TypeFacts
 from ticketctl.engine.outbound.templating import compile_string, render_string
-from ticketctl.engine.store.connection import Store, utcnow
+from ticketctl.engine.store import canned
+from ticketctl.engine.store.canned import CannedResponse
+from ticketctl.engine.store.connection import Store
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 
+# What a reply renders a canned response with (desk/replies.py), with sample values.
 SAMPLE_CONTEXT: dict[str, Any] = {
-    "ticket": {
-        "id": 1,
-        "subject": "A question",
-        "status": "open",
-        "from_email": "customer@example.com",
-        "from_name": "A Customer",
-        "created_at": "2026-01-01T00:00:00Z",
-    },
-    "contact": {"email": "customer@example.com", "name": "A Customer", "role": "contact"},
-    "type": {"name": "support", "workflow_tag": "Support", "task": "simple_storage", "description": ""},
+    "ticket": TicketFacts(1, "A question", "open", "customer@example.com", "A Customer", "2026-01-01T00:00:00Z"),
+    "contact": ContactFacts("A Customer", "customer@example.com", "contact"),
+    "type": TypeFacts("support", "Support", "simple_storage", ""),
 }
-
-
-@dataclass(frozen=True)
-class CannedResponse:
-    id: int
-    name: str
-    subject: str
-    body: str
-    created_at: str
-    updated_at: str
-
-    def public(self) -> dict[str, Any]:
-        return asdict(self)
 
 
 def check(name: str, subject: str, body: str) -> None:
@@ -65,31 +48,23 @@ def render(response: CannedResponse, context: dict[str, Any]) -> tuple[str, str]
     return " ".join(subject.split()), body
 
 
-def _from_row(row: Any) -> CannedResponse:
-    return CannedResponse(**dict(row))
-
-
 def get(store: Store, name: str) -> CannedResponse:
-    row = store.one("SELECT * FROM canned_responses WHERE name = ?", (name,))
-    if row is None:
+    found = canned.get(store, name)
+    if found is None:
         raise NotFound(f"There is no canned response named '{name}'; `ticketctl canned list` shows the names.")
-    return _from_row(row)
+    return found
 
 
 def list_all(store: Store) -> list[CannedResponse]:
-    return [_from_row(r) for r in store.query("SELECT * FROM canned_responses ORDER BY name")]
+    return canned.list_all(store)
 
 
 def add(store: Store, name: str, body: str, subject: str = "") -> CannedResponse:
     check(name, subject, body)
-    if store.one("SELECT 1 FROM canned_responses WHERE name = ?", (name,)):
+    if canned.get(store, name):
         raise ConfigError(f"A canned response named '{name}' already exists; use `ticketctl canned edit`.")
-    now = utcnow()
-    with store.transaction() as conn:
-        conn.execute(
-            "INSERT INTO canned_responses (name, subject, body, created_at, updated_at) VALUES (?, ?, ?, ?, ?)",
-            (name, subject, body, now, now),
-        )
+    with store.transaction():
+        canned.insert(store, name, subject, body)
     return get(store, name)
 
 
@@ -107,17 +82,14 @@ def edit(
     final_subject = current.subject if subject is None else subject
     final_body = current.body if body is None else body
     check(final_name, final_subject, final_body)
-    if final_name != name and store.one("SELECT 1 FROM canned_responses WHERE name = ?", (final_name,)):
+    if final_name != name and canned.get(store, final_name):
         raise ConfigError(f"A canned response named '{final_name}' already exists; choose another name.")
-    with store.transaction() as conn:
-        conn.execute(
-            "UPDATE canned_responses SET name = ?, subject = ?, body = ?, updated_at = ? WHERE id = ?",
-            (final_name, final_subject, final_body, utcnow(), current.id),
-        )
+    with store.transaction():
+        canned.update(store, current.id, final_name, final_subject, final_body)
     return get(store, final_name)
 
 
 def remove(store: Store, name: str) -> None:
     current = get(store, name)
-    with store.transaction() as conn:
-        conn.execute("DELETE FROM canned_responses WHERE id = ?", (current.id,))
+    with store.transaction():
+        canned.delete(store, current.id)

@@ -14,7 +14,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 from ticketctl.engine.config import Config
+from ticketctl.engine.store import bounces, mailboxes, queue
 from ticketctl.engine.store.connection import Store
+from ticketctl.engine.store.mailboxes import Mailbox
 
 REFRESH_TOKEN_LIFETIME = timedelta(days=90)
 WARN_BEFORE = timedelta(days=30)
@@ -58,58 +60,55 @@ class HealthReport:
 def health(store: Store, config: Config, now: datetime | None = None) -> HealthReport:
     """Check mailboxes, credentials, the email queue and bounces as of `now` (default: the clock)."""
     now = now or datetime.now(UTC)
-    boxes = [_mailbox(store, row, now) for row in store.query("SELECT * FROM mailboxes ORDER BY name")]
-    queue = _queue(store, now)
-    bounces = store.one("SELECT count(*) AS n FROM bounces WHERE resolved = 0")["n"]
+    boxes = [_mailbox(store, box, now) for box in mailboxes.list_all(store)]
+    waiting = _queue(store, now)
+    unresolved = bounces.unresolved_count(store)
     problems = [p for box in boxes for p in box.problems]
-    if queue.failed:
-        problems.append(f"{queue.failed} outgoing mail(s) failed for good; look at them with `ticketctl queue list`.")
-    if queue.overdue:
+    if waiting.failed:
+        problems.append(f"{waiting.failed} outgoing mail(s) failed for good; look at them with `ticketctl queue list`.")
+    if waiting.overdue:
         problems.append(
-            f"{queue.overdue} outgoing mail(s) are overdue by more than {_human(QUEUE_OVERDUE)}; "
+            f"{waiting.overdue} outgoing mail(s) are overdue by more than {_human(QUEUE_OVERDUE)}; "
             "check that `ticketctl process` runs and the mail server is reachable."
         )
-    if bounces:
-        problems.append(f"{bounces} bounce(s) are unresolved; see `ticketctl bounces list`.")
+    if unresolved:
+        problems.append(f"{unresolved} bounce(s) are unresolved; see `ticketctl bounces list`.")
     return HealthReport(
         healthy=not problems,
         checked_at=_stamp(now),
         mailboxes=boxes,
-        queue=queue,
-        unresolved_bounces=bounces,
+        queue=waiting,
+        unresolved_bounces=unresolved,
         problems=problems,
     )
 
 
-def _mailbox(store: Store, row: object, now: datetime) -> MailboxHealth:
-    r = dict(row)  # type: ignore[call-overload]
-    name = r["name"]
-    last_run = store.one(
-        "SELECT finished_at, ok, error FROM runs WHERE mailbox_id = ? ORDER BY id DESC LIMIT 1", (r["id"],)
-    )
-    last_error = r["last_error"] or (last_run["error"] if last_run and not last_run["ok"] else None)
+def _mailbox(store: Store, box: Mailbox, now: datetime) -> MailboxHealth:
+    name = box.name
+    last_run = mailboxes.last_run(store, box.id)
+    last_error = box.last_error or (last_run.error if last_run and not last_run.ok else None)
     problems: list[str] = []
-    if r["failed_runs"]:
+    if box.failed_runs:
         problems.append(
-            f"Mailbox '{name}' failed its last {r['failed_runs']} run(s): {last_error or 'no error recorded'}."
+            f"Mailbox '{name}' failed its last {box.failed_runs} run(s): {last_error or 'no error recorded'}."
         )
-    success = _parse(r["last_success_at"])
-    if success is None and now - (_parse(r["created_at"]) or now) > STALE_AFTER:
+    success = _parse(box.last_success_at)
+    if success is None and now - (_parse(box.created_at) or now) > STALE_AFTER:
         problems.append(f"Mailbox '{name}' has never been read successfully; run `ticketctl process`.")
     elif success is not None and now - success > STALE_AFTER:
         problems.append(
-            f"Mailbox '{name}' has not been read successfully since {r['last_success_at']}; "
+            f"Mailbox '{name}' has not been read successfully since {box.last_success_at}; "
             "check that cron runs `ticketctl process`."
         )
     token_expires = None
-    if r["auth"] == "oauth2":
-        issued = _parse(r["refresh_token_issued_at"])
-        if not r["refresh_token"] or issued is None:
+    if box.auth == "oauth2":
+        issued = _parse(box.refresh_token_issued_at)
+        if not box.refresh_token or issued is None:
             problems.append(f"Mailbox '{name}' has no OAuth refresh token; complete its OAuth sign-in.")
         else:
             token_expires = issued + REFRESH_TOKEN_LIFETIME
             problems += _expiry(f"The OAuth refresh token of mailbox '{name}'", token_expires, now, "sign in again")
-        secret_expires = _parse(r["client_secret_expires_at"])
+        secret_expires = _parse(box.client_secret_expires_at)
         if secret_expires is not None:
             problems += _expiry(
                 f"The client secret of mailbox '{name}'",
@@ -119,14 +118,14 @@ def _mailbox(store: Store, row: object, now: datetime) -> MailboxHealth:
             )
     return MailboxHealth(
         name=name,
-        kind=r["kind"],
-        auth=r["auth"],
-        last_run_at=r["last_run_at"],
-        last_success_at=r["last_success_at"],
+        kind=box.kind,
+        auth=box.auth,
+        last_run_at=box.last_run_at,
+        last_success_at=box.last_success_at,
         last_error=last_error,
-        failed_runs=r["failed_runs"],
+        failed_runs=box.failed_runs,
         refresh_token_expires_at=_stamp(token_expires) if token_expires else None,
-        client_secret_expires_at=r["client_secret_expires_at"],
+        client_secret_expires_at=box.client_secret_expires_at,
         problems=problems,
     )
 
@@ -140,18 +139,13 @@ def _expiry(what: str, expires: datetime, now: datetime, fix: str) -> list[str]:
 
 
 def _queue(store: Store, now: datetime) -> QueueHealth:
-    counts = {r["status"]: r["n"] for r in store.query("SELECT status, count(*) AS n FROM email_queue GROUP BY status")}
-    overdue = store.one(
-        "SELECT count(*) AS n FROM email_queue WHERE status = 'pending' AND next_attempt_at < ?",
-        (_stamp(now - QUEUE_OVERDUE),),
-    )["n"]
-    oldest = store.one("SELECT min(created_at) AS at FROM email_queue WHERE status = 'pending'")["at"]
+    counts = queue.counts(store, overdue_before=_stamp(now - QUEUE_OVERDUE))
     return QueueHealth(
-        pending=counts.get("pending", 0),
-        sending=counts.get("sending", 0),
-        failed=counts.get("failed", 0),
-        overdue=overdue,
-        oldest_pending_at=oldest,
+        pending=counts.by_status.get("pending", 0),
+        sending=counts.by_status.get("sending", 0),
+        failed=counts.by_status.get("failed", 0),
+        overdue=counts.overdue,
+        oldest_pending_at=counts.oldest_pending_at,
     )
 
 

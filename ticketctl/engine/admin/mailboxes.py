@@ -3,18 +3,17 @@
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import dataclass
 from typing import Any
 
 from ticketctl.engine.errors import ConfigError, InUse, NotFound
-from ticketctl.engine.store.connection import Store, utcnow
+from ticketctl.engine.store import mailboxes
+from ticketctl.engine.store.connection import Store
+from ticketctl.engine.store.mailboxes import Mailbox
 
 KINDS = ("imap", "pop3", "maildir")
 SECURITIES = ("ssl", "starttls", "none")
 AUTHS = ("password", "oauth2")
 PROVIDERS = ("microsoft",)
-SECRETS = ("password", "client_secret", "refresh_token", "oauth_state")
-MASK = "********"
 DEFAULT_PORTS = {
     ("imap", "ssl"): 993,
     ("imap", "starttls"): 143,
@@ -23,49 +22,6 @@ DEFAULT_PORTS = {
     ("pop3", "starttls"): 110,
     ("pop3", "none"): 110,
 }
-
-
-@dataclass(frozen=True)
-class Mailbox:
-    id: int
-    name: str
-    kind: str
-    host: str | None = None
-    port: int | None = None
-    security: str = "ssl"
-    verify_tls: bool = True
-    ca_file: str | None = None
-    username: str | None = None
-    auth: str = "password"
-    password: str | None = None
-    folder: str = "INBOX"
-    processed_folder: str | None = None
-    maildir_path: str | None = None
-    oauth_provider: str | None = None
-    tenant_id: str | None = None
-    client_id: str | None = None
-    client_secret: str | None = None
-    client_secret_expires_at: str | None = None
-    redirect_url: str | None = None
-    refresh_token: str | None = None
-    refresh_token_issued_at: str | None = None
-    access_token_expires_at: str | None = None
-    oauth_state: str | None = None
-    last_run_at: str | None = None
-    last_success_at: str | None = None
-    last_error: str | None = None
-    failed_runs: int = 0
-    created_at: str = ""
-    updated_at: str = ""
-
-    def public(self) -> dict[str, Any]:
-        """Every field, with secrets masked: what `show`, `list` and `--json` may print."""
-        data = dataclasses.asdict(self)
-        for key in SECRETS:
-            if data[key]:
-                data[key] = MASK
-        return data
-
 
 EDITABLE = tuple(
     f.name
@@ -84,28 +40,19 @@ EDITABLE = tuple(
 )
 
 
-def _from_row(row: Any) -> Mailbox:
-    data = dict(row)
-    data["verify_tls"] = bool(data["verify_tls"])
-    return Mailbox(**data)
-
-
 def get(store: Store, name: str) -> Mailbox:
-    row = store.one("SELECT * FROM mailboxes WHERE name = ?", (name,))
-    if row is None:
-        raise NotFound(f"There is no mailbox named '{name}'; `ticketctl mailbox list` shows the names.")
-    return _from_row(row)
+    return mailboxes.named(store, name)
 
 
 def get_by_id(store: Store, mailbox_id: int) -> Mailbox:
-    row = store.one("SELECT * FROM mailboxes WHERE id = ?", (mailbox_id,))
-    if row is None:
+    found = mailboxes.get_by_id(store, mailbox_id)
+    if found is None:
         raise NotFound(f"There is no mailbox with id {mailbox_id}.")
-    return _from_row(row)
+    return found
 
 
 def list_all(store: Store) -> list[Mailbox]:
-    return [_from_row(r) for r in store.query("SELECT * FROM mailboxes ORDER BY name")]
+    return mailboxes.list_all(store)
 
 
 def add(store: Store, **fields: Any) -> Mailbox:
@@ -115,11 +62,10 @@ def add(store: Store, **fields: Any) -> Mailbox:
         raise ConfigError(f"Unknown mailbox field(s): {', '.join(sorted(unknown))}.")
     base = {f.name: f.default for f in dataclasses.fields(Mailbox) if f.name in EDITABLE}
     values = validate({**base, **{k: v for k, v in fields.items() if v is not None}})
-    if store.one("SELECT 1 FROM mailboxes WHERE name = ?", (values["name"],)):
+    if mailboxes.get(store, values["name"]):
         raise ConfigError(f"A mailbox named '{values['name']}' already exists; choose another name.")
-    now = utcnow()
     with store.transaction():
-        store.db["mailboxes"].insert({**values, "created_at": now, "updated_at": now})
+        mailboxes.insert(store, values)
     return get(store, values["name"])
 
 
@@ -136,22 +82,17 @@ def edit(store: Store, name: str, /, **changes: Any) -> Mailbox:
             merged["port"] = None  # follow the new default
     merged.update(changes)
     values = validate(merged)
-    if values["name"] != name and store.one("SELECT 1 FROM mailboxes WHERE name = ?", (values["name"],)):
+    if values["name"] != name and mailboxes.get(store, values["name"]):
         raise ConfigError(f"A mailbox named '{values['name']}' already exists; choose another name.")
     with store.transaction():
-        store.db["mailboxes"].update(current.id, {**values, "updated_at": utcnow()})
+        mailboxes.update(store, current.id, values)
     return get(store, values["name"])
 
 
 def remove(store: Store, name: str) -> None:
     """Remove an unused mailbox; refuse, naming what uses it, otherwise."""
     mailbox = get(store, name)
-    types = [
-        r["name"]
-        for r in store.query("SELECT name FROM ticket_types WHERE mailbox_id = ? ORDER BY name", (mailbox.id,))
-    ]
-    tickets = store.one("SELECT count(*) AS n FROM tickets WHERE mailbox_id = ?", (mailbox.id,))["n"]
-    ledger = store.one("SELECT count(*) AS n FROM ledger WHERE mailbox_id = ?", (mailbox.id,))["n"]
+    types, tickets, ledger = mailboxes.users(store, mailbox.id)
     users = []
     if types:
         users.append(f"ticket type(s) {', '.join(repr(t) for t in types)}")
@@ -164,9 +105,8 @@ def remove(store: Store, name: str) -> None:
             f"Mailbox '{name}' is used by {' and '.join(users)}; "
             "move or remove those first (or set its types inactive)."
         )
-    with store.transaction() as conn:
-        conn.execute("DELETE FROM runs WHERE mailbox_id = ?", (mailbox.id,))
-        conn.execute("DELETE FROM mailboxes WHERE id = ?", (mailbox.id,))
+    with store.transaction():
+        mailboxes.delete(store, mailbox.id)
 
 
 def validate(values: dict[str, Any]) -> dict[str, Any]:

@@ -18,31 +18,23 @@ from __future__ import annotations
 
 import re
 import shutil
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
-from ticketctl.engine.admin import mailboxes, tickettypes
 from ticketctl.engine.config import Config
 from ticketctl.engine.desk.statuses import STATUSES, TRANSITIONS
+from ticketctl.engine.enums import TicketKind, TicketStatus
 from ticketctl.engine.errors import ConfigError, NotAllowed, NotFound, StoreError
-from ticketctl.engine.store import rawstore
-from ticketctl.engine.store.connection import Store, utcnow
+from ticketctl.engine.flows.flow import FlowContext
+from ticketctl.engine.flows.tasks import flow_for
+from ticketctl.engine.store import bounces, contacts, mailboxes, rawstore, tickets, types
+from ticketctl.engine.store.bounces import BounceView
+from ticketctl.engine.store.connection import Store
+from ticketctl.engine.store.contacts import Contact
+from ticketctl.engine.store.tickets import AssignmentView, AttachmentView, LogView, TicketRecord, TicketSummary
 
-SORTS = ("updated", "created", "id")
-# "created" sorts by id: tickets are numbered in the order they are created, and the primary key
-# needs no extra index.
-_COLUMNS = (
-    "SELECT t.id, t.status, t.kind, ty.name AS type, m.name AS mailbox, t.subject, t.from_email,"
-    " t.from_name, t.created_at, t.updated_at"
-)
-_JOINS = "LEFT JOIN ticket_types ty ON ty.id = t.type_id LEFT JOIN mailboxes m ON m.id = t.mailbox_id"
-# A text search first looks only at the newest SEARCH_WINDOW tickets the other filters leave (an index
-# walk); only if that cannot fill the page does it scan them all. On a million tickets a word that
-# is common answers in ~30 ms, a rare one in ~0.4 s (a plain index walk took 1.4 s).
-SEARCH_WINDOW = 20_000
-_ORDER = {"updated": "t.updated_at {d}, t.id {d}", "created": "t.id {d}", "id": "t.id {d}"}
+SORTS = tuple(tickets.ORDER)
 
 
 @dataclass(frozen=True)
@@ -58,82 +50,11 @@ class TicketFilters:
 
 
 @dataclass(frozen=True)
-class TicketSummary:
-    id: int
-    status: str
-    kind: str
-    type: str | None
-    mailbox: str | None
-    subject: str
-    from_email: str
-    from_name: str
-    created_at: str
-    updated_at: str
-
-
-@dataclass(frozen=True)
 class TicketPage:
     tickets: list[TicketSummary]
     limit: int
     offset: int
     has_more: bool
-
-
-@dataclass(frozen=True)
-class ContactView:
-    id: int
-    email: str
-    name: str
-    role: str
-
-
-@dataclass(frozen=True)
-class AttachmentView:
-    id: int
-    log_id: int
-    filename: str
-    content_type: str
-    size: int
-    sha256: str
-    inline: bool
-
-
-@dataclass(frozen=True)
-class LogView:
-    id: int
-    direction: str
-    from_email: str
-    from_name: str
-    to_email: str
-    to_name: str
-    cc: str
-    subject: str
-    text: str
-    created_at: str
-    has_raw: bool
-    delivery: str | None  # the email queue's status for an outgoing log
-    attachments: list[AttachmentView] = field(default_factory=list)
-
-
-@dataclass(frozen=True)
-class AssignmentView:
-    status: str
-    submissions: int
-    course: str | None
-    student: str | None
-    tutor: str | None
-    updated_at: str
-
-
-@dataclass(frozen=True)
-class BounceView:
-    id: int
-    address: str
-    permanent: bool
-    status_code: str | None
-    diagnostic: str | None
-    resolved: bool
-    created_at: str
 
 
 @dataclass(frozen=True)
@@ -144,7 +65,7 @@ class TicketView:
     type: str | None
     workflow_tag: str | None
     mailbox: str | None
-    contact: ContactView | None
+    contact: Contact | None
     subject: str
     from_email: str
     from_name: str
@@ -165,72 +86,34 @@ def list_tickets(
     store: Store, filters: TicketFilters, sort: str = "updated", limit: int = 50, offset: int = 0
 ) -> TicketPage:
     """One page of tickets matching every filter, newest first unless `sort` ends in ':asc'."""
-    where, params = _where(store, filters)
     key, _, direction = sort.partition(":")
     if key not in SORTS or direction not in ("", "asc", "desc"):
         raise ConfigError(f"Sort '{sort}' is not valid; use updated, created or id, optionally with :asc or :desc.")
     if limit < 1 or offset < 0:
         raise ConfigError("The limit must be at least 1 and the offset not negative.")
-    order = _ORDER[key].format(d=(direction or "desc").upper())
-    clause = f"WHERE {' AND '.join(where)}" if where else ""
-    if filters.search:
-        rows = _search(store, filters.search, clause, params, order, limit, offset)
-    else:
-        sql = f"{_COLUMNS} FROM tickets t {_JOINS} {clause} ORDER BY {order} LIMIT ? OFFSET ?"
-        rows = store.query(sql, [*params, limit + 1, offset])
-    tickets = [TicketSummary(**dict(r)) for r in rows[:limit]]
-    return TicketPage(tickets=tickets, limit=limit, offset=offset, has_more=len(rows) > limit)
+    rows = tickets.summaries(store, _query(store, filters), sort, limit + 1, offset)
+    return TicketPage(tickets=rows[:limit], limit=limit, offset=offset, has_more=len(rows) > limit)
 
 
-def _search(store: Store, text: str, clause: str, params: list[Any], order: str, limit: int, offset: int) -> list[Any]:
-    pattern = "%" + re.sub(r"([\\%_])", r"\\\1", text) + "%"
-    match = "(t.subject LIKE ? ESCAPE '\\' OR t.from_email LIKE ? ESCAPE '\\' OR t.from_name LIKE ? ESCAPE '\\')"
-    page = [*[pattern] * 3, limit + 1, offset]
-    if offset + limit < SEARCH_WINDOW:
-        window = f"SELECT * FROM tickets t {clause} ORDER BY {order} LIMIT {SEARCH_WINDOW}"  # noqa: S608
-        rows = store.query(
-            f"{_COLUMNS} FROM ({window}) t {_JOINS} WHERE {match} ORDER BY {order} LIMIT ? OFFSET ?",
-            [*params, *page],
-        )
-        if len(rows) > limit:
-            return rows
-        seen = store.one(f"SELECT count(*) AS n FROM ({window})", params)["n"]  # noqa: S608
-        if seen < SEARCH_WINDOW:  # the window held every candidate: the answer is complete
-            return rows
-    # No other filter: reading the table in order beats walking the updated_at index row by row.
-    source = "tickets t NOT INDEXED" if not clause else "tickets t"
-    where = f"{clause} AND {match}" if clause else f"WHERE {match}"
-    return store.query(f"{_COLUMNS} FROM {source} {_JOINS} {where} ORDER BY {order} LIMIT ? OFFSET ?", [*params, *page])
-
-
-def _where(store: Store, f: TicketFilters) -> tuple[list[str], list[Any]]:
-    where: list[str] = []
-    params: list[Any] = []
+def _query(store: Store, f: TicketFilters) -> tickets.TicketQuery:
     for status in f.statuses:
         _check_status(status)
-    if f.statuses:
-        where.append(f"t.status IN ({', '.join('?' for _ in f.statuses)})")
-        params.extend(f.statuses)
-    if f.type_name:
-        where.append("t.type_id = ?")
-        params.append(tickettypes.get(store, f.type_name).id)
-    if f.mailbox:
-        where.append("t.mailbox_id = ?")
-        params.append(mailboxes.get(store, f.mailbox).id)
+    contact_id = None
     if f.contact:
-        row = store.one("SELECT id FROM contacts WHERE email = ?", (f.contact.strip(),))
-        if row is None:
+        found = contacts.find(store, f.contact)
+        if found is None:
             raise NotFound(f"There is no contact with the address '{f.contact}'.")
-        where.append("t.contact_id = ?")
-        params.append(row["id"])
-    kinds = [k for k, on in (("invalid", f.invalid), ("error", f.error)) if on]
-    if kinds:
-        where.append(f"t.kind IN ({', '.join('?' for _ in kinds)})")
-        params.extend(kinds)
-    if f.since:
-        where.append("t.updated_at >= ?")
-        params.append(parse_since(f.since))
-    return where, params
+        contact_id = found.id
+    kinds = tuple(k for k, on in ((TicketKind.INVALID, f.invalid), (TicketKind.ERROR, f.error)) if on)
+    return tickets.TicketQuery(
+        statuses=tuple(f.statuses),
+        type_id=types.named(store, f.type_name).id if f.type_name else None,
+        mailbox_id=mailboxes.named(store, f.mailbox).id if f.mailbox else None,
+        contact_id=contact_id,
+        kinds=tuple(str(k) for k in kinds),
+        updated_since=parse_since(f.since) if f.since else None,
+        search=f.search or None,
+    )
 
 
 def parse_since(value: str) -> str:
@@ -247,118 +130,52 @@ def parse_since(value: str) -> str:
 
 def get_ticket(store: Store, ticket_id: int) -> TicketView:
     """The ticket with its contact, type, thread, attachments, assignment and bounces."""
-    row = store.one(
-        "SELECT t.*, ty.name AS type, ty.workflow_tag, m.name AS mailbox FROM tickets t"
-        " LEFT JOIN ticket_types ty ON ty.id = t.type_id LEFT JOIN mailboxes m ON m.id = t.mailbox_id"
-        " WHERE t.id = ?",
-        (ticket_id,),
-    )
-    if row is None:
+    found = tickets.detail(store, ticket_id)
+    if found is None:
         raise _no_ticket(ticket_id)
-    contact = None
-    if row["contact_id"] is not None:
-        c = store.one("SELECT id, email, name, role FROM contacts WHERE id = ?", (row["contact_id"],))
-        contact = ContactView(**dict(c)) if c else None
+    t = found.ticket
     return TicketView(
-        id=row["id"],
-        kind=row["kind"],
-        status=row["status"],
-        type=row["type"],
-        workflow_tag=row["workflow_tag"],
-        mailbox=row["mailbox"],
-        contact=contact,
-        subject=row["subject"],
-        from_email=row["from_email"],
-        from_name=row["from_name"],
-        error_reason=row["error_reason"],
-        created_at=row["created_at"],
-        updated_at=row["updated_at"],
-        allowed_statuses=TRANSITIONS[row["status"]],
-        logs=_logs(store, ticket_id),
-        assignment=_assignment(store, ticket_id),
-        bounces=_bounces(store, ticket_id),
+        id=t.id,
+        kind=t.kind,
+        status=t.status,
+        type=found.type,
+        workflow_tag=found.workflow_tag,
+        mailbox=found.mailbox,
+        contact=contacts.get(store, t.contact_id),
+        subject=t.subject,
+        from_email=t.from_email,
+        from_name=t.from_name,
+        error_reason=t.error_reason,
+        created_at=t.created_at,
+        updated_at=t.updated_at,
+        allowed_statuses=TRANSITIONS[t.status],
+        logs=tickets.logs(store, ticket_id),
+        assignment=tickets.assignment(store, ticket_id),
+        bounces=bounces.of_ticket(store, ticket_id),
     )
-
-
-def _logs(store: Store, ticket_id: int) -> list[LogView]:
-    attachments: dict[int, list[AttachmentView]] = {}
-    for a in store.query(
-        "SELECT a.id, a.log_id, a.filename, a.content_type, a.size, a.sha256, a.inline FROM attachments a"
-        " JOIN ticket_logs l ON l.id = a.log_id WHERE l.ticket_id = ? ORDER BY a.id",
-        (ticket_id,),
-    ):
-        attachments.setdefault(a["log_id"], []).append(AttachmentView(**{**dict(a), "inline": bool(a[6])}))
-    rows = store.query(
-        "SELECT l.*, g.raw_id, g.raw_path, (SELECT q.status FROM email_queue q WHERE q.log_id = l.id"
-        " ORDER BY q.id DESC LIMIT 1) AS delivery FROM ticket_logs l"
-        " LEFT JOIN ledger g ON g.id = l.ledger_id WHERE l.ticket_id = ? ORDER BY l.id",
-        (ticket_id,),
-    )
-    return [
-        LogView(
-            id=r["id"],
-            direction=r["direction"],
-            from_email=r["from_email"],
-            from_name=r["from_name"],
-            to_email=r["to_email"],
-            to_name=r["to_name"],
-            cc=r["cc"],
-            subject=r["subject"],
-            text=r["body_text"],
-            created_at=r["created_at"],
-            has_raw=r["raw_id"] is not None or r["raw_path"] is not None,
-            delivery=r["delivery"],
-            attachments=attachments.get(r["id"], []),
-        )
-        for r in rows
-    ]
-
-
-def _assignment(store: Store, ticket_id: int) -> AssignmentView | None:
-    row = store.one(
-        "SELECT a.status, a.submissions, co.name AS course, s.email AS student, tu.email AS tutor,"
-        " a.updated_at FROM assignments a LEFT JOIN courses co ON co.id = a.course_id"
-        " LEFT JOIN contacts s ON s.id = a.student_id LEFT JOIN contacts tu ON tu.id = a.tutor_id"
-        " WHERE a.ticket_id = ?",
-        (ticket_id,),
-    )
-    return AssignmentView(**dict(row)) if row else None
-
-
-def _bounces(store: Store, ticket_id: int) -> list[BounceView]:
-    rows = store.query(
-        "SELECT id, address, permanent, status_code, diagnostic, resolved, created_at FROM bounces"
-        " WHERE ticket_id = ? ORDER BY id",
-        (ticket_id,),
-    )
-    return [BounceView(**{**dict(r), "permanent": bool(r["permanent"]), "resolved": bool(r["resolved"])}) for r in rows]
 
 
 def raw_message(store: Store, ticket_id: int, log_id: int) -> bytes:
     """The original message, as received, behind one incoming log of the ticket."""
-    _ticket_row(store, ticket_id)
-    row = store.one(
-        "SELECT l.direction, g.raw_id, g.raw_path, g.id AS ledger_id FROM ticket_logs l"
-        " LEFT JOIN ledger g ON g.id = l.ledger_id WHERE l.id = ? AND l.ticket_id = ?",
-        (log_id, ticket_id),
-    )
-    if row is None:
+    _ticket(store, ticket_id)
+    found = tickets.original(store, ticket_id, log_id)
+    if found is None:
         raise NotFound(f"Ticket {ticket_id} has no log {log_id}; `ticketctl tickets show {ticket_id}` lists its logs.")
-    if row["ledger_id"] is None:
+    if found.ledger_id is None:
         raise NotFound(
             f"Log {log_id} of ticket {ticket_id} is a mail ticketctl wrote, not one it received; "
             "there is no original to show."
         )
-    if row["raw_id"] is None and row["raw_path"] is None:
+    if found.raw_id is None and found.raw_path is None:
         raise NotFound(f"The original of log {log_id} was not kept (it was too big to store).")
-    if row["raw_path"] is not None:
-        _blob_path(store, row["raw_path"])  # refuses a path outside the data directory
+    if found.raw_path is not None:
+        _blob_path(store, found.raw_path)  # refuses a path outside the data directory
     try:
-        raw = rawstore.read(store.conn, store.data_dir, row["raw_id"], row["raw_path"])
+        raw = rawstore.read(store, found.raw_id, found.raw_path)
     except OSError as exc:
         raise StoreError(
             f"The stored original of log {log_id} cannot be read ({exc.strerror}); "
-            f"check {row['raw_path']} in the data directory."
+            f"check {found.raw_path} in the data directory."
         ) from exc
     if raw is None:
         raise StoreError(f"The stored original of log {log_id} is missing from the database; restore a backup.")
@@ -371,8 +188,8 @@ def save_attachment(store: Store, ticket_id: int, name: str, out_path: Path, ove
     If `out_path` is a directory the file gets the attachment's name there, reduced to a plain name.
     """
     attachment = _find_attachment(store, ticket_id, name)
-    source = _blob_path(store, f"attachments/{attachment['sha256'][:2]}/{attachment['sha256']}")
-    target = out_path / plain_filename(attachment["filename"], attachment["id"]) if out_path.is_dir() else out_path
+    source = _blob_path(store, f"attachments/{attachment.sha256[:2]}/{attachment.sha256}")
+    target = out_path / plain_filename(attachment.filename, attachment.id) if out_path.is_dir() else out_path
     if target.exists() and not overwrite:
         raise NotAllowed(f"{target} already exists; choose another --out path or add --force.")
     try:
@@ -380,8 +197,7 @@ def save_attachment(store: Store, ticket_id: int, name: str, out_path: Path, ove
     except FileNotFoundError as exc:
         if not source.exists():
             raise StoreError(
-                f"The stored file of attachment '{attachment['filename']}' is missing from the data "
-                f"directory ({source})."
+                f"The stored file of attachment '{attachment.filename}' is missing from the data directory ({source})."
             ) from exc
         raise ConfigError(f"Cannot write {target}: {exc.strerror}; check the --out path.") from exc
     except OSError as exc:
@@ -389,26 +205,20 @@ def save_attachment(store: Store, ticket_id: int, name: str, out_path: Path, ove
     return target
 
 
-def _find_attachment(store: Store, ticket_id: int, name: str) -> Any:
-    _ticket_row(store, ticket_id)
-    base = (
-        "SELECT a.id, a.filename, a.sha256 FROM attachments a JOIN ticket_logs l ON l.id = a.log_id"
-        " WHERE l.ticket_id = ?"
-    )
-    rows = store.query(f"{base} AND a.filename = ? ORDER BY a.id", (ticket_id, name))  # noqa: S608
-    if not rows and name.isdigit():
-        rows = store.query(f"{base} AND a.id = ?", (ticket_id, int(name)))  # noqa: S608
-    if not rows:
+def _find_attachment(store: Store, ticket_id: int, name: str) -> tickets.StoredFile:
+    _ticket(store, ticket_id)
+    found = tickets.files_named(store, ticket_id, name)
+    if not found:
         raise NotFound(
             f"Ticket {ticket_id} has no attachment named '{name}'; `ticketctl tickets show {ticket_id}` lists them."
         )
-    if len({r["sha256"] for r in rows}) > 1:
-        ids = ", ".join(str(r["id"]) for r in rows)
+    if len({f.sha256 for f in found}) > 1:
+        ids = ", ".join(str(f.id) for f in found)
         raise NotAllowed(
             f"Ticket {ticket_id} has several different attachments named '{name}' (ids {ids}); "
             "give the id instead of the name."
         )
-    return rows[0]
+    return found[0]
 
 
 def plain_filename(filename: str, attachment_id: int) -> str:
@@ -428,8 +238,8 @@ def _blob_path(store: Store, relative: str) -> Path:
 def set_status(store: Store, ticket_id: int, status: str) -> TicketView:
     """Move a ticket to `status` if `TRANSITIONS` allows it; the same status again changes nothing."""
     _check_status(status)
-    with store.transaction() as conn:
-        current = _ticket_row(store, ticket_id)["status"]
+    with store.transaction():
+        current = _ticket(store, ticket_id).status
         if status != current:
             if status not in TRANSITIONS[current]:
                 allowed = ", ".join(TRANSITIONS[current])
@@ -437,44 +247,42 @@ def set_status(store: Store, ticket_id: int, status: str) -> TicketView:
                     f"Ticket {ticket_id} is {current} and cannot become {status}; from {current} it can "
                     f"become: {allowed}."
                 )
-            conn.execute("UPDATE tickets SET status = ?, updated_at = ? WHERE id = ?", (status, utcnow(), ticket_id))
+            tickets.set_status(store, ticket_id, TicketStatus(status))
     return get_ticket(store, ticket_id)
 
 
 def resolve(store: Store, ticket_id: int) -> TicketView:
-    return set_status(store, ticket_id, "resolved")
+    return set_status(store, ticket_id, TicketStatus.RESOLVED)
 
 
-def reassign(store: Store, config: Config, ticket_id: int, type_name: str) -> TicketView:
-    """Give an invalid ticket its type and queue the notice a new ticket of that type would have sent."""
-    from ticketctl.engine.flows.notices import queue_new_ticket_notice
-
-    ticket_type = tickettypes.get(store, type_name)
-    with store.transaction() as conn:
-        row = _ticket_row(store, ticket_id)
-        if row["type_id"] is not None or row["kind"] != "invalid":
-            what = (
-                f"has the type '{tickettypes.get_by_id(store, row['type_id']).name}'"
-                if row["type_id"] is not None
-                else f"is an {row['kind']} ticket"
-            )
+def reassign(store: Store, config: Config, ticket_id: int, type_name: str, note: str = "") -> TicketView:
+    """Give an invalid ticket a type; its flow sends what a reassigned ticket sends (the question flow:
+    the `reassigned` notice to the type's admin)."""
+    ticket_type = types.named(store, type_name)
+    with store.transaction():
+        ticket = _ticket(store, ticket_id)
+        if ticket.type_id is not None or ticket.kind != TicketKind.INVALID:
+            current = types.get_by_id(store, ticket.type_id) if ticket.type_id is not None else None
+            what = f"has the type '{current.name}'" if current else f"is an {ticket.kind} ticket"
             raise NotAllowed(
                 f"Ticket {ticket_id} {what}; only an invalid ticket (one no type matched) can be reassigned."
             )
-        conn.execute(
-            "UPDATE tickets SET type_id = ?, kind = 'normal', mailbox_id = coalesce(mailbox_id, ?),"
-            " updated_at = ? WHERE id = ?",
-            (ticket_type.id, ticket_type.mailbox_id, utcnow(), ticket_id),
-        )
-        queue_new_ticket_notice(conn, store, config, ticket_id, purpose="reassigned")
+        if not ticket_type.admin_email:
+            raise ConfigError(
+                f"Ticket type '{ticket_type.name}' has no admin email, so nobody can be told about ticket "
+                f"{ticket_id}; set one with `ticketctl type edit '{ticket_type.name}' --admin-email ADDRESS`."
+            )
+        tickets.set_type(store, ticket_id, ticket_type.id, ticket_type.mailbox_id)
+        reassigned = _ticket(store, ticket_id)
+        flow_for(ticket_type.task).reassigned(FlowContext(store, config, ticket_type), reassigned, None, note)
     return get_ticket(store, ticket_id)
 
 
-def _ticket_row(store: Store, ticket_id: int) -> Any:
-    row = store.one("SELECT * FROM tickets WHERE id = ?", (ticket_id,))
-    if row is None:
+def _ticket(store: Store, ticket_id: int) -> TicketRecord:
+    found = tickets.get(store, ticket_id)
+    if found is None:
         raise _no_ticket(ticket_id)
-    return row
+    return found
 
 
 def _no_ticket(ticket_id: int) -> NotFound:

@@ -1,103 +1,81 @@
-"""The mails the engine writes about a ticket, as ticket logs plus email queue rows.
-
-`queue_new_ticket_notice` is what a new ticket of a type sends its admin; the pipeline calls it for a
-new ticket and `tickets.reassign` for an invalid ticket given a type, so both send the same mail.
-"""
+"""What a flow tells a ticket type's admin: a new ticket, a reassigned one. Flows share these."""
 
 from __future__ import annotations
 
-import sqlite3
+from ticketctl.engine.flows.flow import FlowContext, Received
+from ticketctl.engine.outbound import writer
+from ticketctl.engine.outbound.contexts import NewTicketMail, Person, ReassignedMail, TicketFacts, TypeFacts
+from ticketctl.engine.outbound.writer import MailSpec, Party
+from ticketctl.engine.store import contacts, tickets
+from ticketctl.engine.store.tickets import TicketRecord
+from ticketctl.engine.store.types import TicketType
 
-from ticketctl.engine.admin import tickettypes
-from ticketctl.engine.config import Config
-from ticketctl.engine.errors import ConfigError, NotFound
-from ticketctl.engine.mail import tags
-from ticketctl.engine.outbound import outbox
-from ticketctl.engine.store.connection import Store, utcnow
+
+def type_party(ticket_type: TicketType) -> Party:
+    """The type as a sender: its own address under its name."""
+    return Party(ticket_type.address, ticket_type.name)
 
 
-def queue_new_ticket_notice(
-    conn: sqlite3.Connection, store: Store, config: Config, ticket_id: int, purpose: str = "new_ticket"
-) -> tuple[int, int]:
-    """Inside the caller's transaction: write an outgoing log to the type's admin and queue the mail.
+def admin_party(ctx: FlowContext) -> Party | None:
+    admin = ctx.ticket_type.admin_email
+    return Party(admin, "", contacts.upsert(ctx.store, admin, role="admin")) if admin else None
 
-    The subject is `[Tag #ticket-log] original subject`, Reply-To is the type's first address (so the
-    admin's answer comes back through the type's mailbox and threads into the ticket), the body is the
-    original text, the original's attachments go along, and `email_forward` gets a copy (Cc).
-    Returns (log id, queue id).
-    """
-    ticket = conn.execute("SELECT * FROM tickets WHERE id = ?", (ticket_id,)).fetchone()
-    if ticket is None:
-        raise NotFound(f"There is no ticket {ticket_id}.")
-    if ticket["type_id"] is None:
-        raise ConfigError(f"Ticket {ticket_id} has no type, so there is nobody to notify about it.")
-    ticket_type = tickettypes.get_by_id(store, ticket["type_id"])
-    if not ticket_type.admin_email:
-        raise ConfigError(
-            f"Ticket type '{ticket_type.name}' has no admin email, so nobody can be told about ticket "
-            f"{ticket_id}; set one with `ticketctl type edit '{ticket_type.name}' --admin-email ADDRESS`."
-        )
-    original = conn.execute(
-        "SELECT * FROM ticket_logs WHERE ticket_id = ? AND direction = 'in' ORDER BY id LIMIT 1", (ticket_id,)
-    ).fetchone()
-    text = original["body_text"] if original else ""
-    attachment_ids = (
-        [r[0] for r in conn.execute("SELECT id FROM attachments WHERE log_id = ? ORDER BY id", (original["id"],))]
-        if original
-        else []
-    )
-    admin = conn.execute("SELECT id, name FROM contacts WHERE email = ?", (ticket_type.admin_email,)).fetchone()
-    sender = config.outbox.from_address
-    now = utcnow()
-    log_id = int(
-        conn.execute(
-            "INSERT INTO ticket_logs (ticket_id, direction, from_email, to_email, to_name,"
-            " receiver_contact_id, cc, created_at) VALUES (?, 'out', ?, ?, ?, ?, ?, ?)",
-            (
-                ticket_id,
-                sender,
-                ticket_type.admin_email,
-                admin["name"] if admin else "",
-                admin["id"] if admin else None,
-                ticket_type.email_forward or "",
-                now,
-            ),
-        ).lastrowid
-        or 0
-    )
-    rendered = outbox.render(
-        "new_ticket",
-        {
-            "subject": tags.make_subject(ticket_type.workflow_tag, ticket_id, log_id, ticket["subject"]),
-            "body": text,
-            "original_subject": ticket["subject"],
-            "ticket_id": ticket_id,
-            "log_id": log_id,
-            "type": ticket_type.name,
-            "workflow_tag": ticket_type.workflow_tag,
-            "from_email": ticket["from_email"],
-            "from_name": ticket["from_name"],
-            "purpose": purpose,
-        },
-        templates_dir=config.templates_dir,
-    )
-    conn.execute(
-        "UPDATE ticket_logs SET subject = ?, body_text = ?, body_html = ? WHERE id = ?",
-        (rendered.subject, rendered.text, rendered.html, log_id),
-    )
-    queue_id, _ = outbox.enqueue(
-        conn,
-        purpose=purpose,
-        to_email=ticket_type.admin_email,
-        to_name=admin["name"] if admin else "",
-        subject=rendered.subject,
-        body_text=rendered.text,
-        body_html=rendered.html,
-        from_email=sender,
-        ticket_id=ticket_id,
-        log_id=log_id,
-        cc=ticket_type.email_forward or "",
-        reply_to=ticket_type.email_to[0],
+
+def notice_spec(ctx: FlowContext, ticket: TicketRecord, to: Party, attachment_ids: tuple[int, ...]) -> MailSpec:
+    """A mail to the admin about a ticket: Reply-To the type (their answer comes back and threads into
+    the ticket), the forward address in Cc, the ticket's attachments along."""
+    t = ctx.ticket_type
+    return MailSpec(
+        ticket_id=ticket.id,
+        tag=t.workflow_tag,
+        to=to,
+        sender=type_party(t),
+        reply_to=t.address,
+        cc=(t.email_forward,) if t.email_forward else (),
         attachment_ids=attachment_ids,
     )
-    return log_id, queue_id
+
+
+def new_ticket(ctx: FlowContext, ticket: TicketRecord, received: Received) -> None:
+    """Tell the admin (if the type has one) that a ticket arrived, with the question and its attachments."""
+    admin = admin_party(ctx)
+    if admin is None:
+        return
+    tickets.set_receiver(ctx.store, received.log_id, admin.email, admin.name, admin.contact_id)
+    if not ctx.notify:
+        return
+    sender = received.msg.from_
+    writer.write(
+        ctx.store,
+        ctx.config,
+        notice_spec(ctx, ticket, admin, received.attachment_ids),
+        NewTicketMail(
+            ticket=TicketFacts.of(ticket),
+            type=TypeFacts.of(ctx.ticket_type),
+            subject=ticket.subject,
+            body=received.msg.body_text,
+            sender=Person(sender.name, sender.email) if sender else Person("", ticket.from_email),
+        ),
+    )
+
+
+def reassigned(ctx: FlowContext, ticket: TicketRecord, previous: TicketType | None, note: str) -> None:
+    """Tell the admin of the ticket's new type, with the original question and its attachments."""
+    admin = admin_party(ctx)
+    if admin is None:
+        return
+    first = tickets.first_message(ctx.store, ticket.id)
+    writer.write(
+        ctx.store,
+        ctx.config,
+        notice_spec(ctx, ticket, admin, first.attachment_ids if first else ()),
+        ReassignedMail(
+            ticket=TicketFacts.of(ticket),
+            type=TypeFacts.of(ctx.ticket_type),
+            subject=ticket.subject,
+            body=first.body_text if first else "",
+            sender=Person(ticket.from_name, ticket.from_email),
+            previous_type=TypeFacts.of(previous) if previous else None,
+            note=note,
+        ),
+    )

@@ -1,6 +1,6 @@
-"""One message from a mailbox into the store: dedupe, keep the raw bytes, parse, decide, and write
-everything the decision implies in ONE transaction. The caller disposes of the message on the
-server only after `ingest` returned (the transaction has committed by then).
+"""One message from a mailbox into the store: skip it if the ledger has it, parse it, run the rule chain,
+and write the ledger row, the raw bytes and everything the decision implies (record.py) in ONE
+transaction. The caller disposes of the message on the server only after that transaction committed.
 """
 
 from __future__ import annotations
@@ -8,27 +8,29 @@ from __future__ import annotations
 import hashlib
 import logging
 import sqlite3
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
-from ticketctl.engine.admin.mailboxes import Mailbox
 from ticketctl.engine.config import Config
-from ticketctl.engine.flows import question as flows
-from ticketctl.engine.flows import savetable
-from ticketctl.engine.intake.rules import Decision, StoreView
+from ticketctl.engine.enums import Disposition
+from ticketctl.engine.errors import TicketctlError
+from ticketctl.engine.intake import record
+from ticketctl.engine.intake.rules import Check, Decision, RuleView
 from ticketctl.engine.intake.sources import Fetched
 from ticketctl.engine.mail import message
-from ticketctl.engine.store import contacts, rawstore, records
-from ticketctl.engine.store.connection import Store, utcnow
+from ticketctl.engine.mail.message import ParsedMessage
+from ticketctl.engine.store import ledger, rawstore
+from ticketctl.engine.store.connection import Store
+from ticketctl.engine.store.mailboxes import Mailbox
 
 log = logging.getLogger(__name__)
 
-Rule = tuple[str, Callable[[message.ParsedMessage, StoreView], Decision | None]]
+Chain = Sequence[tuple[str, Check]]
 
 
 @dataclass(frozen=True)
 class Outcome:
-    disposition: str
+    disposition: Disposition
     reason: str
     ticket_id: int | None = None
     recorded: bool = True  # False: the ledger already had it (a crash after commit, before dispose)
@@ -40,77 +42,73 @@ def ingest(
     config: Config,
     mailbox: Mailbox,
     fetched: Fetched,
-    rules: Sequence[Rule],
-    view: StoreView,
+    chain: Chain,
+    view: RuleView,
     *,
     notify: bool = True,
     dry_run: bool = False,
 ) -> Outcome:
-    if fetched.oversized:
-        return _oversized(store, config, mailbox, fetched, dry_run)
-    raw, spool = fetched.raw or b"", fetched.spool  # a large message is in a spool file, hashed as it came
-    sha = spool.sha256 if spool else hashlib.sha256(raw).hexdigest()
-    seen = store.one(
-        "SELECT disposition, reason, ticket_id FROM ledger WHERE mailbox_id = ? AND sha256 = ? AND uid = ?",
-        (mailbox.id, sha, fetched.uid),
-    )
+    sha = _sha256(fetched)
+    seen = ledger.recorded(store, mailbox.id, sha, None if fetched.oversized else fetched.uid)
     if seen:
-        return Outcome(seen["disposition"], "already recorded: " + seen["reason"], seen["ticket_id"], recorded=False)
-    try:
-        msg = message.parse_file(spool.path, spool.dir) if spool else message.parse(raw)
-    except Exception as exc:  # parse() should never raise; if it does, the mail still becomes a ticket
-        log.warning("cannot parse message %s of %s: %s", fetched.uid, mailbox.name, exc)
-        msg = None
-    if msg is None:
-        decision = Decision("error_ticket", "parse", "the message could not be read")
-        msg = message.ParsedMessage(message_id=None, subject="(unreadable message)", from_=None)
-    else:
-        decision = _duplicate(store, mailbox, msg) or _decide(msg, rules, view)
+        reason = "already recorded: " + seen.reason
+        return Outcome(seen.disposition, reason, seen.ticket_id, recorded=False, keep_on_server=fetched.oversized)
+    msg = _parse(fetched, mailbox)
+    decision = decide(msg, chain, view)
     if dry_run:
         return Outcome(decision.disposition, decision.reason, decision.ticket_id, recorded=False)
     try:
-        return _record(store, config, mailbox, fetched, sha, True, msg, decision, view, notify)
+        return _record(store, config, mailbox, fetched, sha, msg, decision, view, notify)
     except sqlite3.Error:
         raise
     except Exception as exc:
-        log.warning("applying %s to message %s failed", decision.rule, fetched.uid, exc_info=True)
-        failed = Decision(
-            "error_ticket",
-            decision.rule,
-            f"rule '{decision.rule}' failed unexpectedly: {type(exc).__name__}: {exc}",
-        )
-        return _record(store, config, mailbox, fetched, sha, True, msg, failed, view, notify)
+        log.warning("writing what %s decided for message %s failed", decision.rule, fetched.uid, exc_info=True)
+        failed = Decision(Disposition.ERROR_TICKET, decision.rule, _failure(decision.rule, exc))
+        return _record(store, config, mailbox, fetched, sha, msg, failed, view, notify)
 
 
-def _decide(msg: message.ParsedMessage, rules: Sequence[Rule], view: StoreView) -> Decision:
-    for name, check in rules:
+def decide(msg: ParsedMessage, chain: Chain, view: RuleView) -> Decision:
+    """The first decision of the chain; a rule that fails makes an error ticket saying which and why."""
+    for name, check in chain:
         try:
             decision = check(msg, view)
         except Exception as exc:
             log.warning("rule %s failed", name, exc_info=True)
-            return Decision("error_ticket", name, f"rule '{name}' failed unexpectedly: {type(exc).__name__}: {exc}")
+            return Decision(Disposition.ERROR_TICKET, name, _failure(name, exc))
         if decision is not None:
             return decision
     raise AssertionError("the rule chain must end in a rule that always decides")
 
 
-def _duplicate(store: Store, mailbox: Mailbox, msg: message.ParsedMessage) -> Decision | None:
-    """Another copy of a message already taken from this mailbox (same Message-ID) is a duplicate."""
-    if not msg.message_id:
-        return None
-    row = store.one(
-        "SELECT id, ticket_id FROM ledger WHERE mailbox_id = ? AND message_id = ? AND disposition != 'duplicate'"
-        " ORDER BY id LIMIT 1",
-        (mailbox.id, msg.message_id),
-    )
-    if row is None:
-        return None
-    return Decision(
-        "duplicate",
-        "duplicate",
-        f"Message-ID <{msg.message_id}> was already taken in (ledger #{row['id']})",
-        ticket_id=row["ticket_id"],
-    )
+def _failure(rule: str, exc: Exception) -> str:
+    if isinstance(exc, TicketctlError):  # a sentence already (a flow that is not built, a template error)
+        return str(exc)
+    return f"rule '{rule}' failed unexpectedly: {type(exc).__name__}: {exc}"
+
+
+def _sha256(fetched: Fetched) -> str:
+    if fetched.oversized:  # its bytes were never downloaded: what identifies it is where it was and its headers
+        head = b"oversized\0%s\0%d\0" % (fetched.uid.encode(), fetched.size)
+        return hashlib.sha256(head + (fetched.headers or b"")).hexdigest()
+    if fetched.spool is not None:  # hashed as it downloaded
+        return fetched.spool.sha256
+    return hashlib.sha256(fetched.raw or b"").hexdigest()
+
+
+def _parse(fetched: Fetched, mailbox: Mailbox) -> ParsedMessage:
+    try:
+        if fetched.oversized:
+            msg = message.parse_headers(fetched.headers or b"")
+        elif fetched.spool is not None:
+            msg = message.parse_file(fetched.spool.path, fetched.spool.dir)
+        else:
+            msg = message.parse(fetched.raw or b"")
+    except Exception as exc:  # parse() should never raise; if it does, the `parse` rule makes it a ticket
+        log.warning("cannot parse message %s of %s: %s", fetched.uid, mailbox.name, exc)
+        msg = ParsedMessage(message_id=None, subject="(unreadable message)", from_=None)
+        msg.parse_error = f"{type(exc).__name__}: {exc}"
+    msg.size = fetched.size
+    return msg
 
 
 def _record(
@@ -119,177 +117,35 @@ def _record(
     mailbox: Mailbox,
     fetched: Fetched,
     sha: str,
-    keep_raw: bool,
-    msg: message.ParsedMessage,
+    msg: ParsedMessage,
     decision: Decision,
-    view: StoreView,
+    view: RuleView,
     notify: bool,
 ) -> Outcome:
-    """Everything in one transaction: the raw bytes (unless not `keep_raw`), the ledger row, what the
-    decision writes."""
-    with store.transaction() as conn:
-        raw_id, raw_path = rawstore.keep(conn, config.data_dir, sha, fetched) if keep_raw else (None, None)
-        cur = conn.execute(
-            "INSERT INTO ledger (mailbox_id, uid, message_id, sha256, size, raw_id, raw_path, disposition, rule,"
-            " reason, received_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (
-                mailbox.id,
-                fetched.uid,
-                msg.message_id,
-                sha,
-                fetched.size,
-                raw_id,
-                raw_path,
-                decision.disposition,
-                decision.rule,
-                decision.reason,
-                utcnow(),
-            ),
+    """Everything in one transaction (a savepoint of the batch's): the raw bytes (unless the message was
+    too big to download), the ledger row, what the decision writes."""
+    with store.transaction():
+        raw_id = raw_path = None
+        if not fetched.oversized:
+            spool = fetched.spool
+            raw_id, raw_path = rawstore.keep(
+                store, sha, fetched.raw or b"", spool.path if spool else None, spool.size if spool else 0
+            )
+        entry = ledger.Entry(
+            mailbox.id,
+            fetched.uid,
+            msg.message_id,
+            sha,
+            fetched.size,
+            raw_id,
+            raw_path,
+            decision.disposition,
+            decision.rule,
+            decision.reason,
         )
-        ledger_id = int(cur.lastrowid or 0)
-        ctx = flows.FlowContext(conn, config, notify)
-        ticket_id, log_id = APPLY[decision.disposition](Job(ctx, mailbox, msg, decision, view, ledger_id))
+        ledger_id = ledger.add(store, entry)
+        job = record.Job(store, config, mailbox.id, msg, decision, view, ledger_id, notify)
+        ticket_id, log_id = record.write(job)
         if ticket_id is not None:
-            conn.execute("UPDATE ledger SET ticket_id = ?, log_id = ? WHERE id = ?", (ticket_id, log_id, ledger_id))
-    return Outcome(decision.disposition, decision.reason, ticket_id, keep_on_server=not keep_raw)
-
-
-def _oversized(store: Store, config: Config, mailbox: Mailbox, fetched: Fetched, dry_run: bool) -> Outcome:
-    headers = fetched.headers or b""
-    sha = hashlib.sha256(b"oversized\0%s\0%d\0" % (fetched.uid.encode(), fetched.size) + headers).hexdigest()
-    seen = store.one("SELECT ticket_id, reason FROM ledger WHERE mailbox_id = ? AND sha256 = ?", (mailbox.id, sha))
-    if seen:
-        return Outcome(
-            "error_ticket",
-            "already recorded: " + seen["reason"],
-            seen["ticket_id"],
-            recorded=False,
-            keep_on_server=True,
-        )
-    msg = message.parse_headers(headers)
-    limit = config.limits.max_message_bytes
-    decision = Decision(
-        "error_ticket",
-        "size-limit",
-        f"the message is {fetched.size:,} bytes, over the limit of {limit:,}; it was left on the server "
-        "(or moved to the processed folder) and only its headers were read",
-    )
-    if dry_run:
-        return Outcome(decision.disposition, decision.reason, recorded=False, keep_on_server=True)
-    view = StoreView(store, mailbox.id)
-    return _record(store, config, mailbox, fetched, sha, False, msg, decision, view, notify=False)
-
-
-# --- what each disposition writes -------------------------------------------------------------
-
-Applied = tuple[int | None, int | None]
-
-
-@dataclass(frozen=True)
-class Job:
-    """One decided message being written: what every disposition's writer needs."""
-
-    ctx: flows.FlowContext
-    mailbox: Mailbox
-    msg: message.ParsedMessage
-    decision: Decision
-    view: StoreView
-    ledger_id: int
-
-
-def _inbound_log(job: Job, ticket_id: int) -> int:
-    msg, sender = job.msg, job.msg.from_
-    return records.add_log(
-        job.ctx.conn,
-        ticket_id=ticket_id,
-        direction="in",
-        from_email=sender.email if sender else "",
-        from_name=sender.name if sender else "",
-        cc=", ".join(a.email.lower() for a in msg.cc),
-        subject=msg.subject,
-        body_text=msg.body_text,
-        body_html=msg.body_html,
-        message_id=msg.message_id,
-        in_reply_to=msg.in_reply_to[0] if msg.in_reply_to else None,
-        ledger_id=job.ledger_id,
-    )
-
-
-def _open(job: Job, kind: str, type_id: int | None, error_reason: str | None = None) -> tuple[int, int, list[int]]:
-    conn, sender = job.ctx.conn, job.msg.from_
-    contact_id = contacts.upsert(conn, sender.email, sender.name) if sender and kind != "error" else None
-    ticket_id = records.new_ticket(
-        conn,
-        type_id=type_id,
-        mailbox_id=job.mailbox.id,
-        contact_id=contact_id,
-        kind=kind,
-        subject=job.msg.subject,
-        from_email=sender.email if sender else "",
-        from_name=sender.name if sender else "",
-        error_reason=error_reason,
-    )
-    log_id = _inbound_log(job, ticket_id)
-    attachment_ids = records.add_attachments(conn, job.ctx.config.data_dir, log_id, job.msg.attachments)
-    return ticket_id, log_id, attachment_ids
-
-
-def _new_ticket(job: Job) -> Applied:
-    from ticketctl.engine.flows import notices
-
-    ctx = job.ctx
-    ticket_type = job.view.all_types[job.decision.type_id or 0]
-    ticket_id, log_id, _ = _open(job, "normal", ticket_type.id)
-    if ticket_type.admin_email:
-        receiver = contacts.upsert(ctx.conn, ticket_type.admin_email, role="admin")
-        records.set_receiver(ctx.conn, log_id, ticket_type.admin_email, "", receiver)
-        if ctx.notify:
-            notices.queue_new_ticket_notice(ctx.conn, job.view.store, ctx.config, ticket_id)
-    savetable.save(ctx.conn, ticket_type, ticket_id, job.msg)
-    return ticket_id, log_id
-
-
-def _reply(job: Job) -> Applied:
-    ctx, ticket_id = job.ctx, job.decision.ticket_id or 0
-    ticket = ctx.conn.execute("SELECT * FROM tickets WHERE id = ?", (ticket_id,)).fetchone()
-    log_id = _inbound_log(job, ticket_id)
-    attachment_ids = records.add_attachments(ctx.conn, ctx.config.data_dir, log_id, job.msg.attachments)
-    ticket_type = job.view.all_types.get(ticket["type_id"]) if ticket["type_id"] else None
-    status = "open"
-    if ticket_type is not None and ticket_type.task != "bounce_back":
-        customer = flows.Receiver(ticket["from_email"], ticket["from_name"], ticket["contact_id"])
-        status = flows.relay_reply(ctx, ticket_type, ticket_id, log_id, job.msg, customer, attachment_ids)
-    records.touch_ticket(ctx.conn, ticket_id, status)
-    return ticket_id, log_id
-
-
-def _invalid(job: Job) -> Applied:
-    ticket_id, log_id, _ = _open(job, "invalid", None)
-    return ticket_id, log_id
-
-
-def _error(job: Job) -> Applied:
-    ticket_id, log_id, _ = _open(job, "error", None, error_reason=job.decision.reason)
-    return ticket_id, log_id
-
-
-def _bounce(job: Job) -> Applied:
-    from ticketctl.engine.flows import bounces
-
-    return bounces.record(job.ctx.conn, job.ledger_id, job.msg, job.view), None
-
-
-def _ledger_only(job: Job) -> Applied:
-    return job.decision.ticket_id, None
-
-
-APPLY = {
-    "new_ticket": _new_ticket,
-    "reply": _reply,
-    "invalid_ticket": _invalid,
-    "error_ticket": _error,
-    "bounce": _bounce,
-    "rejected": _ledger_only,
-    "ignored": _ledger_only,
-    "duplicate": _ledger_only,
-}
+            ledger.link(store, ledger_id, ticket_id, log_id)
+    return Outcome(decision.disposition, decision.reason, ticket_id, keep_on_server=fetched.oversized)

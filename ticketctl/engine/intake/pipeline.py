@@ -1,11 +1,10 @@
 """The processing run: lock, mailboxes in order (bounce mailboxes first), messages in small batches
 (one fetch, one commit, one dispose each; every message its own savepoint in the batch's transaction)
-through the rule chain, dispose only after the commit, then drain the email queue. See DESIGN.md,
-"The flow of one process run"."""
+through the rule chain, dispose only after the commit, then drain the email queue. See
+docs/ARCHITECTURE.md, "The flow of one run"."""
 
 from __future__ import annotations
 
-import importlib
 import logging
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -13,32 +12,21 @@ from concurrent.futures import Future, ThreadPoolExecutor, wait
 from contextlib import nullcontext
 from dataclasses import dataclass, field
 
-from ticketctl.engine.admin import mailboxes
-from ticketctl.engine.admin.mailboxes import Mailbox
 from ticketctl.engine.config import Config
 from ticketctl.engine.errors import TicketctlError
-from ticketctl.engine.intake.ingest import Outcome, Rule, ingest
+from ticketctl.engine.intake.ingest import Outcome, ingest
 from ticketctl.engine.intake.lock import run_lock
-from ticketctl.engine.intake.rules import StoreView
-from ticketctl.engine.intake.sources import Fetched, Source, TokenProvider, Waiting, open_source
+from ticketctl.engine.intake.rules import chain as rule_chain
+from ticketctl.engine.intake.sources import Fetched, Source, Waiting, open_source
+from ticketctl.engine.oauth.tokens import token_source
+from ticketctl.engine.outbound import delivery
 from ticketctl.engine.outbound.background import BackgroundDrain
-from ticketctl.engine.store import blobs
-from ticketctl.engine.store.connection import Store, utcnow
+from ticketctl.engine.store import blobs, mailboxes, tickets
+from ticketctl.engine.store.connection import Store
+from ticketctl.engine.store.mailboxes import Mailbox
+from ticketctl.engine.store.view import MailboxView
 
 log = logging.getLogger(__name__)
-
-# The rule chain, read top to bottom; the first rule that decides wins. `route` always decides.
-RULES = ("unreadable", "mail-loop", "bounce", "auto-reply", "subject-tag", "references", "admin-to-self", "route")
-RULE_MODULES = {
-    "unreadable": "unreadable",
-    "mail-loop": "loop",
-    "bounce": "bounce",
-    "auto-reply": "autoreply",
-    "subject-tag": "subject_tag",
-    "references": "references",
-    "admin-to-self": "admin_self",
-    "route": "route",
-}
 
 Progress = Callable[[str, int, int], None]  # (mailbox name, done, total)
 
@@ -79,26 +67,13 @@ class ProcessReport:
         return any(m.failed for m in self.mailboxes) or self.send_error is not None
 
 
-def rule_chain() -> list[Rule]:
-    chain = []
-    for name in RULES:
-        module = importlib.import_module(f"ticketctl.engine.intake.rules.{RULE_MODULES[name]}")
-        assert module.NAME == name, f"rule module {module.__name__} is named {module.NAME}, listed as {name}"
-        chain.append((name, module.check))
-    return chain
-
-
 def mailboxes_to_process(store: Store, only: str | None = None) -> list[Mailbox]:
-    """Mailboxes with an active ticket type; those with a bounce_back type first."""
-    rows = store.query(
-        "SELECT mailbox_id, max(task = 'bounce_back') AS bounces FROM ticket_types WHERE active = 1 GROUP BY mailbox_id"
-    )
-    order = {r["mailbox_id"]: r["bounces"] for r in rows}
-    boxes = [m for m in mailboxes.list_all(store) if m.id in order]
-    if only is not None:
-        wanted = mailboxes.get(store, only)
-        boxes = [m for m in boxes if m.id == wanted.id] or [wanted]
-    return sorted(boxes, key=lambda m: (-order.get(m.id, 0), m.name))
+    """Mailboxes with an active ticket type, bounce mailboxes first; or the one named (even without one)."""
+    boxes = mailboxes.to_process(store)
+    if only is None:
+        return boxes
+    wanted = mailboxes.named(store, only)
+    return [m for m in boxes if m.id == wanted.id] or [wanted]
 
 
 def run(
@@ -125,7 +100,7 @@ def run(
         if not dry_run:
             sending.finish(report)
             _drain(store, config, report)
-            store.refresh_statistics()
+            tickets.refresh_statistics(store)
         return report
 
 
@@ -166,8 +141,9 @@ def process_mailbox(
     source = None
     try:
         spool_dir = config.data_dir / "spool"  # large messages download here: a link away from the blob store
-        source = open_source(mailbox, config.limits, _token_provider(store, mailbox), spool_dir=spool_dir)
-        waiting = source.list()[: limit or None]
+        tokens = token_source(store, mailbox) if mailbox.auth == "oauth2" else None
+        source = open_source(mailbox, config.limits, tokens, spool_dir=spool_dir)
+        waiting = source.waiting()[: limit or None]
         if sending is not None:
             sending.backlog(len(waiting))
         _take_in(store, config, mailbox, source, waiting, counts, dry_run=dry_run, notify=notify, progress=progress)
@@ -207,8 +183,8 @@ def _take_in(
     progress: Progress | None,
 ) -> None:
     """The waiting messages, batch by batch: fetch, ingest in one commit, then dispose."""
-    view = StoreView(store, mailbox.id)
-    rules = rule_chain()
+    view = MailboxView(store, mailbox.id, config.limits.max_message_bytes)
+    chain = rule_chain.load()
     max_bytes = config.limits.max_message_bytes
     planned = list(batches(waiting, max_bytes, config.limits.batch_messages))
     done = 0
@@ -229,7 +205,7 @@ def _take_in(
             # One commit for the batch (each message a savepoint of it), after its files are on disk.
             with nullcontext() if dry_run else store.transaction(), blobs.synced_together():
                 outcomes = [
-                    ingest(store, config, mailbox, f, rules, view, notify=notify, dry_run=dry_run) for f in fetched
+                    ingest(store, config, mailbox, f, chain, view, notify=notify, dry_run=dry_run) for f in fetched
                 ]
             counts.update(outcome.disposition for outcome in outcomes)
             if following is not None:
@@ -269,49 +245,21 @@ def batches(waiting: list[Waiting], max_bytes: int, most: int) -> Iterator[list[
         yield batch
 
 
-def _token_provider(store: Store, mailbox: Mailbox) -> TokenProvider | None:
-    if mailbox.auth != "oauth2":
-        return None
-    from ticketctl.engine.oauth import microsoft as oauth
-
-    return oauth.token_provider(store, mailbox)
-
-
 def _drain(store: Store, config: Config, report: ProcessReport) -> None:
-    from ticketctl.engine.outbound import outbox
-
-    result = outbox.drain(store, config)
+    result = delivery.drain(store, config)
     report.sent += len(result.sent)
     report.send_failed += len(result.retry) + len(result.failed)
     report.send_error = report.send_error or result.error
 
 
 def _start_run(store: Store, mailbox: Mailbox) -> int:
-    with store.transaction() as conn:
-        cur = conn.execute("INSERT INTO runs (mailbox_id, started_at) VALUES (?, ?)", (mailbox.id, utcnow()))
-    return int(cur.lastrowid or 0)
+    with store.transaction():
+        return mailboxes.start_run(store, mailbox.id)
 
 
 def _finish_run(store: Store, mailbox: Mailbox, run_id: int, report: MailboxReport) -> None:
-    import json
-
-    now = utcnow()
-    with store.transaction() as conn:
-        conn.execute(
-            "UPDATE runs SET finished_at = ?, ok = ?, counts = ?, error = ? WHERE id = ?",
-            (now, int(not report.failed), json.dumps(report.counts), report.error, run_id),
-        )
-        if report.failed:
-            conn.execute(
-                "UPDATE mailboxes SET last_run_at = ?, last_error = ?, failed_runs = failed_runs + 1 WHERE id = ?",
-                (now, report.error, mailbox.id),
-            )
-        else:
-            conn.execute(
-                "UPDATE mailboxes SET last_run_at = ?, last_success_at = ?, last_error = NULL,"
-                " failed_runs = 0 WHERE id = ?",
-                (now, now, mailbox.id),
-            )
+    with store.transaction():
+        mailboxes.finish_run(store, mailbox.id, run_id, report.counts, report.error)
 
 
 def _quietly(action: Callable[[], None]) -> None:

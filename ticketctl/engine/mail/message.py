@@ -72,6 +72,9 @@ class ParsedMessage:
     headers: dict[str, list[str]] = field(default_factory=dict)  # lower-cased name -> decoded values
     defects: list[str] = field(default_factory=list)
     body_type: str = ""  # "text/plain", or "text/html" when body_text was made from HTML; "" if none
+    size: int = 0  # bytes on the server (set by the run)
+    headers_only: bool = False  # only the header block was read (parse_headers)
+    parse_error: str | None = None  # why the message could not be read at all (set by the run)
 
     def header(self, name: str) -> str | None:
         values = self.headers.get(name.lower())
@@ -119,6 +122,12 @@ def parse_file(path: Path, scratch: Path) -> ParsedMessage:
 
 def parse_headers(header_bytes: bytes) -> ParsedMessage:
     """The header part of a message (e.g. of one too large to fetch whole), with an empty body."""
+    parsed = _headers(header_bytes)
+    parsed.headers_only = True
+    return parsed
+
+
+def _headers(header_bytes: bytes) -> ParsedMessage:
     try:
         return _from_headers(_load(BytesHeaderParser, header_bytes))
     except (Exception, RecursionError) as exc:
@@ -366,7 +375,7 @@ def _all_parts(msg: Message) -> list[Message]:
 def _fallback(raw: bytes, exc: BaseException) -> ParsedMessage:
     """A message the email package cannot read: its headers as far as they go, the rest as text."""
     head, body = _split_head(raw)
-    parsed = parse_headers(head)
+    parsed = _headers(head)
     from ticketctl.engine.mail.mailtext import decode_bytes
 
     parsed.body_text = decode_bytes(body)[0]

@@ -26,10 +26,10 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import parse_qs, urlparse
 
-from ticketctl.engine.admin import mailboxes
-from ticketctl.engine.admin.mailboxes import Mailbox
-from ticketctl.engine.errors import ConfigError, MailboxAuthError
+from ticketctl.engine.errors import ConfigError, MailboxAuthError, NotFound
+from ticketctl.engine.store import mailboxes
 from ticketctl.engine.store.connection import Store
+from ticketctl.engine.store.mailboxes import Mailbox
 
 log = logging.getLogger(__name__)
 
@@ -84,7 +84,13 @@ def xoauth2_string(user: str, access_token: str) -> str:
 
 def oauth_mailbox(store: Store, mailbox: Mailbox | str) -> Mailbox:
     """The mailbox as stored now (tokens rotate, so never trust an older copy); it must use OAuth2."""
-    current = mailboxes.get(store, mailbox) if isinstance(mailbox, str) else mailboxes.get_by_id(store, mailbox.id)
+    if isinstance(mailbox, str):
+        current = mailboxes.named(store, mailbox)
+    else:
+        found = mailboxes.get_by_id(store, mailbox.id)
+        if found is None:
+            raise NotFound(f"The mailbox '{mailbox.name}' was removed; `ticketctl mailbox list` shows the names.")
+        current = found
     if current.auth != "oauth2":
         raise MailboxAuthError(
             f"Mailbox '{current.name}' logs in with a password, not OAuth2; to switch, run "
@@ -97,7 +103,7 @@ def oauth_mailbox(store: Store, mailbox: Mailbox | str) -> Mailbox:
 def authorize_url(store: Store, name: str) -> AuthorizeRequest:
     """Start the sign-in for a mailbox: keep a fresh state (and PKCE verifier), return the URL."""
     mailbox = oauth_mailbox(store, name)
-    app = _app(mailbox)
+    app = msal_app(mailbox)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # MSAL recommends form_post; see the module docstring
         flow = app.initiate_auth_code_flow(
@@ -108,8 +114,8 @@ def authorize_url(store: Store, name: str) -> AuthorizeRequest:
             prompt="select_account",
             response_mode="query",
         )
-    with store.transaction() as conn:
-        conn.execute("UPDATE mailboxes SET oauth_state = ? WHERE id = ?", (json.dumps(flow), mailbox.id))
+    with store.transaction():
+        mailboxes.save_oauth_state(store, mailbox.id, json.dumps(flow))
     log.info("started OAuth2 sign-in for mailbox %s", mailbox.name)
     return AuthorizeRequest(mailbox.name, mailbox.username, mailbox.redirect_url or "", flow["auth_uri"])
 
@@ -133,7 +139,7 @@ def exchange(
     else:
         answer = {"code": (code or "").strip(), "state": flow["state"]}
     _check_answer(mailbox, answer, flow)
-    app = _app(mailbox)
+    app = msal_app(mailbox)
     with _talking_to_microsoft(mailbox, "exchange the code"):
         try:
             result = app.acquire_token_by_auth_code_flow(flow, answer)
@@ -151,39 +157,11 @@ def exchange(
 
 def refresh(store: Store, mailbox: Mailbox | str, *, clock: Clock = time.time) -> TokenGrant:
     """Force a refresh now: a new access token is fetched and the rotated refresh token stored."""
-    grant, _token, _expires = _refresh(store, oauth_mailbox(store, mailbox), None, clock)
+    grant, _token, _expires = refresh_grant(store, oauth_mailbox(store, mailbox), None, clock)
     return grant
 
 
-class AccessTokens:
-    """The token provider a run hands to a source: each call returns an access token with more than
-    five minutes to live, refreshing (and storing the rotated refresh token) when needed."""
-
-    def __init__(self, store: Store, mailbox: Mailbox, clock: Clock) -> None:
-        self._store, self._mailbox, self._clock = store, mailbox, clock
-        self._app: Any = None
-        self._token: str | None = None
-        self._expires = 0.0
-
-    def __call__(self) -> str:
-        if self._token is not None and self._clock() < self._expires - EXPIRY_MARGIN_SECONDS:
-            return self._token
-        mailbox = oauth_mailbox(self._store, self._mailbox)
-        if self._app is None:
-            self._app = _app(mailbox)
-        _grant, self._token, self._expires = _refresh(self._store, mailbox, self._app, self._clock)
-        return self._token
-
-    def __repr__(self) -> str:
-        return f"AccessTokens(mailbox={self._mailbox.name!r})"
-
-
-def token_provider(store: Store, mailbox: Mailbox | str, *, clock: Clock = time.time) -> AccessTokens:
-    """A callable returning a fresh access token for the mailbox, cached in memory for this run."""
-    return AccessTokens(store, oauth_mailbox(store, mailbox), clock)
-
-
-def _app(mailbox: Mailbox) -> Any:
+def msal_app(mailbox: Mailbox) -> Any:
     import msal
 
     extra = {"http_client": _http_client_factory()} if _http_client_factory is not None else {}
@@ -204,15 +182,15 @@ def _app(mailbox: Mailbox) -> Any:
             ) from None
 
 
-def _refresh(store: Store, mailbox: Mailbox, app: Any, clock: Clock) -> tuple[TokenGrant, str, float]:
+def refresh_grant(store: Store, mailbox: Mailbox, app: Any, clock: Clock) -> tuple[TokenGrant, str, float]:
     if not mailbox.refresh_token:
         raise MailboxAuthError(
             f"Mailbox '{mailbox.name}' has no OAuth2 token yet; run `ticketctl oauth url {mailbox.name}`, "
             f"sign in, then `ticketctl oauth exchange {mailbox.name}`."
         )
-    if store.conn.in_transaction:
+    if store.in_transaction:
         raise RuntimeError("an OAuth2 refresh must commit the rotated token on its own, outside a transaction")
-    app = app or _app(mailbox)
+    app = app or msal_app(mailbox)
     with _talking_to_microsoft(mailbox, "refresh the token"):
         result = app.acquire_token_by_refresh_token(mailbox.refresh_token, list(SCOPES))
     if "error" in result or "access_token" not in result:
@@ -235,19 +213,15 @@ def _store_tokens(
         )
     issued_at = iso_utc(now) if new_refresh else mailbox.refresh_token_issued_at or iso_utc(now)
     access_expires = iso_utc(now + timedelta(seconds=int(result.get("expires_in", 0))))
-    with store.transaction() as conn:
-        conn.execute(
-            "UPDATE mailboxes SET refresh_token = ?, refresh_token_issued_at = ?, "
-            "access_token_expires_at = ?, oauth_state = CASE WHEN ? THEN NULL ELSE oauth_state END, "
-            "updated_at = ? WHERE id = ?",
-            (
-                new_refresh or mailbox.refresh_token,
-                issued_at,
-                access_expires,
-                bootstrap,
-                iso_utc(now),
-                mailbox.id,
-            ),
+    with store.transaction():
+        mailboxes.save_tokens(
+            store,
+            mailbox.id,
+            refresh_token=new_refresh or mailbox.refresh_token,
+            refresh_token_issued_at=issued_at,
+            access_token_expires_at=access_expires,
+            forget_state=bootstrap,
+            now=iso_utc(now),
         )
     account = (result.get("id_token_claims") or {}).get("preferred_username")
     refresh_expires = iso_utc(parse_time(issued_at) + REFRESH_TOKEN_LIFETIME)

@@ -12,10 +12,10 @@ import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from ticketctl.engine.admin import mailboxes
-from ticketctl.engine.admin.mailboxes import Mailbox
 from ticketctl.engine.oauth.microsoft import REFRESH_TOKEN_LIFETIME, Clock, iso_utc, oauth_mailbox, parse_time
+from ticketctl.engine.store import mailboxes
 from ticketctl.engine.store.connection import Store
+from ticketctl.engine.store.mailboxes import Mailbox
 
 WARN_WITHIN = timedelta(days=30)
 

@@ -49,7 +49,7 @@ class BackgroundDrain:
 
 
 def _drain_until_done(config: Config, done: Any, results: Any) -> None:
-    from ticketctl.engine.outbound import outbox
+    from ticketctl.engine.outbound import delivery
     from ticketctl.engine.store.connection import Store
 
     total = Sent()
@@ -58,7 +58,7 @@ def _drain_until_done(config: Config, done: Any, results: Any) -> None:
     try:
         while parent is None or parent.is_alive():
             finishing = done.is_set()
-            report = outbox.drain(store, config)
+            report = delivery.drain(store, config)
             total.sent += len(report.sent)
             total.failed += len(report.retry) + len(report.failed)
             if report.error:

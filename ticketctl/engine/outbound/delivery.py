@@ -11,7 +11,6 @@ side sees one message, perhaps twice, never two different ones).
 from __future__ import annotations
 
 import os
-import sqlite3
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -19,16 +18,16 @@ from datetime import UTC, datetime, timedelta
 from ticketctl.engine.config import Config
 from ticketctl.engine.errors import SendError, TicketctlError
 from ticketctl.engine.mail import msgid
+from ticketctl.engine.oauth.tokens import token_source
 from ticketctl.engine.outbound.mailbuild import FileAttachment, build_mail, recipients
-from ticketctl.engine.outbound.outbox import QueueRow, from_row
 from ticketctl.engine.outbound.senders import DirectorySender, MessageRefused, Sender, SmtpSender
-from ticketctl.engine.store import blobs
+from ticketctl.engine.store import blobs, mailboxes, queue, settings, tickets
 from ticketctl.engine.store.connection import Store
+from ticketctl.engine.store.queue import QueueRow
 
 SENDING_STALE = timedelta(minutes=10)  # a row `sending` this long belongs to a run that died
 CLAIM_BATCH = 100  # rows claimed (pending → sending) in one commit
 MAX_BACKOFF = timedelta(hours=6)
-TokenProvider = Callable[[Store, str], str]
 
 
 @dataclass
@@ -53,29 +52,6 @@ def backoff(config: Config, attempts: int) -> timedelta:
     return min(timedelta(seconds=seconds), MAX_BACKOFF)
 
 
-@dataclass(frozen=True)
-class Due:
-    """A row to send, without its content (the content is read a claimed batch at a time)."""
-
-    id: int
-    status: str
-    attempts: int
-    next_attempt_at: str
-
-
-def due(store: Store, now: datetime, limit: int | None = None) -> list[Due]:
-    """Rows to send now: pending and due, or left `sending` by a run that died."""
-    sql = (
-        "SELECT id, status, attempts, next_attempt_at FROM email_queue"
-        " WHERE status IN ('pending', 'sending') AND next_attempt_at <= ? ORDER BY next_attempt_at, id"
-    )
-    params: list[object] = [_iso(now)]
-    if limit is not None:
-        sql += " LIMIT ?"
-        params.append(limit)
-    return [Due(**dict(r)) for r in store.query(sql, params)]
-
-
 def drain(
     store: Store,
     config: Config,
@@ -83,26 +59,25 @@ def drain(
     limit: int | None = None,
     *,
     sender: Sender | None = None,
-    token_provider: TokenProvider | None = None,
 ) -> DrainReport:
     """Send every due row once. A refused mail fails only its row; an error that stops every mail
     (server down, login refused) counts an attempt on the rows still due and ends this run."""
     now = now or datetime.now(UTC)
     report = DrainReport()
-    rows = due(store, now, limit)
+    rows = queue.due(store, _iso(now), limit)
     if not rows:
         return report
-    secret = store.installation_secret()
+    secret = settings.installation_secret(store)
     loop_id = msgid.installation_id(secret)
     remaining = list(rows)
     claimed: list[QueueRow] = []
     handed: list[QueueRow] = []  # handed to the sender, not yet marked sent
     try:
-        with sender or make_sender(store, config, token_provider) as active:
+        with sender or make_sender(store, config) as active:
             try:
                 while remaining or claimed:
                     if not claimed:
-                        claimed = _claim(store, remaining[:CLAIM_BATCH], now)
+                        claimed = queue.claim(store, remaining[:CLAIM_BATCH], _iso(now + SENDING_STALE))
                         del remaining[:CLAIM_BATCH]
                         continue
                     row = claimed.pop(0)
@@ -123,13 +98,13 @@ def drain(
         report.error = str(exc)
         for row in claimed:  # claimed (their attempt counted) but not tried: due again after the backoff
             _fail(store, config, row.id, row.attempts, str(exc), now, report, False)
-        for row in remaining:
-            if _count_attempt(store, row):
-                _fail(store, config, row.id, row.attempts + 1, str(exc), now, report, False)
+        for waiting in remaining:
+            if queue.count_attempt(store, waiting):
+                _fail(store, config, waiting.id, waiting.attempts + 1, str(exc), now, report, False)
     return report
 
 
-def make_sender(store: Store, config: Config, token_provider: TokenProvider | None = None) -> Sender:
+def make_sender(store: Store, config: Config) -> Sender:
     """The sender the configuration names; secrets are read here, never stored in the config."""
     box = config.outbox
     if box.kind == "directory":
@@ -146,29 +121,20 @@ def make_sender(store: Store, config: Config, token_provider: TokenProvider | No
             )
         password = os.environ[smtp.password_env]
     elif smtp.auth == "oauth2":
-        token, username = _oauth_token(store, smtp.oauth_mailbox, smtp.username, token_provider)
+        token, username = _oauth_token(store, smtp.oauth_mailbox, smtp.username)
     return SmtpSender(smtp, password=password, token=token, username=username)
 
 
-def _oauth_token(
-    store: Store, mailbox: str | None, username: str | None, provider: TokenProvider | None
-) -> tuple[Callable[[], str], str | None]:
+def _oauth_token(store: Store, mailbox: str | None, username: str | None) -> tuple[Callable[[], str], str | None]:
+    """The access-token source of the mailbox whose OAuth2 sign-in sends mail, and the user to log in as
+    (outbox.smtp.username, else that mailbox's username)."""
     if not mailbox:
         raise SendError(
             "outbox.smtp.auth is oauth2 but outbox.smtp.oauth_mailbox is not set; "
             "name the mailbox whose OAuth2 sign-in sends mail."
         )
-    if provider is None:
-        try:
-            from ticketctl.engine import oauth  # type: ignore[attr-defined]
-        except ImportError as exc:
-            raise SendError("OAuth2 sending needs the OAuth2 support, which is not installed here.") from exc
-        provider = oauth.token_provider
-    if username is None:
-        row = store.one("SELECT username FROM mailboxes WHERE name = ?", (mailbox,))
-        username = row["username"] if row else None
-    chosen = provider
-    return (lambda: chosen(store, mailbox)), username
+    tokens = token_source(store, mailbox)
+    return tokens, username or mailboxes.named(store, mailbox).username
 
 
 def _send_one(store: Store, config: Config, sender: Sender, row: QueueRow, secret: str, loop_id: str) -> None:
@@ -181,46 +147,15 @@ def _send_one(store: Store, config: Config, sender: Sender, row: QueueRow, secre
 def _attachments(store: Store, config: Config, row: QueueRow) -> list[FileAttachment]:
     files = []
     for attachment_id in row.attachments:
-        rec = store.one("SELECT filename, content_type, sha256 FROM attachments WHERE id = ?", (attachment_id,))
-        if rec is None:
+        stored = tickets.stored_file(store, attachment_id)
+        if stored is None:
             raise MessageRefused(f"Attachment {attachment_id} of this mail no longer exists.", permanent=True)
         try:
-            path, size = blobs.stored(config.data_dir, "attachments", rec["sha256"])
+            path, size = blobs.stored(config.data_dir, "attachments", stored.sha256)
         except TicketctlError as exc:
             raise MessageRefused(str(exc), permanent=True) from exc
-        files.append(FileAttachment(rec["filename"], rec["content_type"], path=path, size=size))
+        files.append(FileAttachment(stored.filename, stored.content_type, path=path, size=size))
     return files
-
-
-def _claim(store: Store, rows: list[Due], now: datetime) -> list[QueueRow]:
-    """pending → sending for a batch of rows in one commit, skipping any another run took first;
-    returns the claimed rows as they are now."""
-    with store.transaction() as conn:
-        taken = [
-            row.id
-            for row in rows
-            if conn.execute(
-                "UPDATE email_queue SET status = 'sending', attempts = attempts + 1, next_attempt_at = ?"
-                " WHERE id = ? AND status = ? AND next_attempt_at = ?",
-                (_iso(now + SENDING_STALE), row.id, row.status, row.next_attempt_at),
-            ).rowcount
-            == 1
-        ]
-    marks = ", ".join("?" * len(taken))
-    return [from_row(r) for r in store.query(f"SELECT * FROM email_queue WHERE id IN ({marks}) ORDER BY id", taken)]  # noqa: S608
-
-
-def _count_attempt(store: Store, row: Due) -> bool:
-    with store.transaction() as conn:
-        cur = _guarded(conn, "attempts = attempts + 1", row)
-    return cur.rowcount == 1
-
-
-def _guarded(conn: sqlite3.Connection, assignment: str, row: Due) -> sqlite3.Cursor:
-    return conn.execute(
-        f"UPDATE email_queue SET {assignment} WHERE id = ? AND status = ? AND next_attempt_at = ?",  # noqa: S608
-        (row.id, row.status, row.next_attempt_at),
-    )
 
 
 def _settle(
@@ -234,11 +169,7 @@ def _settle(
         if row.message_id in failed:
             _fail(store, config, row.id, row.attempts, str(failed[row.message_id]), now, report, False)
     sent = [row.id for row in rows if row.message_id not in failed]
-    with store.transaction() as conn:
-        conn.executemany(
-            "UPDATE email_queue SET status = 'sent', sent_at = ?, last_error = NULL WHERE id = ?",
-            [(_iso(now), queue_id) for queue_id in sent],
-        )
+    queue.mark_sent(store, sent, _iso(now))
     report.sent.extend(sent)
     rows.clear()
 
@@ -254,9 +185,5 @@ def _fail(
     permanent: bool,
 ) -> None:
     final = permanent or attempts >= config.outbox.max_attempts
-    with store.transaction() as conn:
-        conn.execute(
-            "UPDATE email_queue SET status = ?, last_error = ?, next_attempt_at = ? WHERE id = ?",
-            ("failed" if final else "pending", error, _iso(now + backoff(config, attempts)), queue_id),
-        )
+    queue.mark_failed(store, queue_id, error, final=final, next_attempt_at=_iso(now + backoff(config, attempts)))
     (report.failed if final else report.retry).append(queue_id)

@@ -21,7 +21,7 @@ from email.policy import Compat32
 from email.utils import format_datetime, formataddr, getaddresses
 from pathlib import Path
 
-from ticketctl.engine.outbound.outbox import QueueRow
+from ticketctl.engine.store.queue import QueueRow
 
 LOOP_HEADER = "X-Ticketctl-Loop"
 
@@ -141,9 +141,9 @@ def build_mail(row: QueueRow, attachments: list[FileAttachment], installation_id
         ("Auto-Submitted", "auto-generated" if row.auto_submitted else ""),
         ("X-Auto-Response-Suppress", "All" if row.auto_submitted else ""),
     ]
-    for part in msg.walk():
-        if part is not msg:
-            del part["MIME-Version"]  # the MIME classes write it into every part; it belongs at the top
+    for inner in msg.walk():
+        if inner is not msg:
+            del inner["MIME-Version"]  # the MIME classes write it into every part; it belongs at the top
     _put_first(msg, [(name, value) for name, value in headers if value])
     out: list[str] = []
     _flatten(msg, out)
@@ -158,13 +158,15 @@ def _flatten(part: Message, out: list[str]) -> None:
     out.append("\r\n")
     if part.is_multipart():
         boundary = part.get_boundary()
-        for child in part.get_payload():
+        children: list[Message] = part.get_payload()  # type: ignore[assignment]  # a multipart's parts
+        for child in children:
             out.append(f"--{boundary}\r\n")
             _flatten(child, out)
             out.append("\r\n")
         out.append(f"--{boundary}--\r\n")
     else:
-        out.append(_NEWLINE.sub("\r\n", part.get_payload()))
+        text: str = part.get_payload()  # type: ignore[assignment]  # 7-bit text, see above
+        out.append(_NEWLINE.sub("\r\n", text))
 
 
 class _Wire(Compat32):

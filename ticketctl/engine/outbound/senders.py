@@ -289,7 +289,7 @@ class _StreamingData:
 
     def data(self, msg: Any) -> tuple[int, bytes]:
         if not isinstance(msg, MailData):
-            return super().data(msg)  # type: ignore[misc, no-any-return]
+            return super().data(msg)  # type: ignore[misc]
         smtp: Any = self
         smtp.putcmd("data")
         code, reply = smtp.getreply()

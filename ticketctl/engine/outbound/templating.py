@@ -2,6 +2,7 @@
 
 Every template renders in Jinja2's SandboxedEnvironment: the shipped ones need nothing more, and the
 ones staff write (overrides in `templates_dir`, canned responses) must not reach Python internals.
+Every variable a template names must exist (StrictUndefined): a missing one is an error, not a blank.
 A mail template NAME is three files: NAME.subject, NAME.txt and (optional) NAME.html; a file of the
 same name in `templates_dir` replaces the shipped one. Jinja2 is imported on first use.
 """
@@ -14,17 +15,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ticketctl.engine.enums import Purpose
 from ticketctl.engine.errors import TemplateError
 
 SHIPPED = Path(__file__).resolve().parents[2] / "templates"
-MAIL_TEMPLATES = (
-    "new_ticket",
-    "relay",
-    "reassigned",
-    "assignment_submitted",
-    "assignment_resubmitted",
-    "assignment_feedback",
-)
+MAIL_TEMPLATES = tuple(str(p) for p in Purpose)
 
 
 @dataclass(frozen=True)
@@ -43,6 +38,7 @@ def _mail_environment(templates_dir: Path | None) -> Any:
     loader = jinja2.FileSystemLoader([*paths, str(SHIPPED)])
     return SandboxedEnvironment(
         loader=loader,
+        undefined=jinja2.StrictUndefined,
         autoescape=lambda name: bool(name and name.endswith(".html")),
         keep_trailing_newline=True,
         trim_blocks=True,
@@ -107,8 +103,7 @@ def _render(compiled: Any, context: Mapping[str, Any], what: str) -> str:
         return str(compiled.render(dict(context)))
     except SecurityError as exc:
         raise TemplateError(
-            f"{what[0].upper()}{what[1:]} tries to reach outside the template sandbox ({exc}); "
-            "use only the ticket, contact and type variables."
+            f"{what[0].upper()}{what[1:]} tries to reach outside the template sandbox ({exc}); {_hint(what)}."
         ) from exc
     except jinja2.TemplateError as exc:
         raise _template_error(exc, what) from exc
@@ -127,7 +122,7 @@ def _refuse_private_attributes(env: Any, source: str, what: str) -> None:
         if isinstance(name, str) and name.startswith("_"):
             raise TemplateError(
                 f"{what[0].upper()}{what[1:]} tries to reach outside the template sandbox "
-                f"(attribute '{name}'); use only the ticket, contact and type variables."
+                f"(attribute '{name}'); {_hint(what)}."
             ) from SecurityError(name)
 
 
@@ -140,7 +135,12 @@ def _template_error(exc: Exception, what: str) -> TemplateError:
         )
     if isinstance(exc, jinja2.UndefinedError):
         return TemplateError(
-            f"{what[0].upper()}{what[1:]} uses something that is not defined ({exc.message}); "
-            "use only the ticket, contact and type variables."
+            f"{what[0].upper()}{what[1:]} uses something that is not defined ({exc.message}); {_hint(what)}."
         )
     return TemplateError(f"{what[0].upper()}{what[1:]} could not be rendered ({exc}); fix the template.")
+
+
+def _hint(what: str) -> str:
+    if what.startswith("the mail template"):
+        return "use only the variables templates/README.md lists for that template"
+    return "use only the ticket, contact and type variables"

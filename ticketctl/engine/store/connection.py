@@ -1,13 +1,13 @@
 """The SQLite store: opening (private files, WAL, foreign keys), migrations, transactions.
 
-Queries that belong to one part of the domain live beside that part (mailboxes.py, tickettypes.py,
-...); this module only owns the connection.
+All SQL of the engine lives in this package, one module per table group (ledger.py, tickets.py,
+queue.py, ...); this module owns only the connection. Those modules take the `Store` and run inside the
+caller's `store.transaction()` when they write.
 """
 
 from __future__ import annotations
 
 import os
-import secrets
 import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -30,9 +30,6 @@ def make_private_dir(path: Path) -> None:
     os.chmod(path, 0o700)
 
 
-ANALYZE_MIN = 10_000  # tickets before statistics are worth taking
-
-
 class Store:
     """One open database. Use `transaction()` for every group of writes that belong together."""
 
@@ -41,6 +38,7 @@ class Store:
         self.data_dir = data_dir
         self.conn = _connect(path)
         self._savepoints = 0
+        self.memo: dict[str, Any] = {}  # values that never change once written (the installation secret)
         try:
             make_private_dir(data_dir)
         except OSError as exc:
@@ -70,6 +68,10 @@ class Store:
                     self.conn.execute(statement)
                 self.conn.execute(f"PRAGMA user_version = {number}")
         return len(MIGRATIONS)
+
+    @property
+    def in_transaction(self) -> bool:
+        return self.conn.in_transaction
 
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
@@ -105,40 +107,6 @@ class Store:
 
     def one(self, sql: str, params: Any = ()) -> sqlite3.Row | None:
         return self.conn.execute(sql, params).fetchone()
-
-    def setting(self, key: str) -> str | None:
-        row = self.one("SELECT value FROM settings WHERE key = ?", (key,))
-        return row["value"] if row else None
-
-    def refresh_statistics(self) -> bool:
-        """ANALYZE the tickets table once it has ANALYZE_MIN rows, and again each time it has grown tenfold.
-        Without statistics SQLite picks a poor index for some `tickets list` filters on a large table
-        (several statuses: ~390 ms a page at 1M tickets; under 1 ms after). Returns whether it ran."""
-        count = self.conn.execute("SELECT max(rowid) FROM tickets").fetchone()[0] or 0
-        last = int(self.setting("tickets_analyzed_at") or 0)
-        if count < ANALYZE_MIN or count < 10 * last:
-            return False
-        with self.transaction() as conn:
-            conn.execute("ANALYZE tickets")
-            conn.execute(
-                "INSERT INTO settings (key, value) VALUES ('tickets_analyzed_at', ?)"
-                " ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-                (str(count),),
-            )
-        return True
-
-    def installation_secret(self) -> str:
-        """A random per-installation secret (signs the Message-IDs we send), made on first use."""
-        value = self.setting("installation_secret")
-        if value is None:
-            with self.transaction() as conn:
-                conn.execute(
-                    "INSERT OR IGNORE INTO settings (key, value) VALUES ('installation_secret', ?)",
-                    (secrets.token_hex(32),),
-                )
-            value = self.setting("installation_secret")
-        assert value is not None
-        return value
 
     def close(self) -> None:
         self.conn.close()

@@ -8,44 +8,43 @@ it never has to pass through SQLite in one piece. Either way it is stored once p
 
 from __future__ import annotations
 
-import sqlite3
 from pathlib import Path
 
-from ticketctl.engine.intake.sources import Fetched
 from ticketctl.engine.store import blobs
+from ticketctl.engine.store.connection import Store
 
 INLINE_MAX = 1024 * 1024
 
 
-def keep(conn: sqlite3.Connection, data_dir: Path, sha: str, fetched: Fetched) -> tuple[int | None, str | None]:
+def keep(
+    store: Store, sha: str, raw: bytes, spool: Path | None = None, spool_size: int = 0
+) -> tuple[int | None, str | None]:
     """Store the message's bytes (once) and return where: (raw_messages id, None) or (None, path under
-    data_dir). A spooled message (sources/ spool a large one to a file) is linked into place."""
-    raw = fetched.raw or b""
-    if fetched.spool is not None or len(raw) > INLINE_MAX:
-        if fetched.spool is not None:
-            blobs.save_blob_file(data_dir, "raw", fetched.spool.path, sha, fetched.spool.size)
+    the data directory). A message spooled to the file `spool` while it downloaded is linked into place."""
+    data_dir = store.data_dir
+    if spool is not None or len(raw) > INLINE_MAX:
+        if spool is not None:
+            blobs.save_blob_file(data_dir, "raw", spool, sha, spool_size)
         else:
             blobs.save_blob(data_dir, "raw", raw)
         return None, str(blobs.blob_path(data_dir, "raw", sha).relative_to(data_dir))
-    row = conn.execute("SELECT id FROM raw_messages WHERE sha256 = ?", (sha,)).fetchone()
+    row = store.one("SELECT id FROM raw_messages WHERE sha256 = ?", (sha,))
     if row is not None:
         return int(row[0]), None
-    cur = conn.execute("INSERT INTO raw_messages (sha256, data) VALUES (?, ?)", (sha, raw))
+    cur = store.conn.execute("INSERT INTO raw_messages (sha256, data) VALUES (?, ?)", (sha, raw))
     return int(cur.lastrowid or 0), None
 
 
-def read(
-    conn: sqlite3.Connection, data_dir: Path, raw_id: int | None, raw_path: str | None, limit: int = -1
-) -> bytes | None:
+def read(store: Store, raw_id: int | None, raw_path: str | None, limit: int = -1) -> bytes | None:
     """The bytes kept for a ledger row (its raw_id and raw_path; the first `limit` of them), or None when
     none were kept."""
     if raw_id is not None:
         if limit < 0:
-            found = conn.execute("SELECT data FROM raw_messages WHERE id = ?", (raw_id,)).fetchone()
+            found = store.one("SELECT data FROM raw_messages WHERE id = ?", (raw_id,))
         else:
-            found = conn.execute("SELECT substr(data, 1, ?) FROM raw_messages WHERE id = ?", (limit, raw_id)).fetchone()
+            found = store.one("SELECT substr(data, 1, ?) FROM raw_messages WHERE id = ?", (limit, raw_id))
         return bytes(found[0]) if found else None
     if raw_path is not None:
-        with (data_dir / raw_path).open("rb") as f:
+        with (store.data_dir / raw_path).open("rb") as f:
             return f.read(limit)
     return None

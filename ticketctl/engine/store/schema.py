@@ -259,4 +259,8 @@ MIGRATIONS: list[str] = [
     -- a ledger row's raw bytes: raw_id, else the file raw_path, else not kept (oversized)
     ALTER TABLE ledger ADD COLUMN raw_id INTEGER REFERENCES raw_messages(id);
     """,
+    # 3: the installation secret exists from the start (it signs every Message-ID and VERP address)
+    """
+    INSERT OR IGNORE INTO settings (key, value) VALUES ('installation_secret', lower(hex(randomblob(32))));
+    """,
 ]

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import re
 
-from ticketctl.engine.intake.rules import Decision, StoreView
+from ticketctl.engine.enums import Disposition
+from ticketctl.engine.intake.rules import Decision, RuleView
 from ticketctl.engine.mail.message import ParsedMessage
 
 NAME = "auto-reply"
@@ -16,9 +17,9 @@ _SUBJECT = re.compile(
 )
 
 
-def check(msg: ParsedMessage, view: StoreView) -> Decision | None:
+def check(msg: ParsedMessage, view: RuleView) -> Decision | None:
     reason = _why(msg)
-    return Decision("ignored", NAME, reason) if reason else None
+    return Decision(Disposition.IGNORED, NAME, reason) if reason else None
 
 
 def _why(msg: ParsedMessage) -> str | None:

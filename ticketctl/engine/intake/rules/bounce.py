@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import re
 
-from ticketctl.engine.intake.rules import Decision, StoreView
+from ticketctl.engine.enums import Disposition
+from ticketctl.engine.intake.rules import Decision, RuleView
 from ticketctl.engine.mail.message import ParsedMessage
 
 NAME = "bounce"
@@ -21,14 +22,14 @@ _SUBJECT = re.compile(
 )
 
 
-def check(msg: ParsedMessage, view: StoreView) -> Decision | None:
+def check(msg: ParsedMessage, view: RuleView) -> Decision | None:
     content_type = (msg.header("Content-Type") or "").lower()
     if "multipart/report" in content_type and "disposition-notification" not in content_type:
-        return Decision("bounce", NAME, "a delivery status notification (multipart/report)")
+        return Decision(Disposition.BOUNCE, NAME, "a delivery status notification (multipart/report)")
     sender = msg.from_.email if msg.from_ else (msg.header("From") or "").strip(' <>"')
     name = msg.from_.name if msg.from_ else ""
     return_path = (msg.header("Return-Path") or "").strip()
     from_daemon = bool(_SENDER.match(sender) or _SENDER.match(name)) or return_path == "<>"
     if from_daemon and _SUBJECT.search(msg.subject or ""):
-        return Decision("bounce", NAME, f"a delivery failure report from {sender or 'the mail system'}")
+        return Decision(Disposition.BOUNCE, NAME, f"a delivery failure report from {sender or 'the mail system'}")
     return None

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
-from ticketctl.engine.intake.rules import Decision, StoreView
+from ticketctl.engine.enums import Disposition
+from ticketctl.engine.intake.rules import Decision, RuleView
 from ticketctl.engine.mail.message import ParsedMessage
 
 NAME = "mail-loop"
 LOOP_HEADER = "X-Ticketctl-Loop"
 
 
-def check(msg: ParsedMessage, view: StoreView) -> Decision | None:
+def check(msg: ParsedMessage, view: RuleView) -> Decision | None:
     if msg.header(LOOP_HEADER) is None:
         return None
-    return Decision("rejected", NAME, f"the mail carries our {LOOP_HEADER} header: it came from ticketctl itself")
+    return Decision(
+        Disposition.REJECTED, NAME, f"the mail carries our {LOOP_HEADER} header: it came from ticketctl itself"
+    )

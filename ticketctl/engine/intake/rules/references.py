@@ -4,28 +4,25 @@ received is indexed on the ticket's logs."""
 
 from __future__ import annotations
 
-from ticketctl.engine.intake.rules import Decision, StoreView
+from ticketctl.engine.intake.rules import Decision, RuleView
 from ticketctl.engine.intake.rules.subject_tag import participant_decision
 from ticketctl.engine.mail.message import ParsedMessage
+from ticketctl.engine.mail.msgid import verify_message_id
 
 NAME = "references"
 
 
-def check(msg: ParsedMessage, view: StoreView) -> Decision | None:
+def check(msg: ParsedMessage, view: RuleView) -> Decision | None:
     ids = list(dict.fromkeys([*msg.in_reply_to, *reversed(msg.references)]))
     if not ids:
         return None
-    ticket_id = _signed(ids, view) or view.ticket_for_message_ids(ids)
+    ticket_id = _signed(ids, view) or view.ticket_of_message_ids(ids)
     if ticket_id is None or view.ticket(ticket_id) is None:
         return None
     return participant_decision(msg, view, ticket_id, NAME, "In-Reply-To/References")
 
 
-def _signed(ids: list[str], view: StoreView) -> int | None:
-    try:
-        from ticketctl.engine.mail.msgid import verify_message_id
-    except ImportError:  # the signed form arrives with the outbound work
-        return None
+def _signed(ids: list[str], view: RuleView) -> int | None:
     for message_id in ids:
         found = verify_message_id(view.secret, message_id)
         if found:

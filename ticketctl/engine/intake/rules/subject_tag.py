@@ -7,32 +7,33 @@ else's conversation.
 
 from __future__ import annotations
 
-from ticketctl.engine.intake.rules import Decision, StoreView
+from ticketctl.engine.enums import Disposition
+from ticketctl.engine.intake.rules import Decision, RuleView
 from ticketctl.engine.mail import addresses, tags
 from ticketctl.engine.mail.message import ParsedMessage
 
 NAME = "subject-tag"
 
 
-def check(msg: ParsedMessage, view: StoreView) -> Decision | None:
+def check(msg: ParsedMessage, view: RuleView) -> Decision | None:
     for tag in tags.find(msg.subject):
         ticket = view.ticket(tag.ticket_id)
-        if ticket is None or view.log_ticket(tag.log_id) != ticket.id:
+        if ticket is None or view.ticket_of_log(tag.log_id) != ticket.id:
             continue
-        ticket_type = view.all_types.get(ticket.type_id) if ticket.type_id else None
+        ticket_type = view.type_by_id(ticket.type_id) if ticket.type_id else None
         if ticket_type is not None and ticket_type.workflow_tag.lower() != tag.workflow_tag.lower():
             continue
         return participant_decision(msg, view, ticket.id, NAME, f"subject tag {tag}")
     return None
 
 
-def participant_decision(msg: ParsedMessage, view: StoreView, ticket_id: int, rule: str, how: str) -> Decision:
+def participant_decision(msg: ParsedMessage, view: RuleView, ticket_id: int, rule: str, how: str) -> Decision:
     """A reply into `ticket_id` when the sender takes part in it, else a refusal."""
     sender = addresses.routing_key(msg.from_.email) if msg.from_ else ""
     if sender and sender in view.participants(ticket_id):
-        return Decision("reply", rule, f"{how} names ticket #{ticket_id}", ticket_id=ticket_id)
+        return Decision(Disposition.REPLY, rule, f"{how} names ticket #{ticket_id}", ticket_id=ticket_id)
     return Decision(
-        "rejected",
+        Disposition.REJECTED,
         rule,
         f"{how} names ticket #{ticket_id}, but the sender {sender or '(none)'} is not a participant of it",
         ticket_id=ticket_id,

@@ -1,4 +1,4 @@
-"""Mail sources behind one interface: list what waits, fetch messages (one, or a batch of small ones in
+"""Mail sources behind one interface: say what waits, fetch messages (one, or a batch of small ones in
 one round trip), dispose of them.
 
 The pipeline calls `dispose` only after the transaction recording the message has committed, and
@@ -14,16 +14,14 @@ import shutil
 import tempfile
 import time
 import weakref
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 from typing import Protocol
 
-from ticketctl.engine.admin.mailboxes import Mailbox
 from ticketctl.engine.config import LimitsConfig
-
-TokenProvider = Callable[[], str]  # returns a fresh OAuth2 access token for XOAUTH2
+from ticketctl.engine.oauth.tokens import AccessTokenSource
+from ticketctl.engine.store.mailboxes import Mailbox
 
 # A message larger than this is written to a scratch file while it downloads instead of being held in
 # memory (the parse and the blob store then work from the file), so a run's memory does not grow with it.
@@ -126,7 +124,7 @@ class Fetched:
 
 
 class Source(Protocol):
-    def list(self) -> list[Waiting]: ...
+    def waiting(self) -> list[Waiting]: ...
 
     def fetch(self, uid: str, max_bytes: int) -> Fetched: ...
 
@@ -157,7 +155,7 @@ class OneAtATime:
 def open_source(
     mailbox: Mailbox,
     limits: LimitsConfig,
-    token_provider: TokenProvider | None = None,
+    tokens: AccessTokenSource | None = None,
     *,
     spool_dir: Path | None = None,
 ) -> Source:
@@ -171,7 +169,7 @@ def open_source(
     if mailbox.kind == "imap":
         from ticketctl.engine.intake.sources.imap import ImapSource
 
-        return ImapSource(mailbox, limits, token_provider, spool_dir=spool_dir)
+        return ImapSource(mailbox, limits, tokens, spool_dir=spool_dir)
     from ticketctl.engine.intake.sources.pop3 import Pop3Source
 
-    return Pop3Source(mailbox, limits, token_provider, spool_dir=spool_dir)
+    return Pop3Source(mailbox, limits, tokens, spool_dir=spool_dir)

@@ -13,11 +13,12 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from ticketctl.engine.admin.mailboxes import Mailbox
 from ticketctl.engine.config import LimitsConfig
 from ticketctl.engine.errors import SourceError
-from ticketctl.engine.intake.sources import SPOOL_BYTES, Fetched, SpoolWriter, TokenProvider, Waiting
+from ticketctl.engine.intake.sources import SPOOL_BYTES, Fetched, SpoolWriter, Waiting
 from ticketctl.engine.intake.sources.net import access_token, guarded, login_refused, tls_context
+from ticketctl.engine.oauth.tokens import AccessTokenSource
+from ticketctl.engine.store.mailboxes import Mailbox
 
 DELETED = b"\\Deleted"
 CHUNK = 1024 * 1024  # a spooled message is fetched in partial pieces of this size (BODY.PEEK[]<offset.length>)
@@ -28,7 +29,7 @@ class ImapSource:
         self,
         mailbox: Mailbox,
         limits: LimitsConfig,
-        token_provider: TokenProvider | None,
+        tokens: AccessTokenSource | None,
         *,
         spool_dir: Path | None = None,
     ) -> None:
@@ -40,7 +41,7 @@ class ImapSource:
         self._processed_exists = False
         self.client: Any = _connect(mailbox, limits)
         try:
-            self._login(token_provider)
+            self._login(tokens)
             self.uidvalidity = self._select()
             with self._guard("reading the server's capabilities"):
                 caps = set(self.client.capabilities())
@@ -51,7 +52,7 @@ class ImapSource:
             raise
 
     # --- the Source interface ---
-    def list(self) -> list[Waiting]:
+    def waiting(self) -> list[Waiting]:
         data: dict[int, Any] = {}
         with self._guard(f"listing folder '{self.folder}'"):
             numbers = sorted(self.client.search(["UNDELETED"]))
@@ -137,14 +138,14 @@ class ImapSource:
     def _guard(self, doing: str) -> Any:
         return guarded(self.mailbox, self.limits, doing)
 
-    def _login(self, token_provider: TokenProvider | None) -> None:
+    def _login(self, tokens: AccessTokenSource | None) -> None:
         from imapclient.exceptions import LoginError
 
         mailbox = self.mailbox
         with self._guard("logging in"):
             try:
                 if mailbox.auth == "oauth2":
-                    self.client.oauth2_login(mailbox.username, access_token(mailbox, token_provider))
+                    self.client.oauth2_login(mailbox.username, access_token(mailbox, tokens))
                 else:
                     self.client.login(mailbox.username, mailbox.password or "")
             except LoginError as exc:

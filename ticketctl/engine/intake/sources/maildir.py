@@ -9,9 +9,9 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from ticketctl.engine.admin.mailboxes import Mailbox
 from ticketctl.engine.errors import SourceError
 from ticketctl.engine.intake.sources import SPOOL_BYTES, Fetched, OneAtATime, SpoolWriter, Waiting
+from ticketctl.engine.store.mailboxes import Mailbox
 
 COPY_CHUNK = 1024 * 1024
 
@@ -28,7 +28,7 @@ class MaildirSource(OneAtATime):
             )
         self._paths: dict[str, Path] = {}
 
-    def list(self) -> list[Waiting]:
+    def waiting(self) -> list[Waiting]:
         found: list[tuple[float, str, Waiting]] = []
         for sub in ("new", "cur"):
             with os.scandir(self.root / sub) as entries:

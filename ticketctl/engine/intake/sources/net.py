@@ -10,10 +10,10 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from ticketctl.engine.admin.mailboxes import Mailbox
 from ticketctl.engine.config import LimitsConfig
 from ticketctl.engine.errors import MailboxAuthError, SourceError, TicketctlError
-from ticketctl.engine.intake.sources import TokenProvider
+from ticketctl.engine.oauth.tokens import AccessTokenSource
+from ticketctl.engine.store.mailboxes import Mailbox
 
 _NAME_MISMATCH = (62, 64)  # X509_V_ERR_HOSTNAME_MISMATCH, X509_V_ERR_IP_ADDRESS_MISMATCH
 
@@ -34,13 +34,13 @@ def tls_context(mailbox: Mailbox) -> ssl.SSLContext:
     return context
 
 
-def access_token(mailbox: Mailbox, token_provider: TokenProvider | None) -> str:
-    if token_provider is None:
+def access_token(mailbox: Mailbox, tokens: AccessTokenSource | None) -> str:
+    if tokens is None:
         raise MailboxAuthError(
             f"Mailbox '{mailbox.name}' uses OAuth2 but no token source was given; "
             "this is a bug in the caller, please report it."
         )
-    return token_provider()
+    return tokens()
 
 
 def login_refused(mailbox: Mailbox, server_says: object) -> MailboxAuthError:

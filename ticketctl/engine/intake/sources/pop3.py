@@ -13,11 +13,12 @@ import poplib
 from pathlib import Path
 from typing import Any
 
-from ticketctl.engine.admin.mailboxes import Mailbox
 from ticketctl.engine.config import LimitsConfig
 from ticketctl.engine.errors import SourceError
-from ticketctl.engine.intake.sources import SPOOL_BYTES, Fetched, OneAtATime, SpoolWriter, TokenProvider, Waiting
+from ticketctl.engine.intake.sources import SPOOL_BYTES, Fetched, OneAtATime, SpoolWriter, Waiting
 from ticketctl.engine.intake.sources.net import access_token, guarded, login_refused, tls_context
+from ticketctl.engine.oauth.tokens import AccessTokenSource
+from ticketctl.engine.store.mailboxes import Mailbox
 
 MAX_LINE = 1024 * 1024  # poplib's 2048-byte line limit refuses real mail with long lines
 
@@ -54,7 +55,7 @@ class Pop3Source(OneAtATime):
         self,
         mailbox: Mailbox,
         limits: LimitsConfig,
-        token_provider: TokenProvider | None,
+        tokens: AccessTokenSource | None,
         *,
         spool_dir: Path | None = None,
     ) -> None:
@@ -65,13 +66,13 @@ class Pop3Source(OneAtATime):
         self._sizes: dict[str, int] = {}
         self.pop = _connect(mailbox, limits)
         try:
-            self._login(token_provider)
+            self._login(tokens)
         except BaseException:
             _drop(self.pop)
             raise
 
     # --- the Source interface ---
-    def list(self) -> list[Waiting]:
+    def waiting(self) -> list[Waiting]:
         with self._guard("listing messages"):
             uidl = self.pop.uidl()[1]
             sizes = self.pop.list()[1]
@@ -145,17 +146,17 @@ class Pop3Source(OneAtATime):
 
     def _number(self, uid: str) -> int:
         if uid not in self._numbers:
-            self.list()
+            self.waiting()
         if uid not in self._numbers:
             raise SourceError(f"Mailbox '{self.mailbox.name}': message {uid} is no longer on the server.")
         return self._numbers[uid]
 
-    def _login(self, token_provider: TokenProvider | None) -> None:
+    def _login(self, tokens: AccessTokenSource | None) -> None:
         mailbox = self.mailbox
         with self._guard("logging in"):
             try:
                 if mailbox.auth == "oauth2":
-                    xoauth2(self.pop, mailbox.username or "", access_token(mailbox, token_provider))
+                    xoauth2(self.pop, mailbox.username or "", access_token(mailbox, tokens))
                 else:
                     self.pop.user(mailbox.username or "")
                     self.pop.pass_(mailbox.password or "")

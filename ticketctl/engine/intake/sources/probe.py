@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ticketctl.engine.admin.mailboxes import Mailbox
 from ticketctl.engine.config import LimitsConfig
-from ticketctl.engine.intake.sources import TokenProvider, open_source
+from ticketctl.engine.intake.sources import open_source
+from ticketctl.engine.oauth.tokens import AccessTokenSource
+from ticketctl.engine.store.mailboxes import Mailbox
 
 
 @dataclass(frozen=True)
@@ -15,11 +16,11 @@ class ProbeResult:
     total_bytes: int
 
 
-def probe(mailbox: Mailbox, limits: LimitsConfig, token_provider: TokenProvider | None = None) -> ProbeResult:
+def probe(mailbox: Mailbox, limits: LimitsConfig, tokens: AccessTokenSource | None = None) -> ProbeResult:
     """How many messages wait and their total size; raises SourceError or MailboxAuthError."""
-    source = open_source(mailbox, limits, token_provider)
+    source = open_source(mailbox, limits, tokens)
     try:
-        waiting = source.list()
+        waiting = source.waiting()
     except BaseException:
         source.abort()
         raise

@@ -1,0 +1,69 @@
+"""The engine's closed sets of values. Each is a StrEnum: it compares equal to, and is stored as, its
+plain string, so SQL rows, JSON and templates see the same words as before.
+
+Plain data with no imports of the engine, so the CLI can list the values in its help cheaply.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class Disposition(StrEnum):
+    """What became of a message taken from a mailbox (the ledger's `disposition`)."""
+
+    NEW_TICKET = "new_ticket"
+    REPLY = "reply"
+    BOUNCE = "bounce"
+    ERROR_TICKET = "error_ticket"
+    INVALID_TICKET = "invalid_ticket"
+    REJECTED = "rejected"
+    IGNORED = "ignored"
+    DUPLICATE = "duplicate"
+
+
+class Task(StrEnum):
+    """A ticket type's task: which flow its tickets follow (engine/flows/)."""
+
+    QUESTION = "simple_storage"
+    ASSIGNMENT = "assignment"
+    BOUNCE_BACK = "bounce_back"
+
+
+class TicketStatus(StrEnum):
+    NEW = "new"
+    OPEN = "open"
+    ANSWERED = "answered"
+    WAITING = "waiting"
+    RESOLVED = "resolved"
+    CLOSED = "closed"
+
+
+class TicketKind(StrEnum):
+    NORMAL = "normal"
+    INVALID = "invalid"  # no type matched: waits for staff to reassign it
+    ERROR = "error"  # unreadable or too big: kept for staff, no contact
+
+
+class Direction(StrEnum):
+    IN = "in"
+    OUT = "out"
+
+
+class Purpose(StrEnum):
+    """Why the engine writes a mail; each purpose is also the name of its template (templates/)."""
+
+    NEW_TICKET = "new_ticket"
+    RELAY = "relay"
+    REASSIGNED = "reassigned"
+    REPLY = "reply"
+    ASSIGNMENT_SUBMITTED = "assignment_submitted"
+    ASSIGNMENT_RESUBMITTED = "assignment_resubmitted"
+    ASSIGNMENT_FEEDBACK = "assignment_feedback"
+
+
+class QueueStatus(StrEnum):
+    PENDING = "pending"
+    SENDING = "sending"
+    SENT = "sent"
+    FAILED = "failed"

@@ -1,0 +1,67 @@
+"""The read-only view of the store that the rules see (`intake.rules.RuleView`), for one mailbox.
+
+Types and the secret are read once per view (a run makes one per mailbox); the rest is read per call.
+"""
+
+from __future__ import annotations
+
+from functools import cached_property
+
+from ticketctl.engine.mail import addresses
+from ticketctl.engine.store import contacts, ledger, settings, tickets, types
+from ticketctl.engine.store.connection import Store
+from ticketctl.engine.store.ledger import Recorded
+from ticketctl.engine.store.tickets import TicketRecord
+from ticketctl.engine.store.types import TicketType
+
+
+class MailboxView:
+    def __init__(self, store: Store, mailbox_id: int, max_message_bytes: int) -> None:
+        self.store = store
+        self.mailbox_id = mailbox_id
+        self.max_message_bytes = max_message_bytes
+
+    @cached_property
+    def _own_types(self) -> list[TicketType]:
+        return types.list_all(self.store, mailbox_id=self.mailbox_id, active_only=True)
+
+    @cached_property
+    def _all_types(self) -> dict[int, TicketType]:
+        return {t.id: t for t in types.list_all(self.store)}
+
+    @property
+    def secret(self) -> str:
+        return settings.installation_secret(self.store)
+
+    def type_by_id(self, type_id: int) -> TicketType | None:
+        return self._all_types.get(type_id)
+
+    def type_for_recipients(self, recipients: list[str]) -> TicketType | None:
+        return types.addressed(self._own_types, recipients)
+
+    def ticket(self, ticket_id: int) -> TicketRecord | None:
+        return tickets.get(self.store, ticket_id)
+
+    def ticket_of_log(self, log_id: int) -> int | None:
+        return tickets.ticket_of_log(self.store, log_id)
+
+    def ticket_of_message_ids(self, message_ids: list[str]) -> int | None:
+        return tickets.ticket_of_message_ids(self.store, message_ids)
+
+    def participants(self, ticket_id: int) -> set[str]:
+        """Its customer, the type's admin and forward address, everyone the ticket's mail went to or came
+        from, and the assignment's tutor."""
+        ticket = self.ticket(ticket_id)
+        if ticket is None:
+            return set()
+        keys = {ticket.from_email, *tickets.correspondents(self.store, ticket_id)}
+        ticket_type = self.type_by_id(ticket.type_id) if ticket.type_id else None
+        if ticket_type:
+            keys.update(a for a in (ticket_type.admin_email, ticket_type.email_forward) if a)
+        tutor = contacts.tutor_email(self.store, ticket_id)
+        if tutor:
+            keys.add(tutor)
+        return {addresses.routing_key(k) for k in keys if k}
+
+    def taken_in(self, message_id: str) -> Recorded | None:
+        return ledger.first_with_message_id(self.store, self.mailbox_id, message_id)
