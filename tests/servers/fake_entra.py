@@ -81,7 +81,8 @@ def hs256_minter(key: bytes, issuer: str = JWT_ISSUER, kid: str = "default") -> 
 
 
 class FakeEntraHttpClient:
-    """Stands in for requests.Session; records every call in `calls` and every token in `issued`."""
+    """Stands in for requests.Session; records every call in `calls`, every token in `issued` and the
+    access tokens alone in `access_tokens`."""
 
     def __init__(
         self,
@@ -97,6 +98,7 @@ class FakeEntraHttpClient:
         self.expires_in = expires_in
         self.calls: list[tuple[str, str, dict[str, Any] | None]] = []
         self.issued: list[str] = []  # every access and refresh token handed out
+        self.access_tokens: list[str] = []  # only the access tokens, in the order handed out
         self.codes: dict[str, dict[str, Any]] = {}  # one-time codes -> user, nonce, PKCE challenge
         self.refresh_tokens: dict[str, str] = {}  # live refresh token -> user
         self.network_down = False
@@ -181,6 +183,7 @@ class FakeEntraHttpClient:
         access_token = self.mint(user, self.expires_in)
         self.refresh_tokens[refresh_token] = user
         self.issued += [access_token, refresh_token]
+        self.access_tokens.append(access_token)
         now = int(time.time())
         claims = {
             "iss": f"https://login.microsoftonline.com/{self.tenant_id}/v2.0",

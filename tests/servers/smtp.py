@@ -1,5 +1,9 @@
 """A real SMTP server for tests: aiosmtpd on loopback with STARTTLS (or implicit TLS), AUTH PLAIN/LOGIN
-and XOAUTH2, that keeps every accepted mail and refuses recipients at `refused.invalid`."""
+and XOAUTH2, that keeps every accepted mail and refuses recipients at `refused.invalid`.
+
+XOAUTH2 accepts the tokens of `tokens` (user -> token) or, given `check_token(user, token)`, whatever
+that callable accepts (e.g. only what a fake identity platform issued); every XOAUTH2 attempt is kept in
+`xoauth2_logins` as (user, token, accepted), so a test can show what a client really sent."""
 
 from __future__ import annotations
 
@@ -7,6 +11,7 @@ import base64
 import socket
 import ssl
 import subprocess
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -37,10 +42,17 @@ def make_cert(folder: Path) -> tuple[Path, Path]:
 class SinkHandler:
     """Collects every accepted message in `messages`."""
 
-    def __init__(self, users: dict[bytes, bytes], tokens: dict[str, str]) -> None:
+    def __init__(
+        self,
+        users: dict[bytes, bytes],
+        tokens: dict[str, str],
+        check_token: Callable[[str, str], bool] | None = None,
+    ) -> None:
         self.users = users
         self.tokens = tokens
+        self.check_token = check_token or (lambda user, token: self.tokens.get(user) == token)
         self.messages: list[dict[str, Any]] = []
+        self.xoauth2_logins: list[tuple[str, str, bool]] = []
 
     async def handle_RCPT(self, server: Any, session: Any, envelope: Any, address: str, options: Any) -> str:
         if address.lower().endswith("@" + REFUSED_DOMAIN):
@@ -75,7 +87,9 @@ class SinkHandler:
             user, token = parts["user"], parts["auth"].removeprefix("Bearer ")
         except (ValueError, KeyError):
             return AuthResult(success=False, handled=False)
-        if self.tokens.get(user) == token:
+        accepted = bool(self.check_token(user, token))
+        self.xoauth2_logins.append((user, token, accepted))
+        if accepted:
             return AuthResult(success=True, auth_data=LoginPassword(user, b""))
         return AuthResult(success=False, handled=False)
 
@@ -92,9 +106,10 @@ class SmtpServer:
         implicit_tls: bool = False,
         users: dict[bytes, bytes] | None = None,
         tokens: dict[str, str] | None = None,
+        check_token: Callable[[str, str], bool] | None = None,
     ) -> None:
         self.port = port or free_port()
-        self.handler = SinkHandler(users or {b"smtpuser": b"smtppw"}, tokens or {})
+        self.handler = SinkHandler(users or {b"smtpuser": b"smtppw"}, tokens or {}, check_token)
         context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
         context.load_cert_chain(str(cert), str(key))
         # aiosmtpd counts only STARTTLS as TLS for auth_require_tls; with implicit TLS all of it is TLS
@@ -113,6 +128,10 @@ class SmtpServer:
     @property
     def messages(self) -> list[dict[str, Any]]:
         return self.handler.messages
+
+    @property
+    def xoauth2_logins(self) -> list[tuple[str, str, bool]]:
+        return self.handler.xoauth2_logins
 
     def start(self) -> SmtpServer:
         self.controller.start()
