@@ -222,10 +222,11 @@ def reassign(
     ctx: typer.Context,
     ticket_id: int = TicketId,
     type_name: str = typer.Option(..., "--type", help="The ticket type to give the invalid ticket."),
+    note: str = typer.Option("", "--note", help="A note for the type's admin, shown in the notice."),
 ) -> None:
-    """Give an invalid ticket its type; the mail a new ticket of that type sends is queued."""
+    """Give an invalid ticket its type; the type's admin is sent the `reassigned` notice."""
     st = state(ctx)
-    view = tickets.reassign(st.store, st.config, ticket_id, type_name)
+    view = tickets.reassign(st.store, st.config, ticket_id, type_name, note=note)
     notice = view.logs[-1]
     say(f"Ticket {view.id} is now of type '{view.type}'; a notice to {notice.to_email} is queued.")
 
