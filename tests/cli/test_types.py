@@ -146,3 +146,15 @@ def test_remove_refused_when_tickets_use_it(cli, mailbox, store):
     assert "Ticket type 'Support' is used by 1 ticket(s)" in refused.stderr
     assert cli("type", "remove", "Spare").exit_code == 0
     assert store.one("SELECT 1 FROM ticket_types WHERE name = 'Spare'") is None
+
+
+def test_cc_participation_is_on_unless_turned_off(cli, mailbox, store):
+    assert add_type(cli, "Support").exit_code == 0
+    assert json.loads(cli("type", "show", "Support", "--json").stdout)["cc_participants"] is True
+    assert cli("type", "edit", "Support", "--no-cc-participants").exit_code == 0
+    assert json.loads(cli("type", "show", "Support", "--json").stdout)["cc_participants"] is False
+    assert cli("type", "edit", "Support", "--description", "other change").exit_code == 0
+    assert json.loads(cli("type", "show", "Support", "--json").stdout)["cc_participants"] is False
+    assert add_type(cli, "Private", "--no-cc-participants").exit_code == 0
+    assert json.loads(cli("type", "show", "Private", "--json").stdout)["cc_participants"] is False
+    assert "--no-cc-participants" in cli("type", "add", "--help").stdout

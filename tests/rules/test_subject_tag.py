@@ -23,3 +23,12 @@ def test_the_customer_with_plus_detail_and_capitals_is_a_participant(view):
     view.add_ticket(1, log_id=1, customer="jane@customer.example")
     decision = subject_tag.check(parsed(frm="Jane+lists@Customer.example", subject="Re: [Support #1-1] x"), view)
     assert decision.disposition == "reply"
+
+
+def test_a_sender_whose_reply_to_is_a_participant_may_write(view):
+    """A mailing list or a forwarding service may rewrite From; the Reply-To still names the customer."""
+    view.add_ticket(1, log_id=1, customer="jane@customer.example")
+    forwarded = parsed(frm="list@lists.example", subject="Re: [Support #1-1] x", reply_to="jane@customer.example")
+    assert subject_tag.check(forwarded, view).disposition == "reply"
+    stranger = parsed(frm="list@lists.example", subject="Re: [Support #1-1] x", reply_to="eve@evil.example")
+    assert subject_tag.check(stranger, view).disposition == "rejected"

@@ -149,6 +149,16 @@ def print_record(title: str, data: dict[str, Any]) -> None:
     console().print(table)
 
 
+def write_raw(data: bytes) -> None:
+    """A stored original as it is for a pipe or file; on a terminal, with control characters made visible."""
+    if sys.stdout.isatty():
+        console().print(safe(data.decode("utf-8", "replace")), soft_wrap=True)
+        return
+    sys.stdout.flush()
+    sys.stdout.buffer.write(data)
+    sys.stdout.buffer.flush()
+
+
 def say(message: str) -> None:
     """A line for people on stdout (plain, no markup interpretation, never wrapped)."""
     console().print(safe(message), soft_wrap=True)

@@ -2,19 +2,19 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import typer
 
-from ticketctl.commands.common import JsonOption, console, lazy, print_json, print_table, safe, say, state
+from ticketctl.commands.common import JsonOption, console, lazy, print_json, print_table, safe, say, state, write_raw
 from ticketctl.commands.editor import edit_text, read_text_file
 from ticketctl.engine.desk.statuses import STATUSES
 from ticketctl.engine.errors import ConfigError
 
 if TYPE_CHECKING:
     from ticketctl.engine.desk.tickets import TicketPage, TicketView
+    from ticketctl.engine.store.participants import Participant
     from ticketctl.engine.store.tickets import LogView
 
 replies = lazy("ticketctl.engine.desk.replies")
@@ -41,6 +41,7 @@ def list_(
     error: bool = typer.Option(False, "--error", help="Only error tickets (unreadable or too big)."),
     since: str = typer.Option(None, "--since", metavar="DATE", help="Only tickets updated on or after DATE."),
     search: str = typer.Option(None, "--search", metavar="TEXT", help="Text in the subject or sender."),
+    damaged: bool = typer.Option(False, "--damaged", help="Only tickets with a mail that arrived damaged."),
     sort: str = typer.Option("updated", "--sort", metavar="KEY", help="updated, created or id."),
     ascending: bool = typer.Option(False, "--asc/--desc", help="Oldest first / newest first (default)."),
     limit: int = typer.Option(50, "--limit", metavar="N", min=1, help="Tickets per page."),
@@ -63,6 +64,7 @@ def list_(
         error=error,
         since=since,
         search=search,
+        damaged=damaged,
     )
     result = tickets.list_tickets(
         state(ctx).store, filters, sort=f"{sort}:{'asc' if ascending else 'desc'}", limit=limit, offset=start
@@ -76,10 +78,11 @@ def list_(
 def _render_page(result: TicketPage) -> None:
     print_table(
         "Tickets",
-        ["ID", "Status", "Type", "Mailbox", "From", "Subject", "Updated"],
+        ["ID", "!", "Status", "Type", "Mailbox", "From", "Subject", "Updated"],
         [
             (
                 str(t.id),
+                "!" if t.damaged else "",
                 t.status,
                 safe(t.type) if t.type else f"({t.kind})" if t.kind != "normal" else "",
                 safe(t.mailbox),
@@ -96,6 +99,8 @@ def _render_page(result: TicketPage) -> None:
     first, last = result.offset + 1, result.offset + len(result.tickets)
     more = f"; more with --offset {last}" if result.has_more else ""
     say(f"Tickets {first}-{last}{more}.")
+    if any(t.damaged for t in result.tickets):
+        say("! : a mail of the ticket arrived damaged; `ticketctl tickets show ID` says what.")
 
 
 @app.command("show")
@@ -110,23 +115,13 @@ def show(
     """Show a ticket: contact, type, status, the whole thread, attachments, assignment and bounces."""
     store = state(ctx).store
     if raw is not None:
-        _write_raw(tickets.raw_message(store, ticket_id, raw))
+        write_raw(tickets.raw_message(store, ticket_id, raw))
         return
     view = tickets.get_ticket(store, ticket_id)
     if json:
         print_json(view)
         return
     _render_ticket(view)
-
-
-def _write_raw(data: bytes) -> None:
-    """Bytes as stored for a pipe or file; on a terminal, with control characters made visible."""
-    if sys.stdout.isatty():
-        console().print(safe(data.decode("utf-8", "replace")), soft_wrap=True)
-        return
-    sys.stdout.flush()
-    sys.stdout.buffer.write(data)
-    sys.stdout.buffer.flush()
 
 
 def _render_ticket(v: TicketView) -> None:
@@ -139,6 +134,7 @@ def _render_ticket(v: TicketView) -> None:
         ("Mailbox", safe(v.mailbox) or "none"),
         ("From", safe(_who(v.from_name, v.from_email), oneline=True)),
         ("Contact", safe(contact, oneline=True)),
+        ("Participants", safe(_participants(v), oneline=True) or "none"),
         ("Created", v.created_at),
         ("Updated", v.updated_at),
     ]
@@ -170,12 +166,27 @@ def _render_ticket(v: TicketView) -> None:
             out.print(f"  #{b.id} {safe(b.address)} {kind}, {state_}, {b.created_at}: {detail}", soft_wrap=True)
 
 
+def _participants(v: TicketView) -> str:
+    def role(p: Participant) -> str:
+        if p.role == "cc" and not v.copied_take_part:
+            return "cc, not taking part: the type has --no-cc-participants"
+        return p.role
+
+    return ", ".join(f"{p.email} ({role(p)})" for p in v.participants)
+
+
 def _render_log(log: LogView) -> None:
     out = console()
     arrow = "received" if log.direction == "in" else "sent"
     delivery = f", {log.delivery}" if log.delivery else ""
     raw = ", original kept (--raw)" if log.has_raw else ""
-    out.print(f"\n[bold]Log {log.id}[/] {arrow} {log.created_at}{delivery}{raw}")
+    mail = f", mail {log.mail_id}" if log.mail_id is not None else ""
+    out.print(f"\n[bold]Log {log.id}[/] {arrow} {log.created_at}{mail}{delivery}{raw}")
+    if log.released_by:
+        by = safe(log.released_by)
+        out.print(f"  Released by {by} after the rules refused it (`ticketctl mail show {log.mail_id}`)")
+    for sentence in log.damage:
+        out.print(f"  [bold yellow]Damaged:[/] {safe(sentence, oneline=True)}", soft_wrap=True)
     out.print(f"  From: {safe(_who(log.from_name, log.from_email), oneline=True)}", soft_wrap=True)
     out.print(f"  To: {safe(_who(log.to_name, log.to_email), oneline=True)}", soft_wrap=True)
     if log.cc:

@@ -26,6 +26,12 @@ SaveFrom = typer.Option(None, "--save-from", help="Column of the save table for 
 SaveSubject = typer.Option(None, "--save-subject", help="Column of the save table for the subject.")
 SaveBody = typer.Option(None, "--save-body", help="Column of the save table for the body.")
 Active = typer.Option(None, "--active/--inactive", help="Whether mail is processed for this type.")
+CcParticipants = typer.Option(
+    None,
+    "--cc-participants/--no-cc-participants",
+    help="Whether people Cc'd on a customer's mail take part in the ticket: they may reply into it and get"
+    " the answers in Cc (default: they do).",
+)
 
 
 @app.command("add")
@@ -44,6 +50,7 @@ def add(
     save_subject: str = SaveSubject,
     save_body: str = SaveBody,
     active: bool = Active,
+    cc_participants: bool = CcParticipants,
 ) -> None:
     """Add a ticket type."""
     ticket_type = tickettypes.add(
@@ -61,6 +68,7 @@ def add(
         save_subject_column=save_subject,
         save_body_column=save_body,
         active=active,
+        cc_participants=cc_participants,
     )
     say(f"Added ticket type '{ticket_type.name}' [{ticket_type.workflow_tag}] on mailbox '{ticket_type.mailbox}'.")
 
@@ -117,6 +125,7 @@ def edit(
     save_subject: str = SaveSubject,
     save_body: str = SaveBody,
     active: bool = Active,
+    cc_participants: bool = CcParticipants,
 ) -> None:
     """Change fields of a ticket type; options left out keep their value."""
     ticket_type = tickettypes.edit(
@@ -135,6 +144,7 @@ def edit(
         save_subject_column=save_subject,
         save_body_column=save_body,
         active=active,
+        cc_participants=cc_participants,
     )
     say(f"Updated ticket type '{ticket_type.name}'.")
 

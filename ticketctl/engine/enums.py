@@ -45,6 +45,15 @@ class TicketKind(StrEnum):
     ERROR = "error"  # unreadable or too big: kept for staff, no contact
 
 
+class ParticipantRole(StrEnum):
+    """How someone takes part in a ticket (store/participants.py)."""
+
+    CUSTOMER = "customer"  # whom the ticket answers: the first mail's Reply-To, else its From
+    FROM = "from"  # the From behind a Reply-To, or someone else who wrote in: may write, gets no answers
+    CC = "cc"  # copied on the customer's mail: may write, gets the answers in Cc (while the type allows it)
+    RELEASED = "released"  # staff released their mail into the ticket
+
+
 class Direction(StrEnum):
     IN = "in"
     OUT = "out"

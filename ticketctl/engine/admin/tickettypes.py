@@ -31,6 +31,7 @@ EDITABLE = (
     "save_table",
     *SAVE_COLUMNS,
     "active",
+    "cc_participants",
 )
 
 
@@ -53,7 +54,8 @@ def add(store: Store, **fields: Any) -> TicketType:
     unknown = set(fields) - set(EDITABLE)
     if unknown:
         raise ConfigError(f"Unknown ticket type field(s): {', '.join(sorted(unknown))}.")
-    values = _validate(store, {"description": "", "active": True, **{k: v for k, v in fields.items() if v is not None}})
+    defaults = {"description": "", "active": True, "cc_participants": True}
+    values = _validate(store, {**defaults, **{k: v for k, v in fields.items() if v is not None}})
     _check_unique(store, values, own_id=None)
     with store.transaction():
         types.insert(store, values)
@@ -142,6 +144,7 @@ def _validate(store: Store, v: dict[str, Any]) -> dict[str, Any]:
     if not out["save_table"] and any(out[c] for c in SAVE_COLUMNS):
         raise ConfigError("Save columns need a table; give it with --save-table.")
     out["active"] = 1 if v.get("active", True) else 0
+    out["cc_participants"] = 1 if v.get("cc_participants", True) else 0
     return out
 
 

@@ -1,5 +1,6 @@
 """Staff replies to a ticket: the answer (typed, from a file, or a canned response) and any files go to
-the customer through the one writer, in one transaction with the ticket becoming `answered`."""
+the customer (Cc the people they copied, as the type allows) through the one writer, in one
+transaction with the ticket becoming `answered`."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from ticketctl.engine.admin import canned as canned_responses
 from ticketctl.engine.config import Config
 from ticketctl.engine.enums import TicketStatus
 from ticketctl.engine.errors import ConfigError, NotFound
-from ticketctl.engine.flows.notices import type_party
+from ticketctl.engine.flows.notices import answer_cc, type_party
 from ticketctl.engine.outbound import writer
 from ticketctl.engine.outbound.contexts import ContactFacts, ReplyMail, TicketFacts, TypeFacts
 from ticketctl.engine.outbound.writer import MailSpec, NewFile, Party
@@ -75,6 +76,7 @@ def reply(
         to=Party(contact.email, contact.name, ticket.contact_id),
         sender=type_party(ticket_type),
         reply_to=ticket_type.address,
+        cc=answer_cc(store, ticket_type, ticket),
         files=stored,
         automatic=False,  # a person wrote it
     )

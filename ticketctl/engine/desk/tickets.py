@@ -28,10 +28,11 @@ from ticketctl.engine.enums import TicketKind, TicketStatus
 from ticketctl.engine.errors import ConfigError, NotAllowed, NotFound, StoreError
 from ticketctl.engine.flows.flow import FlowContext
 from ticketctl.engine.flows.tasks import flow_for
-from ticketctl.engine.store import bounces, contacts, mailboxes, rawstore, tickets, types
+from ticketctl.engine.store import bounces, contacts, mailboxes, participants, rawstore, tickets, types
 from ticketctl.engine.store.bounces import BounceView
 from ticketctl.engine.store.connection import Store
 from ticketctl.engine.store.contacts import Contact
+from ticketctl.engine.store.participants import Participant
 from ticketctl.engine.store.tickets import AssignmentView, AttachmentView, LogView, TicketRecord, TicketSummary
 
 SORTS = tuple(tickets.ORDER)
@@ -47,6 +48,7 @@ class TicketFilters:
     error: bool = False
     since: str | None = None  # YYYY-MM-DD or an ISO time: updated on or after
     search: str | None = None  # in subject, sender address and sender name
+    damaged: bool = False  # only tickets with a mail that arrived damaged
 
 
 @dataclass(frozen=True)
@@ -76,6 +78,8 @@ class TicketView:
     logs: list[LogView]
     assignment: AssignmentView | None
     bounces: list[BounceView]
+    participants: list[Participant]
+    copied_take_part: bool  # whether the type lets the people the customer copied take part
 
     @property
     def attachments(self) -> list[AttachmentView]:
@@ -113,6 +117,7 @@ def _query(store: Store, f: TicketFilters) -> tickets.TicketQuery:
         kinds=tuple(str(k) for k in kinds),
         updated_since=parse_since(f.since) if f.since else None,
         search=f.search or None,
+        damaged=f.damaged,
     )
 
 
@@ -129,11 +134,12 @@ def parse_since(value: str) -> str:
 
 
 def get_ticket(store: Store, ticket_id: int) -> TicketView:
-    """The ticket with its contact, type, thread, attachments, assignment and bounces."""
+    """The ticket with its contact, participants, type, thread, attachments, assignment and bounces."""
     found = tickets.detail(store, ticket_id)
     if found is None:
         raise _no_ticket(ticket_id)
     t = found.ticket
+    ticket_type = types.get_by_id(store, t.type_id) if t.type_id is not None else None
     return TicketView(
         id=t.id,
         kind=t.kind,
@@ -152,6 +158,8 @@ def get_ticket(store: Store, ticket_id: int) -> TicketView:
         logs=tickets.logs(store, ticket_id),
         assignment=tickets.assignment(store, ticket_id),
         bounces=bounces.of_ticket(store, ticket_id),
+        participants=participants.of_ticket(store, ticket_id),
+        copied_take_part=ticket_type is None or ticket_type.cc_participants,
     )
 
 
@@ -166,19 +174,23 @@ def raw_message(store: Store, ticket_id: int, log_id: int) -> bytes:
             f"Log {log_id} of ticket {ticket_id} is a mail ticketctl wrote, not one it received; "
             "there is no original to show."
         )
-    if found.raw_id is None and found.raw_path is None:
-        raise NotFound(f"The original of log {log_id} was not kept (it was too big to store).")
-    if found.raw_path is not None:
-        _blob_path(store, found.raw_path)  # refuses a path outside the data directory
+    return read_original(store, found.raw_id, found.raw_path, f"log {log_id}")
+
+
+def read_original(store: Store, raw_id: int | None, raw_path: str | None, what: str) -> bytes:
+    """The kept bytes of a mail taken in (`what` names it in errors), from the table or the data directory."""
+    if raw_id is None and raw_path is None:
+        raise NotFound(f"The original of {what} was not kept (it was too big to store).")
+    if raw_path is not None:
+        data_path(store, raw_path)  # refuses a path outside the data directory
     try:
-        raw = rawstore.read(store, found.raw_id, found.raw_path)
+        raw = rawstore.read(store, raw_id, raw_path)
     except OSError as exc:
         raise StoreError(
-            f"The stored original of log {log_id} cannot be read ({exc.strerror}); "
-            f"check {found.raw_path} in the data directory."
+            f"The stored original of {what} cannot be read ({exc.strerror}); check {raw_path} in the data directory."
         ) from exc
     if raw is None:
-        raise StoreError(f"The stored original of log {log_id} is missing from the database; restore a backup.")
+        raise StoreError(f"The stored original of {what} is missing from the database; restore a backup.")
     return raw
 
 
@@ -188,7 +200,7 @@ def save_attachment(store: Store, ticket_id: int, name: str, out_path: Path, ove
     If `out_path` is a directory the file gets the attachment's name there, reduced to a plain name.
     """
     attachment = _find_attachment(store, ticket_id, name)
-    source = _blob_path(store, f"attachments/{attachment.sha256[:2]}/{attachment.sha256}")
+    source = data_path(store, f"attachments/{attachment.sha256[:2]}/{attachment.sha256}")
     target = out_path / plain_filename(attachment.filename, attachment.id) if out_path.is_dir() else out_path
     if target.exists() and not overwrite:
         raise NotAllowed(f"{target} already exists; choose another --out path or add --force.")
@@ -227,7 +239,8 @@ def plain_filename(filename: str, attachment_id: int) -> str:
     return name or f"attachment-{attachment_id}"
 
 
-def _blob_path(store: Store, relative: str) -> Path:
+def data_path(store: Store, relative: str) -> Path:
+    """A path under the data directory; a stored path that leads outside it is refused."""
     root = store.data_dir.resolve()
     path = (root / relative).resolve()
     if not path.is_relative_to(root):

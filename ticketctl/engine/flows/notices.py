@@ -1,12 +1,18 @@
-"""What a flow tells a ticket type's admin: a new ticket, a reassigned one. Flows share these."""
+"""What a flow tells a ticket type's admin: a new ticket, a reassigned one; and who gets a ticket's
+answers in Cc. Flows (and staff replies) share these."""
 
 from __future__ import annotations
 
+from email.utils import formataddr
+
+from ticketctl.engine.enums import ParticipantRole
 from ticketctl.engine.flows.flow import FlowContext, Received
+from ticketctl.engine.mail import addresses
 from ticketctl.engine.outbound import writer
 from ticketctl.engine.outbound.contexts import NewTicketMail, Person, ReassignedMail, TicketFacts, TypeFacts
 from ticketctl.engine.outbound.writer import MailSpec, Party
-from ticketctl.engine.store import contacts, tickets
+from ticketctl.engine.store import contacts, participants, tickets
+from ticketctl.engine.store.connection import Store
 from ticketctl.engine.store.tickets import TicketRecord
 from ticketctl.engine.store.types import TicketType
 
@@ -14,6 +20,19 @@ from ticketctl.engine.store.types import TicketType
 def type_party(ticket_type: TicketType) -> Party:
     """The type as a sender: its own address under its name."""
     return Party(ticket_type.address, ticket_type.name)
+
+
+def answer_cc(store: Store, ticket_type: TicketType, ticket: TicketRecord) -> tuple[str, ...]:
+    """Who gets the answers to the ticket's customer in Cc: the people the customer copied, while the
+    type lets them take part."""
+    if not ticket_type.cc_participants:
+        return ()
+    customer = addresses.routing_key(ticket.from_email)
+    return tuple(
+        formataddr((p.name, p.email))
+        for p in participants.of_ticket(store, ticket.id)
+        if p.role == ParticipantRole.CC and addresses.routing_key(p.email) != customer
+    )
 
 
 def admin_party(ctx: FlowContext) -> Party | None:
@@ -37,14 +56,14 @@ def notice_spec(ctx: FlowContext, ticket: TicketRecord, to: Party, attachment_id
 
 
 def new_ticket(ctx: FlowContext, ticket: TicketRecord, received: Received) -> None:
-    """Tell the admin (if the type has one) that a ticket arrived, with the question and its attachments."""
+    """Tell the admin (if the type has one) that a ticket arrived, from whom (its customer), with the
+    question and its attachments."""
     admin = admin_party(ctx)
     if admin is None:
         return
     tickets.set_receiver(ctx.store, received.log_id, admin.email, admin.name, admin.contact_id)
     if not ctx.notify:
         return
-    sender = received.msg.from_
     writer.write(
         ctx.store,
         ctx.config,
@@ -54,7 +73,7 @@ def new_ticket(ctx: FlowContext, ticket: TicketRecord, received: Received) -> No
             type=TypeFacts.of(ctx.ticket_type),
             subject=ticket.subject,
             body=received.msg.body_text,
-            sender=Person(sender.name, sender.email) if sender else Person("", ticket.from_email),
+            sender=Person(ticket.from_name, ticket.from_email),  # the customer: a web form's Reply-To
         ),
     )
 

@@ -1,8 +1,10 @@
 """The question flow (task `simple_storage`): a relay between a customer and the type's admin.
 
-A new ticket notifies the admin. The admin's (or the forward address's) reply goes to the customer and
-the ticket is `answered`; anyone else's reply goes to the admin and the ticket is `open`. Only the
-reply's words travel: the relay names who wrote them, never a staff member's own address.
+A new ticket notifies the admin. The admin's (or the forward address's) reply goes to the customer,
+Cc the people the customer copied, and the ticket is `answered`; anyone else's reply goes to the admin
+and the ticket is `open`. Only the reply's new words travel (mail/quotes.py cuts the quoted history,
+the signature and any copy of a mail we sent on the ticket; the log keeps the whole mail): the relay
+names who wrote them, never a staff member's own address.
 """
 
 from __future__ import annotations
@@ -10,7 +12,7 @@ from __future__ import annotations
 from ticketctl.engine.enums import TicketStatus
 from ticketctl.engine.flows import notices
 from ticketctl.engine.flows.flow import FlowContext, Received
-from ticketctl.engine.mail import addresses, tags
+from ticketctl.engine.mail import addresses, quotes, tags
 from ticketctl.engine.outbound import writer
 from ticketctl.engine.outbound.contexts import Person, RelayMail, TicketFacts, TypeFacts
 from ticketctl.engine.outbound.writer import MailSpec, Party
@@ -25,8 +27,10 @@ def reply(ctx: FlowContext, ticket: TicketRecord, received: Received) -> TicketS
     t, msg = ctx.ticket_type, received.msg
     author = msg.from_
     staff = {addresses.routing_key(a) for a in (t.admin_email, t.email_forward) if a}
+    cc: tuple[str, ...] = ()
     if author is not None and addresses.routing_key(author.email) in staff:
         to = Party(ticket.from_email, ticket.from_name, ticket.contact_id)
+        cc = notices.answer_cc(ctx.store, t, ticket)
         shown, status = Person(author.name or t.name, t.address), TicketStatus.ANSWERED
     else:
         admin = t.admin_email or t.address
@@ -44,6 +48,7 @@ def reply(ctx: FlowContext, ticket: TicketRecord, received: Received) -> TicketS
                 to=to,
                 sender=notices.type_party(t),
                 reply_to=t.address,
+                cc=cc,
                 attachment_ids=received.attachment_ids,
                 automatic=False,  # a person's words, passed on
             ),
@@ -51,7 +56,7 @@ def reply(ctx: FlowContext, ticket: TicketRecord, received: Received) -> TicketS
                 ticket=TicketFacts.of(ticket),
                 type=TypeFacts.of(t),
                 subject=tags.strip(msg.subject) or ticket.subject,
-                body=msg.body_text,
+                body=quotes.new_text(msg.body_text, tickets.sent_texts(ctx.store, ticket.id)),
                 sender=shown,
             ),
         )

@@ -142,6 +142,8 @@ def _record(
             decision.disposition,
             decision.rule,
             decision.reason,
+            msg.from_.email if msg.from_ else "",
+            msg.subject,
         )
         ledger_id = ledger.add(store, entry)
         job = record.Job(store, config, mailbox.id, msg, decision, view, ledger_id, notify)

@@ -2,7 +2,9 @@
 
 A new ticket or a reply goes on to its type's flow (flows/tasks.py), which decides what is sent; an
 invalid or error ticket is kept for staff; a bounce is matched and recorded (flows/bounce_back.py); a
-rejected, ignored or duplicate message is the ledger row alone.
+rejected, ignored or duplicate message is the ledger row alone. A mail that opens a ticket or replies
+into one makes its people participants (people.py); its incoming log keeps what the parser found
+damaged.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from ticketctl.engine.enums import Direction, Disposition, TicketKind, TicketSta
 from ticketctl.engine.flows import bounce_back
 from ticketctl.engine.flows.flow import FlowContext, Received
 from ticketctl.engine.flows.tasks import flow_for
+from ticketctl.engine.intake import people
 from ticketctl.engine.intake.rules import Decision, RuleView
 from ticketctl.engine.mail.message import ParsedMessage
 from ticketctl.engine.store import contacts, savetables, tickets
@@ -60,6 +63,7 @@ def _received(job: Job, ticket_id: int) -> Received:
             message_id=msg.message_id,
             in_reply_to=msg.in_reply_to[0] if msg.in_reply_to else None,
             ledger_id=job.ledger_id,
+            defects=tuple(msg.defects),
         ),
     )
     ids = tickets.add_attachments(job.store, job.config.data_dir, log_id, job.msg.attachments)
@@ -67,19 +71,26 @@ def _received(job: Job, ticket_id: int) -> Received:
 
 
 def _open(job: Job, kind: TicketKind, ticket_type: TicketType | None, error: str | None = None) -> TicketRecord:
-    sender = job.msg.from_
-    contact_id = contacts.upsert(job.store, sender.email, sender.name) if sender and kind != TicketKind.ERROR else None
-    return tickets.open_ticket(
+    """A new ticket whose customer is the mail's Reply-To, else its From; the mail's people take part."""
+    found = people.of_mail(job.msg, people.own_addresses(job.store, job.config)) if kind != TicketKind.ERROR else None
+    customer = (found.customer if found else None) or job.msg.from_
+    contact_id = None
+    if customer and kind != TicketKind.ERROR:
+        contact_id = contacts.upsert(job.store, customer.email, customer.name)
+    ticket = tickets.open_ticket(
         job.store,
         kind=kind,
         type_id=ticket_type.id if ticket_type else None,
         mailbox_id=job.mailbox_id,
         contact_id=contact_id,
         subject=job.msg.subject,
-        from_email=sender.email if sender else "",
-        from_name=sender.name if sender else "",
+        from_email=customer.email if customer else "",
+        from_name=customer.name if customer else "",
         error_reason=error,
     )
+    if found is not None:
+        people.record(job.store, ticket.id, found, opening=True)
+    return ticket
 
 
 def _new_ticket(job: Job) -> Written:
@@ -95,6 +106,8 @@ def _new_ticket(job: Job) -> Written:
 def _reply(job: Job) -> Written:
     ticket = tickets.get(job.store, job.decision.ticket_id or 0)
     assert ticket is not None, "the subject-tag and references rules name an existing ticket"
+    copied = people.of_mail(job.msg, people.own_addresses(job.store, job.config))
+    people.record(job.store, ticket.id, copied, opening=False)
     received = _received(job, ticket.id)
     ticket_type = job.view.type_by_id(ticket.type_id) if ticket.type_id else None
     status = TicketStatus.OPEN

@@ -7,7 +7,7 @@ from the part's raw headers, because `policy.default` header objects raise on so
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from email import policy
+from email import errors, policy
 from email.message import Message
 from email.policy import Compat32
 from pathlib import Path
@@ -17,6 +17,7 @@ from ticketctl.engine.mail.mailtext import decode_bytes, decode_header
 MAX_DEPTH = 40
 MAX_PARTS = 2000
 _META_HEADERS = ("content-type", "content-disposition", "content-transfer-encoding", "content-id")
+_TRUNCATED = (errors.InvalidBase64PaddingDefect, errors.InvalidBase64LengthDefect)
 
 
 class _AsWritten(Compat32):
@@ -136,6 +137,8 @@ def _payload(part: Message, shadow: Message, ctype: str) -> bytes:
         data = shadow.get_payload(decode=True)
     except Exception:
         data = None
+    # base64 that stops inside a quad or cannot be decoded is damage worth telling (stray characters are not)
+    part.defects.extend(d for d in shadow.defects if isinstance(d, _TRUNCATED))
     raw = part._payload
     if isinstance(data, bytes):
         cte = str(shadow.get("content-transfer-encoding", "")).strip().lower()

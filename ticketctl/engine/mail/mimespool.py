@@ -18,7 +18,7 @@ from __future__ import annotations
 import binascii
 import hashlib
 import os
-from email import policy
+from email import errors, policy
 from email.feedparser import BufferedSubFile, BytesFeedParser  # type: ignore[attr-defined]
 from email.message import Message
 from pathlib import Path
@@ -93,6 +93,8 @@ class _Parser(BytesFeedParser):
         self.sink = self._sink_part = None
         if sink is not None and part is not None:
             part.decoded = sink.finish()
+            if sink.unpadded:  # what get_payload(decode=True) notes for the same bytes
+                part.defects.append(errors.InvalidBase64PaddingDefect())
 
 
 def _diverted(part: Message, ancestors: list[Message]) -> bool:
@@ -131,6 +133,7 @@ class _Base64Sink:
         self._done = False
         self._hash = hashlib.sha256()
         self._size = 0
+        self.unpadded = False  # the data ended inside a quad, without padding: truncated
 
     def line(self, line: str) -> None:
         if self._done:
@@ -145,6 +148,7 @@ class _Base64Sink:
         rest = len(self._pending) % 4
         if rest == 1 and not self._done:
             raise Unsupported("a base64 part ends one character into a quad")
+        self.unpadded = bool(rest) and not self._done
         tail = bytes(self._pending) + (b"==" if rest else b"")
         self._write(binascii.a2b_base64(tail))
         self._out.close()

@@ -1,10 +1,11 @@
-"""The `ledger`: one row per message ever taken from a mailbox (where from, its hash and Message-ID,
-what became of it and why). Nothing leaves a mailbox without a row here, written in the same
-transaction as everything its decision writes."""
+"""The `ledger`: one row per message ever taken from a mailbox (where from, its hash and Message-ID, its
+sender and subject, what became of it and why, and whether staff released it since). Nothing leaves a
+mailbox without a row here, written in the same transaction as everything its decision writes."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from ticketctl.engine.enums import Disposition
 from ticketctl.engine.store import rawstore
@@ -54,12 +55,14 @@ class Entry:
     disposition: Disposition
     rule: str
     reason: str
+    from_email: str = ""
+    subject: str = ""
 
 
 def add(store: Store, entry: Entry) -> int:
     cur = store.conn.execute(
         "INSERT INTO ledger (mailbox_id, uid, message_id, sha256, size, raw_id, raw_path, disposition, rule,"
-        " reason, received_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        " reason, from_email, subject, received_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         (
             entry.mailbox_id,
             entry.uid,
@@ -71,6 +74,8 @@ def add(store: Store, entry: Entry) -> int:
             entry.disposition,
             entry.rule,
             entry.reason,
+            entry.from_email,
+            entry.subject,
             utcnow(),
         ),
     )
@@ -86,3 +91,88 @@ def raw(store: Store, ledger_id: int, limit: int = -1) -> bytes | None:
     """The kept bytes of a recorded message (the first `limit`), or None when none were kept."""
     row = store.one("SELECT raw_id, raw_path FROM ledger WHERE id = ?", (ledger_id,))
     return rawstore.read(store, row["raw_id"], row["raw_path"], limit) if row else None
+
+
+def release(store: Store, ledger_id: int, as_: Disposition, ticket_id: int, log_id: int | None, by: str) -> None:
+    """Staff took the message through the flow again: what it became, when and by whom. The decision the
+    rules made stays as it was."""
+    store.conn.execute(
+        "UPDATE ledger SET released_at = ?, released_by = ?, released_as = ?, ticket_id = ?, log_id = ? WHERE id = ?",
+        (utcnow(), by, as_, ticket_id, log_id, ledger_id),
+    )
+
+
+# --- what staff read -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class TakenIn:
+    """One ledger row as staff see it. `from_email` and `subject` are None for rows written before the
+    ledger kept them (read them from the raw bytes)."""
+
+    id: int
+    mailbox: str
+    mailbox_id: int
+    uid: str
+    message_id: str | None
+    size: int
+    received_at: str
+    from_email: str | None
+    subject: str | None
+    disposition: str
+    rule: str
+    reason: str
+    ticket_id: int | None
+    log_id: int | None
+    raw_kept: bool
+    released_at: str | None
+    released_by: str | None
+    released_as: str | None
+
+
+@dataclass(frozen=True)
+class LedgerQuery:
+    dispositions: tuple[str, ...] = ()
+    mailbox_id: int | None = None
+    since: str | None = None  # received on or after (the stored UTC form)
+
+
+_TAKEN_IN = (
+    "SELECT g.id, m.name AS mailbox, g.mailbox_id, g.uid, g.message_id, g.size, g.received_at, g.from_email,"
+    " g.subject, g.disposition, g.rule, g.reason, g.ticket_id, g.log_id,"
+    " (g.raw_id IS NOT NULL OR g.raw_path IS NOT NULL) AS raw_kept, g.released_at, g.released_by, g.released_as"
+    " FROM ledger g JOIN mailboxes m ON m.id = g.mailbox_id"
+)
+
+
+def _taken_in(row: Any) -> TakenIn:
+    return TakenIn(**{**dict(row), "raw_kept": bool(row["raw_kept"])})
+
+
+def page(store: Store, query: LedgerQuery, limit: int, offset: int) -> list[TakenIn]:
+    """Up to `limit` rows matching `query`, newest first, after `offset`."""
+    where: list[str] = []
+    params: list[Any] = []
+    if query.dispositions:
+        where.append(f"g.disposition IN ({', '.join('?' for _ in query.dispositions)})")
+        params.extend(query.dispositions)
+    if query.mailbox_id is not None:
+        where.append("g.mailbox_id = ?")
+        params.append(query.mailbox_id)
+    if query.since:
+        where.append("g.received_at >= ?")
+        params.append(query.since)
+    clause = f" WHERE {' AND '.join(where)}" if where else ""
+    rows = store.query(f"{_TAKEN_IN}{clause} ORDER BY g.id DESC LIMIT ? OFFSET ?", [*params, limit, offset])
+    return [_taken_in(r) for r in rows]
+
+
+def get(store: Store, ledger_id: int) -> TakenIn | None:
+    row = store.one(f"{_TAKEN_IN} WHERE g.id = ?", (ledger_id,))
+    return _taken_in(row) if row else None
+
+
+def where_kept(store: Store, ledger_id: int) -> tuple[int | None, str | None]:
+    """(raw_messages id, file under the data directory) of a row's bytes; both None when none were kept."""
+    row = store.one("SELECT raw_id, raw_path FROM ledger WHERE id = ?", (ledger_id,))
+    return (row["raw_id"], row["raw_path"]) if row else (None, None)

@@ -263,4 +263,56 @@ MIGRATIONS: list[str] = [
     """
     INSERT OR IGNORE INTO settings (key, value) VALUES ('installation_secret', lower(hex(randomblob(32))));
     """,
+    # 4: who takes part in a ticket (Reply-To, Cc), damaged mail flagged, every mail taken in listed and
+    # releasable by staff
+    """
+    -- everyone who may write into a ticket besides its type's staff; `cc` people get its answers in Cc
+    CREATE TABLE ticket_participants (
+        id INTEGER PRIMARY KEY,
+        ticket_id INTEGER NOT NULL REFERENCES tickets(id),
+        email TEXT NOT NULL,               -- lower-cased
+        name TEXT NOT NULL DEFAULT '',
+        role TEXT NOT NULL CHECK (role IN ('customer', 'from', 'cc', 'released')),
+        created_at TEXT NOT NULL,
+        UNIQUE (ticket_id, email)
+    );
+    ALTER TABLE ticket_types ADD COLUMN cc_participants INTEGER NOT NULL DEFAULT 1;
+
+    -- what the parser met in a received mail (a JSON list of sentences); NULL when it was sound
+    ALTER TABLE ticket_logs ADD COLUMN defects TEXT;
+    CREATE INDEX ticket_logs_damaged ON ticket_logs(ticket_id) WHERE defects IS NOT NULL;
+
+    -- the ledger says whom a mail came from and what it was about, and whether staff released it
+    ALTER TABLE ledger ADD COLUMN from_email TEXT;
+    ALTER TABLE ledger ADD COLUMN subject TEXT;
+    ALTER TABLE ledger ADD COLUMN released_at TEXT;
+    ALTER TABLE ledger ADD COLUMN released_by TEXT;
+    ALTER TABLE ledger ADD COLUMN released_as TEXT;
+    CREATE INDEX ledger_disposition ON ledger(disposition, id);
+
+    -- the participants tickets had before this table: their customer, who wrote into them, and whom the
+    -- customer's mails copied (never a type's own address or its staff)
+    INSERT OR IGNORE INTO ticket_participants (ticket_id, email, name, role, created_at)
+        SELECT id, lower(from_email), from_name, 'customer', created_at FROM tickets WHERE from_email != '';
+    CREATE TEMP TABLE staff AS
+        SELECT lower(j.value) AS email FROM ticket_types t, json_each(t.email_to) j
+        UNION SELECT lower(admin_email) FROM ticket_types WHERE admin_email IS NOT NULL
+        UNION SELECT lower(email_forward) FROM ticket_types WHERE email_forward IS NOT NULL;
+    INSERT OR IGNORE INTO ticket_participants (ticket_id, email, name, role, created_at)
+        SELECT ticket_id, lower(from_email), from_name, 'from', min(created_at) FROM ticket_logs
+        WHERE direction = 'in' AND from_email != '' AND lower(from_email) NOT IN (SELECT email FROM staff)
+        GROUP BY ticket_id, lower(from_email);
+    INSERT OR IGNORE INTO ticket_participants (ticket_id, email, name, role, created_at)
+        WITH RECURSIVE split(ticket_id, created_at, rest, email) AS (
+            SELECT ticket_id, created_at, cc || ',', '' FROM ticket_logs
+            WHERE direction = 'in' AND cc != '' AND lower(from_email) NOT IN (SELECT email FROM staff)
+            UNION ALL
+            SELECT ticket_id, created_at, substr(rest, instr(rest, ',') + 1),
+                   lower(trim(substr(rest, 1, instr(rest, ',') - 1)))
+            FROM split WHERE rest != ''
+        )
+        SELECT ticket_id, email, '', 'cc', min(created_at) FROM split
+        WHERE email != '' AND email NOT IN (SELECT email FROM staff) GROUP BY ticket_id, email;
+    DROP TABLE staff;
+    """,
 ]

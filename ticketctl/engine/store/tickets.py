@@ -6,12 +6,14 @@ Writes run inside the caller's transaction. The read models staff see (`TicketSu
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from ticketctl.engine.enums import Direction, TicketKind, TicketStatus
+from ticketctl.engine.mail import damage
 from ticketctl.engine.mail.message import Attachment
 from ticketctl.engine.store import blobs, settings
 from ticketctl.engine.store.connection import Store, utcnow
@@ -117,6 +119,7 @@ class NewLog:
     message_id: str | None = None
     in_reply_to: str | None = None
     ledger_id: int | None = None
+    defects: tuple[str, ...] = ()  # what the parser met in a received mail
 
 
 def next_log_id(store: Store) -> int:
@@ -130,8 +133,8 @@ def next_log_id(store: Store) -> int:
 def add_log(store: Store, log: NewLog, log_id: int | None = None) -> int:
     cur = store.conn.execute(
         "INSERT INTO ticket_logs (id, ticket_id, direction, from_email, from_name, to_email, to_name,"
-        " receiver_contact_id, cc, subject, body_text, body_html, message_id, in_reply_to, ledger_id, created_at)"
-        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        " receiver_contact_id, cc, subject, body_text, body_html, message_id, in_reply_to, ledger_id, defects,"
+        " created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         (
             log_id,
             log.ticket_id,
@@ -148,6 +151,7 @@ def add_log(store: Store, log: NewLog, log_id: int | None = None) -> int:
             log.message_id,
             log.in_reply_to,
             log.ledger_id,
+            json.dumps(list(log.defects), ensure_ascii=False) if log.defects else None,
             utcnow(),
         ),
     )
@@ -291,15 +295,17 @@ def ticket_of_message_ids(store: Store, message_ids: list[str]) -> int | None:
     return row["ticket_id"] if row else None
 
 
-def correspondents(store: Store, ticket_id: int) -> set[str]:
-    """Every address a ticket's logs name as sender, receiver or Cc (lower-cased)."""
-    found: set[str] = set()
-    for row in store.query(
-        "SELECT DISTINCT to_email, from_email, cc FROM ticket_logs WHERE ticket_id = ?", (ticket_id,)
-    ):
-        found.update(a for a in (row["to_email"], row["from_email"]) if a)
-        found.update(a.strip() for a in row["cc"].split(",") if a.strip())
-    return found
+SENT_TEXTS = 20  # the newest mails of ours a reply is compared with
+
+
+def sent_texts(store: Store, ticket_id: int) -> list[str]:
+    """The texts of the newest mails we sent on a ticket (at most SENT_TEXTS), newest first: what a reply
+    may quote of ours."""
+    rows = store.query(
+        "SELECT body_text FROM ticket_logs WHERE ticket_id = ? AND direction = 'out' ORDER BY id DESC LIMIT ?",
+        (ticket_id, SENT_TEXTS),
+    )
+    return [r["body_text"] for r in rows]
 
 
 # --- what staff read -------------------------------------------------------------------------
@@ -317,6 +323,7 @@ class TicketSummary:
     from_name: str
     created_at: str
     updated_at: str
+    damaged: bool  # a mail of the ticket arrived damaged (its log lists the defects)
 
 
 @dataclass(frozen=True)
@@ -330,11 +337,13 @@ class TicketQuery:
     kinds: tuple[str, ...] = ()
     updated_since: str | None = None
     search: str | None = None  # in subject, sender address and sender name
+    damaged: bool = False  # only tickets with a damaged mail
 
 
+_DAMAGED = "EXISTS (SELECT 1 FROM ticket_logs d WHERE d.ticket_id = t.id AND d.defects IS NOT NULL)"
 _COLUMNS = (
     "SELECT t.id, t.status, t.kind, ty.name AS type, m.name AS mailbox, t.subject, t.from_email,"
-    " t.from_name, t.created_at, t.updated_at"
+    f" t.from_name, t.created_at, t.updated_at, {_DAMAGED} AS damaged"
 )
 _JOINS = "LEFT JOIN ticket_types ty ON ty.id = t.type_id LEFT JOIN mailboxes m ON m.id = t.mailbox_id"
 # "created" sorts by id: tickets are numbered in the order they are created, and the primary key needs
@@ -357,7 +366,7 @@ def summaries(store: Store, query: TicketQuery, order: str, limit: int, offset: 
     else:
         sql = f"{_COLUMNS} FROM tickets t {_JOINS} {clause} ORDER BY {sql_order} LIMIT ? OFFSET ?"
         rows = store.query(sql, [*params, limit, offset])
-    return [TicketSummary(**dict(r)) for r in rows]
+    return [TicketSummary(**{**dict(r), "damaged": bool(r["damaged"])}) for r in rows]
 
 
 def _where(q: TicketQuery) -> tuple[list[str], list[Any]]:
@@ -376,6 +385,8 @@ def _where(q: TicketQuery) -> tuple[list[str], list[Any]]:
     if q.updated_since:
         where.append("t.updated_at >= ?")
         params.append(q.updated_since)
+    if q.damaged:
+        where.append("t.id IN (SELECT d.ticket_id FROM ticket_logs d WHERE d.defects IS NOT NULL)")
     return where, params
 
 
@@ -446,6 +457,9 @@ class LogView:
     has_raw: bool
     delivery: str | None  # the email queue's status for an outgoing log
     attachments: list[AttachmentView] = field(default_factory=list)
+    damage: list[str] = field(default_factory=list)  # what was damaged in a received mail, as sentences
+    mail_id: int | None = None  # the ledger row of a received mail (`ticketctl mail show`)
+    released_by: str | None = None  # staff who released it into the ticket after the rules refused it
 
 
 def logs(store: Store, ticket_id: int) -> list[LogView]:
@@ -459,7 +473,7 @@ def logs(store: Store, ticket_id: int) -> list[LogView]:
     ):
         attachments.setdefault(a["log_id"], []).append(AttachmentView(**{**dict(a), "inline": bool(a["inline"])}))
     rows = store.query(
-        "SELECT l.*, g.raw_id, g.raw_path, (SELECT q.status FROM email_queue q WHERE q.log_id = l.id"
+        "SELECT l.*, g.raw_id, g.raw_path, g.released_by, (SELECT q.status FROM email_queue q WHERE q.log_id = l.id"
         " ORDER BY q.id DESC LIMIT 1) AS delivery FROM ticket_logs l"
         " LEFT JOIN ledger g ON g.id = l.ledger_id WHERE l.ticket_id = ? ORDER BY l.id",
         (ticket_id,),
@@ -479,6 +493,9 @@ def logs(store: Store, ticket_id: int) -> list[LogView]:
             has_raw=r["raw_id"] is not None or r["raw_path"] is not None,
             delivery=r["delivery"],
             attachments=attachments.get(r["id"], []),
+            damage=[damage.describe(d) for d in json.loads(r["defects"])] if r["defects"] else [],
+            mail_id=r["ledger_id"],
+            released_by=r["released_by"],
         )
         for r in rows
     ]

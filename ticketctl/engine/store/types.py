@@ -32,6 +32,7 @@ class TicketType:
     save_subject_column: str | None = None
     save_body_column: str | None = None
     active: bool = True
+    cc_participants: bool = True  # people the customer copies take part in its tickets
     created_at: str = ""
     updated_at: str = ""
 
@@ -54,6 +55,7 @@ def _from_row(row: Any) -> TicketType:
     data = dict(row)
     data["email_to"] = tuple(json.loads(data["email_to"]))
     data["active"] = bool(data["active"])
+    data["cc_participants"] = bool(data["cc_participants"])
     data["task"] = Task(data["task"])
     return TicketType(**data)
 

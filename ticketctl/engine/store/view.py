@@ -7,8 +7,9 @@ from __future__ import annotations
 
 from functools import cached_property
 
+from ticketctl.engine.enums import ParticipantRole
 from ticketctl.engine.mail import addresses
-from ticketctl.engine.store import contacts, ledger, settings, tickets, types
+from ticketctl.engine.store import contacts, ledger, participants, settings, tickets, types
 from ticketctl.engine.store.connection import Store
 from ticketctl.engine.store.ledger import Recorded
 from ticketctl.engine.store.tickets import TicketRecord
@@ -49,13 +50,17 @@ class MailboxView:
         return tickets.ticket_of_message_ids(self.store, message_ids)
 
     def participants(self, ticket_id: int) -> set[str]:
-        """Its customer, the type's admin and forward address, everyone the ticket's mail went to or came
-        from, and the assignment's tutor."""
+        """Its customer, the ticket's participants (those it copied only while its type lets them take
+        part), the type's admin and forward address, and the assignment's tutor."""
         ticket = self.ticket(ticket_id)
         if ticket is None:
             return set()
-        keys = {ticket.from_email, *tickets.correspondents(self.store, ticket_id)}
         ticket_type = self.type_by_id(ticket.type_id) if ticket.type_id else None
+        copied = ticket_type is None or ticket_type.cc_participants
+        keys = {ticket.from_email}
+        for p in participants.of_ticket(self.store, ticket_id):
+            if copied or p.role != ParticipantRole.CC:
+                keys.add(p.email)
         if ticket_type:
             keys.update(a for a in (ticket_type.admin_email, ticket_type.email_forward) if a)
         tutor = contacts.tutor_email(self.store, ticket_id)

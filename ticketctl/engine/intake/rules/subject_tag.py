@@ -28,9 +28,11 @@ def check(msg: ParsedMessage, view: RuleView) -> Decision | None:
 
 
 def participant_decision(msg: ParsedMessage, view: RuleView, ticket_id: int, rule: str, how: str) -> Decision:
-    """A reply into `ticket_id` when the sender takes part in it, else a refusal."""
+    """A reply into `ticket_id` when the sender (its From, or an address its Reply-To names) takes part in
+    it, else a refusal."""
     sender = addresses.routing_key(msg.from_.email) if msg.from_ else ""
-    if sender and sender in view.participants(ticket_id):
+    writers = {addresses.routing_key(a.email) for a in msg.reply_to} | ({sender} if sender else set())
+    if writers & view.participants(ticket_id):
         return Decision(Disposition.REPLY, rule, f"{how} names ticket #{ticket_id}", ticket_id=ticket_id)
     return Decision(
         Disposition.REJECTED,
