@@ -101,15 +101,16 @@ _OUTLOOK_WORDS = {
 _OWA_DATES = {"en": "Monday, November 2, 2026 10:15 AM", "de": "Montag, 2. November 2026 10:15"}
 
 
+def _outlook_header_lines(original: Answered, lang: str, date: str) -> str:
+    frm, sent, to, subject, _ = _OUTLOOK_WORDS[lang]
+    return f"{frm}: {original.sender}\n{sent}: {date}\n{to}: {original.to}\n{subject}: {original.subject}"
+
+
 def outlook_desktop(original: Answered, new: str, lang: str) -> Written:
     """Outlook for Windows: the answer on top, a header block (From/Sent/To/Subject, in the user's
     language) under a bordered div in HTML, and the original below it unprefixed."""
     frm, sent, to, subject, date = _OUTLOOK_WORDS[lang]
-    text = (
-        f"{new.rstrip()}\n\n"
-        f"{frm}: {original.sender} \n{sent}: {date}\n{to}: {original.to}\n{subject}: {original.subject}\n\n"
-        f"{original.text}"
-    )
+    text = f"{new.rstrip()}\n\n{_outlook_header_lines(original, lang, date)}\n\n{original.text}"
     mso = "".join(
         f'<p class="MsoNormal">{html.escape(line) if line else "<o:p>&nbsp;</o:p>"}<o:p></o:p></p>\n'
         for line in new.rstrip("\n").split("\n")
@@ -137,11 +138,8 @@ def outlook_web(original: Answered, new: str, lang: str) -> Written:
     the original below it unprefixed."""
     frm, sent, to, subject, _ = _OUTLOOK_WORDS[lang]
     date = _OWA_DATES[lang]
-    text = (
-        f"{new.rstrip()}\n\n________________________________\n"
-        f"{frm}: {original.sender}\n{sent}: {date}\n{to}: {original.to}\n{subject}: {original.subject}\n\n"
-        f"{original.text}"
-    )
+    rule = "_" * 32
+    text = f"{new.rstrip()}\n\n{rule}\n{_outlook_header_lines(original, lang, date)}\n\n{original.text}"
     body = (
         '<html><head><meta http-equiv="Content-Type" content="text/html; charset=utf-8">'
         '<style type="text/css" style="display:none;"> P {margin-top:0;margin-bottom:0;} </style></head>'
@@ -182,8 +180,7 @@ def gmail(original: Answered, new: str, lang: str) -> Written:
 
 
 def apple_mail(original: Answered, new: str, lang: str) -> Written:
-    """Apple Mail (macOS and iOS): the answer on top, the attribution line inside the quote, then
-    "Sent from my iPhone" style signature on the phone."""
+    """Apple Mail (macOS and iOS): the answer on top, the attribution line inside the quote."""
     if lang == "de":
         attribution = f"Am 02.11.2026 um 10:15 schrieb {original.sender}:"
     else:
@@ -199,14 +196,16 @@ def apple_mail(original: Answered, new: str, lang: str) -> Written:
     return Written(text, body)
 
 
+def _thunderbird_attribution(original: Answered, lang: str) -> str:
+    if lang == "de":
+        return f"Am 02.11.26 um 10:15 schrieb {original.sender_name}:"
+    return f"On 11/2/26 10:15 AM, {original.sender_name} wrote:"
+
+
 def thunderbird(original: Answered, new: str, lang: str) -> Written:
     """Thunderbird answering on top: "On 11/2/26 10:15 AM, <name> wrote:" (German: "Am 02.11.26 um
     10:15 schrieb <name>:"), the original `> `-quoted; in HTML a moz-cite-prefix and a blockquote."""
-    attribution = (
-        f"Am 02.11.26 um 10:15 schrieb {original.sender_name}:"
-        if lang == "de"
-        else f"On 11/2/26 10:15 AM, {original.sender_name} wrote:"
-    )
+    attribution = _thunderbird_attribution(original, lang)
     text = f"{new.rstrip()}\n\n{attribution}\n{_quote_lines(original.text)}\n"
     body = (
         '<html><head><meta http-equiv="Content-Type" content="text/html; charset=UTF-8"></head><body>'
@@ -221,11 +220,7 @@ def thunderbird(original: Answered, new: str, lang: str) -> Written:
 def bottom_posted(original: Answered, new: str, lang: str) -> Written:
     """Answering under the quote (Thunderbird's own default, mutt, many mailing-list people): the
     attribution and the quoted original first, the new words below, then a signature."""
-    attribution = (
-        f"Am 02.11.26 um 10:15 schrieb {original.sender_name}:"
-        if lang == "de"
-        else f"On 11/2/26 10:15 AM, {original.sender_name} wrote:"
-    )
+    attribution = _thunderbird_attribution(original, lang)
     text = f"{attribution}\n{_quote_lines(original.text)}\n\n{new.rstrip()}\n"
     body = (
         '<html><head><meta http-equiv="Content-Type" content="text/html; charset=UTF-8"></head><body>'

@@ -164,6 +164,24 @@ def say(message: str) -> None:
     console().print(safe(message), soft_wrap=True)
 
 
+def page_start(page: int | None, offset: int | None, limit: int) -> int:
+    """Where a listed page starts: --offset, else --page of --limit rows (the first page by default)."""
+    if page is not None and offset is not None:
+        from ticketctl.engine.errors import ConfigError
+
+        raise ConfigError("Give either --page or --offset, not both.")
+    return offset if offset is not None else ((page or 1) - 1) * limit
+
+
+def say_page(noun: str, shown: int, offset: int, has_more: bool) -> None:
+    """The line under a listed page: which rows these are and how to see more (`noun` is plural)."""
+    if not shown:
+        say(f"No {noun} match." if offset == 0 else f"No {noun} on this page.")
+        return
+    more = f"; more with --offset {offset + shown}" if has_more else ""
+    say(f"{noun.capitalize()} {offset + 1}-{offset + shown}{more}.")
+
+
 JsonOption = typer.Option(False, "--json", help="Print JSON for scripts instead of a table.")
 
 

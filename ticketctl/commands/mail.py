@@ -7,9 +7,20 @@ from typing import TYPE_CHECKING
 
 import typer
 
-from ticketctl.commands.common import JsonOption, console, lazy, print_json, print_table, safe, say, state, write_raw
+from ticketctl.commands.common import (
+    JsonOption,
+    console,
+    lazy,
+    page_start,
+    print_json,
+    print_table,
+    safe,
+    say,
+    say_page,
+    state,
+    write_raw,
+)
 from ticketctl.engine.enums import Disposition
-from ticketctl.engine.errors import ConfigError
 
 if TYPE_CHECKING:
     from ticketctl.engine.desk.mails import MailView
@@ -42,9 +53,7 @@ def list_(
     json: bool = JsonOption,
 ) -> None:
     """List the mail taken in, newest first: when, from whom, about what, what became of it and why."""
-    if page is not None and offset is not None:
-        raise ConfigError("Give either --page or --offset, not both.")
-    start = offset if offset is not None else ((page or 1) - 1) * limit
+    start = page_start(page, offset, limit)
     filters = mails.MailFilters(dispositions=tuple(disposition or ()), mailbox=mailbox, since=since)
     result = mails.list_mail(state(ctx).store, filters, limit=limit, offset=start)
     if json:
@@ -65,12 +74,9 @@ def list_(
             for m in result.mails
         ],
     )
-    if not result.mails:
-        say("No mail matches." if result.offset == 0 else "No mail on this page.")
-        return
-    first, last = result.offset + 1, result.offset + len(result.mails)
-    more = f"; more with --offset {last}" if result.has_more else ""
-    say(f"Mails {first}-{last}{more}. `ticketctl mail show ID` shows one, `mail release ID` takes one in.")
+    say_page("mails", len(result.mails), result.offset, result.has_more)
+    if result.mails:
+        say("`ticketctl mail show ID` shows one; `ticketctl mail release ID` takes an ignored or rejected one in.")
 
 
 def _became(m: TakenIn) -> str:

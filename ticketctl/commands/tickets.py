@@ -7,10 +7,21 @@ from typing import TYPE_CHECKING
 
 import typer
 
-from ticketctl.commands.common import JsonOption, console, lazy, print_json, print_table, safe, say, state, write_raw
+from ticketctl.commands.common import (
+    JsonOption,
+    console,
+    lazy,
+    page_start,
+    print_json,
+    print_table,
+    safe,
+    say,
+    say_page,
+    state,
+    write_raw,
+)
 from ticketctl.commands.editor import edit_text, read_text_file
 from ticketctl.engine.desk.statuses import STATUSES
-from ticketctl.engine.errors import ConfigError
 
 if TYPE_CHECKING:
     from ticketctl.engine.desk.tickets import TicketPage, TicketView
@@ -52,9 +63,7 @@ def list_(
     json: bool = JsonOption,
 ) -> None:
     """List tickets, newest activity first, with filters and paging."""
-    if page is not None and offset is not None:
-        raise ConfigError("Give either --page or --offset, not both.")
-    start = offset if offset is not None else ((page or 1) - 1) * limit
+    start = page_start(page, offset, limit)
     filters = tickets.TicketFilters(
         statuses=tuple(status or ()),
         type_name=type_name,
@@ -93,12 +102,7 @@ def _render_page(result: TicketPage) -> None:
             for t in result.tickets
         ],
     )
-    if not result.tickets:
-        say("No tickets match." if result.offset == 0 else "No tickets on this page.")
-        return
-    first, last = result.offset + 1, result.offset + len(result.tickets)
-    more = f"; more with --offset {last}" if result.has_more else ""
-    say(f"Tickets {first}-{last}{more}.")
+    say_page("tickets", len(result.tickets), result.offset, result.has_more)
     if any(t.damaged for t in result.tickets):
         say("! : a mail of the ticket arrived damaged; `ticketctl tickets show ID` says what.")
 
