@@ -89,8 +89,71 @@ def test_mislabelled_and_unknown_charsets_decode_without_loss_where_possible():
     assert wrong.subject == "cafénaïve"
     assert any("x-unknown" in d for d in wrong.defects)
     unknown = parse(fixture("unknown-charset.eml"))
-    assert unknown.body_text.startswith("Grüße ")
-    assert any("x-made-up" in d for d in unknown.defects)
+    assert unknown.body_text == "Grüße aus Köln – schönes Wochenende!\n"  # cp1252, detected
+    assert any("x-made-up" in d and "detected cp1252" in d for d in unknown.defects)
+
+
+def test_undeclared_8bit_parts_are_detected_per_part():
+    msg = parse(fixture("undeclared-8bit.eml"))
+    assert msg.body_text.split("\n") == [
+        "您好，我们的服务器昨天晚上出现了故障，请尽快联系技术支持部门处理这个问题。谢谢！",
+        "Здравствуйте! Наш сервер вчера вечером перестал отвечать, просим помочь как можно скорее.",
+        "Información de la revisión: el pedido llegó dañado, ¿podrían enviarlo de nuevo?",
+    ]
+    assert [d.rsplit(" ", 1)[1] for d in msg.defects] == ["gb18030", "cp1251", "cp1252"]
+
+
+def test_mostly_utf8_keeps_its_utf8_and_a_7bit_label_over_utf8_gives_way():
+    msg = parse(fixture("mixed-8bit.eml"))
+    assert msg.subject == "メール通知"  # raw UTF-8, although the body's label is ISO-2022-JP
+    assert msg.body_text == "Это сообщение проверено антивирусом.\nSignature: José\nメールボックスがいっぱいです。"
+
+
+def test_raw_gb2312_headers_under_a_latin1_body_are_detected():
+    msg = parse(fixture("gb2312-headers.eml"))
+    assert (msg.subject, msg.from_) == ("转发：季度报告", Address("王小明", "wang@example.cn"))
+    assert msg.body_text == "Die ursprüngliche Nachricht ist angehängt.\n"
+    assert [a.filename for a in msg.attachments] == ["转发：季度报告.eml", "季度报告.xls"]
+
+
+def test_detection_runs_only_where_a_label_is_missing_or_fails(monkeypatch):
+    from ticketctl.engine.mail import mailtext
+
+    def refuse(*args: object) -> None:
+        raise AssertionError("detection ran")
+
+    monkeypatch.setattr(mailtext, "detect", refuse)
+    for name in ("plain.eml", "alternative.eml", "wrong-charset.eml", "evil-names.eml", "forwarded.eml"):
+        assert not any("detected" in d for d in parse(fixture(name)).defects)
+    assert parse(b"Content-Type: text/plain; charset=iso-8859-1\n\nGr\xfc\xdfe").body_text == "Grüße"
+    assert parse(b"Content-Type: text/plain; charset=gb2312\n\n" + "你好".encode("gb2312")).body_text == "你好"
+    assert parse(b"Content-Type: text/plain\n\n" + "Grüße".encode()).body_text == "Grüße"  # valid UTF-8
+
+
+def test_detection_reads_a_bounded_sample_of_the_8bit_lines(monkeypatch):
+    import charset_normalizer
+
+    from ticketctl.engine.mail.mailtext import DETECT_SAMPLE
+
+    seen: list[bytes] = []
+    real = charset_normalizer.from_bytes
+    monkeypatch.setattr(charset_normalizer, "from_bytes", lambda data, **kw: seen.append(data) or real(data, **kw))
+    cyrillic = "Сервер не отвечает, просим помочь.\n".encode("cp1251")
+    body = b"plain ASCII line of a long mail body\n" * 40_000 + cyrillic * 5000
+    msg = parse(b"Content-Type: text/plain\n\n" + body)
+    assert msg.body_text.endswith("Сервер не отвечает, просим помочь.\n")
+    assert len(seen) == 1 and len(seen[0]) <= DETECT_SAMPLE and seen[0].startswith(cyrillic)
+
+
+def test_raw_8bit_attachment_names_are_decoded():
+    latin1 = (
+        b'Content-Type: multipart/mixed; boundary="b"\n\n--b\nContent-Type: text/plain; charset=iso-8859-1\n\n'
+        b"Gr\xfc\xdfe\n--b\nContent-Type: image/jpeg\n"
+        b'Content-Disposition: attachment; filename="Hofj\xe4geralle Wasserschaden.jpg"\n\nJPEG\n--b--\n'
+    )
+    utf8 = latin1.replace(b"Hofj\xe4geralle", "Hofjägeralle".encode())
+    for raw in (latin1, utf8):
+        assert [a.filename for a in parse(raw).attachments] == ["Hofjägeralle Wasserschaden.jpg"]
 
 
 def test_raw_8bit_headers_are_decoded_per_header():

@@ -8,6 +8,7 @@ raise on some malformed values and cost half the parsing time.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import re
 from dataclasses import dataclass, field
@@ -19,9 +20,17 @@ from pathlib import Path
 from typing import BinaryIO
 
 from ticketctl.engine.mail.filenames import safe_filename
-from ticketctl.engine.mail.mailtext import decode_header, html_to_text, raw_header_text, sanitise_html
-from ticketctl.engine.mail.mimeparts import DecodedFile, Leaf, leaves, view
+from ticketctl.engine.mail.mailtext import (
+    Declared,
+    decode_header,
+    header_charset,
+    html_to_text,
+    raw_header_text,
+    sanitise_html,
+)
+from ticketctl.engine.mail.mimeparts import DecodedFile, Leaf, leaves, raw_payload, view
 
+_WORD_CHARSET = re.compile(r"=\?([^?*\s]+)[^?\s]*\?[bBqQ]\?")  # the label of an RFC 2047 encoded word
 _FOLD = re.compile(r"\r?\n(?=[ \t])|\r(?=[ \t])")
 _ENVELOPE_HEADERS = ("Delivered-To", "X-Original-To", "Envelope-To")
 
@@ -88,9 +97,10 @@ def parse(raw: bytes) -> ParsedMessage:
     try:
         repaired, repairs = _repair_head(raw)
         msg = _load(BytesParser, repaired)
-        parsed = _from_headers(msg)
+        charset, declared = _charsets(msg)
+        parsed = _from_headers(msg, charset)
         parsed.defects.extend(repairs)
-        _read_body(msg, parsed)
+        _read_body(msg, parsed, charset, declared)
     except (Exception, RecursionError) as exc:  # the documented promise: a poisoned mail is still read
         return _fallback(raw, exc)
     return parsed
@@ -108,9 +118,10 @@ def parse_file(path: Path, scratch: Path) -> ParsedMessage:
             if head is not None:
                 repaired, repairs = _repair_head(head)
                 msg = mimespool.load(repaired, f, scratch)
-                parsed = _from_headers(msg)
+                charset, declared = _charsets(msg)
+                parsed = _from_headers(msg, charset)
                 parsed.defects.extend(repairs)
-                _read_body(msg, parsed)
+                _read_body(msg, parsed, charset, declared)
                 return parsed
     except (Exception, RecursionError):  # parse() gives the in-memory result, its fallback included
         pass
@@ -120,7 +131,8 @@ def parse_file(path: Path, scratch: Path) -> ParsedMessage:
 def parse_headers(header_bytes: bytes) -> ParsedMessage:
     """The header part of a message (e.g. of one too large to fetch whole), with an empty body."""
     try:
-        return _from_headers(_load(BytesHeaderParser, header_bytes))
+        msg = _load(BytesHeaderParser, header_bytes)
+        return _from_headers(msg, _charsets(msg)[0])
     except (Exception, RecursionError) as exc:
         return _minimal(header_bytes, f"headers could not be parsed ({type(exc).__name__})")
 
@@ -181,20 +193,19 @@ def _repair_head(raw: bytes) -> tuple[bytes, list[str]]:
 # --- headers ---------------------------------------------------------------------------------
 
 
-def _from_headers(msg: Message) -> ParsedMessage:
-    hint = _charset_hint(msg)
+def _from_headers(msg: Message, charset: str | None) -> ParsedMessage:
     headers: dict[str, list[str]] = {}
     raw_values: dict[str, list[str]] = {}
     defects: list[str] = []
     for name, value in msg.raw_items():
         key = str(name).lower()
-        text, notes = decode_header(str(value), hint)
+        text, notes = decode_header(str(value), charset)
         headers.setdefault(key, []).append(text)
         raw_values.setdefault(key, []).append(str(value))
         defects.extend(f"{name}: {note}" for note in notes)
 
     def addresses(name: str) -> list[Address]:
-        return _addresses(raw_values.get(name.lower(), []), hint)
+        return _addresses(raw_values.get(name.lower(), []), charset)
 
     first = headers.get
     mid = _ids(" ".join(first("message-id", [])))
@@ -214,27 +225,34 @@ def _from_headers(msg: Message) -> ParsedMessage:
     )
 
 
-def _charset_hint(msg: Message) -> str | None:
-    """The body's charset: the best guess for raw 8-bit bytes in headers (old mailers used it)."""
-    part: Message | None = msg
-    for _ in range(10):  # down the first branch of a multipart to its first text part
-        if part is None:
-            break
+def _charsets(msg: Message) -> tuple[str | None, Declared]:
+    """The charset of the raw 8-bit bytes in the headers of the message and its parts (None if there
+    are none), and the charsets the message declares, worked out only when a text needs them."""
+    parts = _all_parts(msg)
+    values = [str(value) for part in parts for _, value in part.raw_items()]
+    declared = functools.cache(functools.partial(_declared_charsets, parts, values))
+    return header_charset(values, declared), declared
+
+
+def _declared_charsets(parts: list[Message], header_values: list[str]) -> list[str]:
+    """The charsets the parts declare, body first, then those of encoded words: what the sender's
+    mailer used, and so the best guess for its undeclared 8-bit text."""
+    found = []
+    for part in parts:
         try:
             charset = view(part).get_content_charset()
         except Exception:
-            return None
+            continue
         if charset:
-            return charset
-        payload = part._payload
-        part = payload[0] if isinstance(payload, list) and payload else None
-    return None
+            found.append(charset)
+    found += [label for value in header_values if "=?" in value for label in _WORD_CHARSET.findall(value)]
+    return list(dict.fromkeys(found))
 
 
-def _addresses(raw_values: list[str], hint: str | None) -> list[Address]:
+def _addresses(raw_values: list[str], charset: str | None) -> list[Address]:
     # Split the raw value first and decode each name after, so an encoded comma or quote in a
     # display name cannot change the structure.
-    values = [_FOLD.sub("", raw_header_text(v, hint)) for v in raw_values]
+    values = [_FOLD.sub("", raw_header_text(v, charset)) for v in raw_values]
     try:
         pairs = getaddresses(values)
     except Exception:
@@ -258,9 +276,9 @@ def _bare_id(value: str) -> str | None:
 # --- body and attachments --------------------------------------------------------------------
 
 
-def _read_body(msg: Message, parsed: ParsedMessage) -> None:
+def _read_body(msg: Message, parsed: ParsedMessage, charset: str | None, declared: Declared) -> None:
     defects = parsed.defects
-    parts = leaves(msg, defects)
+    parts = leaves(msg, defects, charset, declared)
     plain, html = _choose_body(parts)
     if plain is not None:
         parsed.body_text, parsed.body_type = plain.text(), "text/plain"
@@ -275,7 +293,7 @@ def _read_body(msg: Message, parsed: ParsedMessage) -> None:
     for leaf in parts:
         if id(leaf) in chosen or _is_empty_body_part(leaf):
             continue
-        parsed.attachments.append(_attachment(leaf, len(parsed.attachments) + 1))
+        parsed.attachments.append(_attachment(leaf, len(parsed.attachments) + 1, charset))
     for leaf in parts:
         defects.extend(leaf.notes)
     defects.extend(_email_defects(msg))
@@ -311,10 +329,10 @@ def _is_empty_body_part(leaf: Leaf) -> bool:
     return leaf.is_body_candidate and leaf.content_type == "text/plain" and not leaf.payload.strip()
 
 
-def _attachment(leaf: Leaf, index: int) -> Attachment:
+def _attachment(leaf: Leaf, index: int, charset: str | None) -> Attachment:
     name = leaf.filename
     if not name and leaf.content_type in ("message/rfc822", "message/global"):
-        name = _forwarded_name(leaf.part)
+        name = _forwarded_name(leaf.part, charset)
     if not name and leaf.content_id and re.fullmatch(r"[^@/\\]+\.\w{1,5}@.*", leaf.content_id):
         name = leaf.content_id.split("@", 1)[0]  # Outlook's "image001.jpg@01CD..." names the image
     inline = leaf.disposition == "inline" or (leaf.content_id is not None and leaf.disposition is None)
@@ -329,12 +347,13 @@ def _attachment(leaf: Leaf, index: int) -> Attachment:
     )
 
 
-def _forwarded_name(part: Message) -> str:
+def _forwarded_name(part: Message, charset: str | None) -> str:
     """`<subject>.eml` for a forwarded message, as mail clients name them; else forwarded-message.eml."""
     inner = part.get_payload(0) if part.is_multipart() else None
     subject = ""
     if isinstance(inner, Message):
-        subject = next((decode_header(str(v))[0] for k, v in inner.raw_items() if k.lower() == "subject"), "")
+        raw = next((v for k, v in inner.raw_items() if k.lower() == "subject"), "")
+        subject = decode_header(str(raw), charset)[0]
     subject = subject.strip()
     return f"{subject}.eml" if subject else "forwarded-message.eml"
 
@@ -349,14 +368,15 @@ def _email_defects(msg: Message) -> list[str]:
 
 
 def _all_parts(msg: Message) -> list[Message]:
+    """The message and all its parts, forwarded messages' included, in document order."""
     seen: list[Message] = []
     stack = [msg]
     while stack and len(seen) < 5000:
         part = stack.pop()
         seen.append(part)
-        payload = part._payload
+        payload = raw_payload(part)
         if isinstance(payload, list):
-            stack.extend(p for p in payload if isinstance(p, Message))
+            stack.extend(p for p in reversed(payload) if isinstance(p, Message))
     return seen
 
 

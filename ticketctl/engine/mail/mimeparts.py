@@ -11,12 +11,18 @@ from email import policy
 from email.message import Message
 from email.policy import Compat32
 from pathlib import Path
+from typing import Any
 
-from ticketctl.engine.mail.mailtext import decode_bytes, decode_header
+from ticketctl.engine.mail.mailtext import Declared, decode_bytes, decode_header, raw_header_text
 
 MAX_DEPTH = 40
 MAX_PARTS = 2000
-_META_HEADERS = ("content-type", "content-disposition", "content-transfer-encoding", "content-id")
+_META_HEADERS = (
+    "content-type",
+    "content-disposition",
+    "content-transfer-encoding",
+    "content-id",
+)
 
 
 class _AsWritten(Compat32):
@@ -49,6 +55,7 @@ class Leaf:
     filename: str | None = None
     disposition: str | None = None
     content_id: str | None = None
+    declared: Declared | None = None  # the message's charsets, should this part's label fail
     notes: list[str] = field(default_factory=list)
     _payload: bytes | None = None
 
@@ -59,7 +66,7 @@ class Leaf:
         return self._payload
 
     def text(self) -> str:
-        text, note = decode_bytes(self.payload, self.view.get_content_charset())
+        text, note = decode_bytes(self.payload, self.view.get_content_charset(), self.declared)
         if note:
             self.notes.append(f"{self.content_type} part: {note}")
         return text.replace("\r\n", "\n").replace("\r", "\n")
@@ -71,25 +78,33 @@ class Leaf:
         )
 
 
-def view(part: Message) -> Message:
-    """A compat32 message holding only the part's MIME headers and payload: reading it never raises."""
+def view(part: Message, charset: str | None = None) -> Message:
+    """A compat32 message holding only the part's MIME headers and payload: reading it never raises.
+
+    Raw 8-bit bytes in those headers (a file name in the sender's charset) are decoded here, as UTF-8
+    or the message's header `charset`: the email package would make replacement characters of them.
+    """
     shadow = Message(policy=policy.compat32)
     for name, value in part.raw_items():
         if name.lower() in _META_HEADERS:
-            shadow[name] = value
+            ascii = isinstance(value, str) and value.isascii()
+            shadow[name] = value if ascii else raw_header_text(str(value), charset)
     shadow.set_default_type(part.get_default_type())
     if not part.is_multipart():
-        shadow.set_payload(part._payload)  # the raw payload string; get_payload() would consult headers
+        shadow.set_payload(raw_payload(part))  # the raw payload string; get_payload() would consult headers
     return shadow
 
 
-def leaves(msg: Message, defects: list[str]) -> list[Leaf]:
-    """Every non-multipart part in document order; message/* parts are leaves, not descended into."""
+def leaves(
+    msg: Message, defects: list[str], charset: str | None = None, declared: Declared | None = None
+) -> list[Leaf]:
+    """Every non-multipart part in document order; message/* parts are leaves, not descended into.
+    `charset` is the message's for raw 8-bit header bytes (see `view`), `declared` its charsets."""
     found: list[Leaf] = []
     stack: list[tuple[Message, tuple[int, ...], int]] = [(msg, (), 0)]
     while stack and len(found) < MAX_PARTS:
         part, alternatives, depth = stack.pop()
-        shadow = view(part)
+        shadow = view(part, charset)
         ctype = content_type(shadow)
         if ctype.startswith("multipart/") and part.is_multipart():
             if depth >= MAX_DEPTH:
@@ -97,16 +112,21 @@ def leaves(msg: Message, defects: list[str]) -> list[Leaf]:
                 continue
             if ctype == "multipart/alternative":
                 alternatives = (*alternatives, id(part))
-            children = part.get_payload()
+            children = raw_payload(part)
             stack.extend((child, alternatives, depth + 1) for child in reversed(children))
             continue
         if ctype.startswith("multipart/"):
             defects.append(f"{ctype} part without readable sub-parts was read as text")
             ctype = "text/plain"
-        found.append(make_leaf(part, shadow, ctype, alternatives))
+        found.append(make_leaf(part, shadow, ctype, alternatives, declared))
     if stack:
         defects.append(f"more than {MAX_PARTS} MIME parts; the rest were skipped")
     return found
+
+
+def raw_payload(part: Message) -> Any:
+    """The payload as the parser stored it: a string (8-bit bytes as surrogates) or a list of parts."""
+    return part._payload  # type: ignore[attr-defined]  # undocumented, but what get_payload() reads
 
 
 def content_type(shadow: Message) -> str:
@@ -116,8 +136,10 @@ def content_type(shadow: Message) -> str:
         return "text/plain"
 
 
-def make_leaf(part: Message, shadow: Message, ctype: str, alternatives: tuple[int, ...]) -> Leaf:
-    leaf = Leaf(part, shadow, ctype, alternatives)
+def make_leaf(
+    part: Message, shadow: Message, ctype: str, alternatives: tuple[int, ...], declared: Declared | None = None
+) -> Leaf:
+    leaf = Leaf(part, shadow, ctype, alternatives, declared=declared)
     try:
         name = shadow.get_filename()
         leaf.filename = decode_header(str(name))[0] if name else None
@@ -136,7 +158,7 @@ def _payload(part: Message, shadow: Message, ctype: str) -> bytes:
         data = shadow.get_payload(decode=True)
     except Exception:
         data = None
-    raw = part._payload
+    raw = raw_payload(part)
     if isinstance(data, bytes):
         cte = str(shadow.get("content-transfer-encoding", "")).strip().lower()
         if cte in ("x-uuencode", "uuencode", "uue", "x-uue") and isinstance(raw, str) and "begin " not in raw:
