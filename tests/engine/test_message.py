@@ -145,6 +145,32 @@ def test_detection_reads_a_bounded_sample_of_the_8bit_lines(monkeypatch):
     assert len(seen) == 1 and len(seen[0]) <= DETECT_SAMPLE and seen[0].startswith(cyrillic)
 
 
+def test_display_name_comments_are_dropped_and_a_bare_mailer_daemon_is_the_sender():
+    msg = parse(fixture("names.eml"))
+    assert msg.from_ == Address("Mail Delivery System", "MAILER-DAEMON")
+    assert msg.to == [
+        Address("Jane Doe", "jane@example.org"),  # "Jane (Sales) Doe": the comment is not the name
+        Address("Bob Builder", "bob@example.org"),  # "address (Name)": the comment is the only name
+        Address("Smith (ACME)", "s@example.org"),  # in quotes: part of the name
+    ]
+    with_reply_to = parse(b"From: MAILER-DAEMON\nReply-To: postmaster@example.org\n\nx")
+    assert with_reply_to.from_ == Address("", "postmaster@example.org")  # a real address first
+
+
+def test_nameless_parts_are_named_by_their_description_and_forwards_keep_their_bytes():
+    raw = fixture("names.eml")
+    msg = parse(raw)
+    names = [(a.filename, a.content_type) for a in msg.attachments]
+    assert names == [
+        ("Delivery report.txt", "message/delivery-status"),
+        ("Your ticket.eml", "message/rfc822"),  # a forward is named by its subject first
+        ("Otto Bestellung 4500258840.pdf", "application/pdf"),
+    ]
+    forwarded = msg.attachments[1].payload
+    assert forwarded.startswith(b"From: support@example.org\r\n") and forwarded in raw  # CRLF, as sent
+    assert b"X-Folded: a long value\r\n folded onto a second line\r\n" in forwarded
+
+
 def test_raw_8bit_attachment_names_are_decoded():
     latin1 = (
         b'Content-Type: multipart/mixed; boundary="b"\n\n--b\nContent-Type: text/plain; charset=iso-8859-1\n\n'

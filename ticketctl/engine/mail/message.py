@@ -19,7 +19,8 @@ from email.utils import getaddresses
 from pathlib import Path
 from typing import BinaryIO
 
-from ticketctl.engine.mail.filenames import safe_filename
+from ticketctl.engine.mail.addresses import drop_comments
+from ticketctl.engine.mail.filenames import extension_for, safe_filename
 from ticketctl.engine.mail.mailtext import (
     Declared,
     decode_header,
@@ -204,15 +205,15 @@ def _from_headers(msg: Message, charset: str | None) -> ParsedMessage:
         raw_values.setdefault(key, []).append(str(value))
         defects.extend(f"{name}: {note}" for note in notes)
 
-    def addresses(name: str) -> list[Address]:
-        return _addresses(raw_values.get(name.lower(), []), charset)
+    def addresses(name: str, bare: bool = False) -> list[Address]:
+        return _addresses(raw_values.get(name.lower(), []), charset, bare)
 
     first = headers.get
     mid = _ids(" ".join(first("message-id", [])))
     return ParsedMessage(
         message_id=mid[0] if mid else _bare_id(first("message-id", [""])[0]),
         subject=first("subject", [""])[0],
-        from_=_sender(addresses("From") or addresses("Reply-To") or addresses("Sender")),
+        from_=_sender(addresses("From"), addresses("Reply-To"), addresses("Sender"), addresses("From", bare=True)),
         to=addresses("To"),
         cc=addresses("Cc"),
         reply_to=addresses("Reply-To"),
@@ -249,19 +250,25 @@ def _declared_charsets(parts: list[Message], header_values: list[str]) -> list[s
     return list(dict.fromkeys(found))
 
 
-def _addresses(raw_values: list[str], charset: str | None) -> list[Address]:
-    # Split the raw value first and decode each name after, so an encoded comma or quote in a
-    # display name cannot change the structure.
-    values = [_FOLD.sub("", raw_header_text(v, charset)) for v in raw_values]
+def _addresses(raw_values: list[str], charset: str | None, bare: bool = False) -> list[Address]:
+    """The addresses of a header; with `bare`, those of a header that names no domain at all (a bare
+    MAILER-DAEMON) instead. The raw value is split first and each name decoded after, so an encoded
+    comma or quote in a name cannot change the structure; comments are dropped from names, as mail
+    clients show them."""
+    values = [drop_comments(_FOLD.sub("", raw_header_text(v, charset))) for v in raw_values]
+    if bare and any("@" in v for v in values):  # a domain was written: what failed to parse is no address
+        return []
     try:
         pairs = getaddresses(values)
     except Exception:
         return []
-    return [Address(decode_header(n)[0].strip(), e.strip()) for n, e in pairs if e and "@" in e]
+    return [Address(decode_header(n)[0].strip(), e.strip()) for n, e in pairs if e and (bare or "@" in e)]
 
 
-def _sender(candidates: list[Address]) -> Address | None:
-    return candidates[0] if candidates else None
+def _sender(*candidates: list[Address]) -> Address | None:
+    """From, else Reply-To, else Sender; last a From without a domain (a bare MAILER-DAEMON), which
+    still says who sent it."""
+    return next((addresses[0] for addresses in candidates if addresses), None)
 
 
 def _ids(value: str | None) -> list[str]:
@@ -330,15 +337,10 @@ def _is_empty_body_part(leaf: Leaf) -> bool:
 
 
 def _attachment(leaf: Leaf, index: int, charset: str | None) -> Attachment:
-    name = leaf.filename
-    if not name and leaf.content_type in ("message/rfc822", "message/global"):
-        name = _forwarded_name(leaf.part, charset)
-    if not name and leaf.content_id and re.fullmatch(r"[^@/\\]+\.\w{1,5}@.*", leaf.content_id):
-        name = leaf.content_id.split("@", 1)[0]  # Outlook's "image001.jpg@01CD..." names the image
-    inline = leaf.disposition == "inline" or (leaf.content_id is not None and leaf.disposition is None)
     decoded: DecodedFile | None = getattr(leaf.part, "decoded", None)  # set by parse_file (mimespool)
+    inline = leaf.disposition == "inline" or (leaf.content_id is not None and leaf.disposition is None)
     return Attachment(
-        filename=safe_filename(name, leaf.content_type, index),
+        filename=safe_filename(_name(leaf, charset), leaf.content_type, index),
         content_type=leaf.content_type,
         payload=b"" if decoded else leaf.payload,
         content_id=leaf.content_id,
@@ -347,15 +349,33 @@ def _attachment(leaf: Leaf, index: int, charset: str | None) -> Attachment:
     )
 
 
-def _forwarded_name(part: Message, charset: str | None) -> str:
-    """`<subject>.eml` for a forwarded message, as mail clients name them; else forwarded-message.eml."""
+def _name(leaf: Leaf, charset: str | None) -> str | None:
+    """The part's file name; for a nameless part what mail clients show: a forwarded message's
+    subject, the Content-Description, Outlook's image name in the Content-ID."""
+    if leaf.filename:
+        return leaf.filename
+    forwarded = leaf.content_type in ("message/rfc822", "message/global")
+    subject = _forwarded_subject(leaf.part, charset) if forwarded else ""
+    if subject:
+        return f"{subject}.eml"
+    if leaf.description:
+        stem, dot, ext = leaf.description.rpartition(".")
+        known = dot and stem and ext.isalnum() and len(ext) <= 5
+        return leaf.description if known else leaf.description + extension_for(leaf.content_type)
+    if forwarded:
+        return "forwarded-message.eml"
+    if leaf.content_id and re.fullmatch(r"[^@/\\]+\.\w{1,5}@.*", leaf.content_id):
+        return leaf.content_id.split("@", 1)[0]  # Outlook's "image001.jpg@01CD..." names the image
+    return None
+
+
+def _forwarded_subject(part: Message, charset: str | None) -> str:
+    """The subject of a forwarded message, which mail clients name it after."""
     inner = part.get_payload(0) if part.is_multipart() else None
-    subject = ""
-    if isinstance(inner, Message):
-        raw = next((v for k, v in inner.raw_items() if k.lower() == "subject"), "")
-        subject = decode_header(str(raw), charset)[0]
-    subject = subject.strip()
-    return f"{subject}.eml" if subject else "forwarded-message.eml"
+    if not isinstance(inner, Message):
+        return ""
+    subject = next((v for k, v in inner.raw_items() if k.lower() == "subject"), "")
+    return decode_header(str(subject), charset)[0].strip()
 
 
 def _email_defects(msg: Message) -> list[str]:

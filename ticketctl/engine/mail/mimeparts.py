@@ -6,6 +6,7 @@ from the part's raw headers, because `policy.default` header objects raise on so
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from email import policy
 from email.message import Message
@@ -22,6 +23,7 @@ _META_HEADERS = (
     "content-disposition",
     "content-transfer-encoding",
     "content-id",
+    "content-description",
 )
 
 
@@ -55,14 +57,16 @@ class Leaf:
     filename: str | None = None
     disposition: str | None = None
     content_id: str | None = None
+    description: str | None = None  # Content-Description, which names some nameless parts
     declared: Declared | None = None  # the message's charsets, should this part's label fail
+    root: Message | None = None  # the whole message, whose line ending a generated part takes by default
     notes: list[str] = field(default_factory=list)
     _payload: bytes | None = None
 
     @property
     def payload(self) -> bytes:
         if self._payload is None:
-            self._payload = _payload(self.part, self.view, self.content_type)
+            self._payload = _payload(self.part, self.view, self.content_type, self.root)
         return self._payload
 
     def text(self) -> str:
@@ -119,6 +123,7 @@ def leaves(
             defects.append(f"{ctype} part without readable sub-parts was read as text")
             ctype = "text/plain"
         found.append(make_leaf(part, shadow, ctype, alternatives, declared))
+        found[-1].root = msg
     if stack:
         defects.append(f"more than {MAX_PARTS} MIME parts; the rest were skipped")
     return found
@@ -146,14 +151,16 @@ def make_leaf(
         leaf.disposition = shadow.get_content_disposition()
         cid = shadow.get("content-id")
         leaf.content_id = str(cid).strip().strip("<>").strip() or None if cid else None
+        description = shadow.get("content-description")
+        leaf.description = decode_header(str(description))[0].strip() or None if description else None
     except Exception as exc:  # a part we cannot name is still kept, under a default name
         leaf.notes.append(f"unreadable MIME parameters ({type(exc).__name__})")
     return leaf
 
 
-def _payload(part: Message, shadow: Message, ctype: str) -> bytes:
+def _payload(part: Message, shadow: Message, ctype: str, root: Message | None = None) -> bytes:
     if part.is_multipart():  # message/rfc822, message/delivery-status: the embedded text as bytes
-        return _generated_body(part)
+        return _generated_body(part, root)
     try:
         data = shadow.get_payload(decode=True)
     except Exception:
@@ -167,18 +174,35 @@ def _payload(part: Message, shadow: Message, ctype: str) -> bytes:
     return raw.encode("utf-8", "surrogateescape") if isinstance(raw, str) else b""
 
 
-def _generated_body(part: Message) -> bytes:
+def _generated_body(part: Message, root: Message | None) -> bytes:
+    """The body of a message/* part as bytes, generated from the parsed message with the line ending
+    its own lines have (else the message's), so that a forwarded message keeps the bytes it was sent
+    as; only the spacing of a header's colon and a missing final line ending are not kept."""
+    ending = _line_ending(part) or (_line_ending(root) if root is not None else None)
+    policy_ = _GENERATOR_POLICY.clone(linesep=ending or "\n")
     try:
-        flat = part.as_bytes(policy=_GENERATOR_POLICY)
+        flat = part.as_bytes(policy=policy_)
     except Exception:
         return str(part.get_payload()).encode("utf-8", "surrogateescape")
-    if flat.startswith(b"\n"):  # the part itself had no headers
-        return flat[1:]
-    for separator in (b"\n\n", b"\r\n\r\n"):
-        head, found, body = flat.partition(separator)
-        if found:
-            return body
-    return flat
+    if flat.startswith(policy_.linesep.encode()):  # the part itself had no headers
+        return flat[len(policy_.linesep) :]
+    head, found, body = flat.partition(policy_.linesep.encode() * 2)
+    return body if found else flat
+
+
+_LINE_END = re.compile(r"\r\n|\r|\n")
+
+
+def _line_ending(part: Message) -> str | None:
+    """The line ending of the first text the parser kept as written (a folded header, a body)."""
+    for sub in part.walk():
+        payload = raw_payload(sub)
+        texts = [str(v) for _, v in sub.raw_items()] + ([payload] if isinstance(payload, str) else [])
+        for text in texts:
+            match = _LINE_END.search(text)
+            if match:
+                return match.group()
+    return None
 
 
 def _uudecode_lines(text: str) -> bytes:
