@@ -36,6 +36,23 @@ def test_plain_mail_headers_are_decoded():
     assert msg.header("Delivered-To") == "helpdesk@example.org"
 
 
+def test_html_becomes_plain_text_not_markdown():
+    html = (
+        "<h2>Order 1.</h2><p>Dear customer,</p><p>see <a href='https://example.com/t?a=1&amp;b=2'>your ticket</a>"
+        " or <a href='https://example.com/'>https://example.com/</a>, <a href='#top'>top</a>.</p>"
+        "<ul><li>one</li><li>two</li></ul><table><tr><td>Item</td><td>Qty</td></tr><tr><td>Pen</td><td>2</td></tr>"
+        "</table><p>1. not a list * no emphasis [not](a link) <s>gone</s> <code>x_y</code></p>"
+        "<p>-- <br>Jane<br>Sales</p>"
+    )
+    msg = parse(b"Content-Type: text/html; charset=utf-8\n\n" + html.encode())
+    assert msg.body_text == (
+        "Order 1.\n\nDear customer,\n\n"
+        "see your ticket <https://example.com/t?a=1&b=2> or https://example.com/, top.\n\n"
+        "  * one\n  * two\n\nItem  Qty\nPen  2\n\n1. not a list * no emphasis [not](a link) gone x_y\n\n"
+        "--\nJane\nSales\n"
+    )
+
+
 def test_html_only_mail_becomes_text_and_keeps_sanitised_html():
     msg = parse(fixture("html-only.eml"))
     assert msg.body_type == "text/html"

@@ -12,6 +12,10 @@ import codecs
 import functools
 import re
 from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from html2text import HTML2Text
 
 # Labels that mail clients write but Python's codec registry does not know.
 _ALIASES = {
@@ -348,19 +352,63 @@ _FAST_HTML_LIMIT = 1_000_000  # characters; above this, html2text (pure Python) 
 
 
 def html_to_text(html: str) -> str:
-    """Readable plain text for an HTML body (links kept, no line wrapping)."""
+    """Readable plain text for an HTML body: no line wrapping, no Markdown, links as `text <url>`."""
     if len(html) > _FAST_HTML_LIMIT:
         return strip_tags(html)
-    import html2text
-
-    converter = html2text.HTML2Text(bodywidth=0)
-    converter.unicode_snob = True
-    converter.ignore_images = True
-    converter.ignore_emphasis = True
     try:
-        return converter.handle(html).strip("\n") + "\n"
+        text = _plain_text_converter()().handle(html)
     except Exception:  # html2text trips over some broken markup; tag stripping still gives the words
         return strip_tags(html)
+    # html2text ends a line at <br> with two spaces (Markdown's line break): invisible, so dropped
+    return "\n".join(line.rstrip() for line in text.strip("\n").split("\n")) + "\n"
+
+
+@functools.cache
+def _plain_text_converter() -> type[HTML2Text]:
+    import html2text
+
+    class PlainText(html2text.HTML2Text):
+        """html2text's reading of HTML, written as plain text rather than its Markdown: no escapes, no
+        heading, code or strike marks, table cells apart instead of Markdown tables, and links written
+        as `text <url>`, as mail clients write them in the text part of a mail."""
+
+        def __init__(self) -> None:
+            super().__init__(bodywidth=0)
+            self.unicode_snob = True  # the characters themselves, not ASCII look-alikes
+            self.ignore_images = True
+            self.ignore_emphasis = True
+            self.ignore_tables = True
+            self.ignore_links = True  # written by _link instead
+            self.open_links: list[tuple[str, list[str]]] = []  # each open <a>: its URL, its text so far
+
+        def handle_data(self, data: str, entity_char: bool = False) -> None:
+            for _, text in self.open_links:
+                text.append(data)
+            super().handle_data(data, entity_char=True)  # as for an entity: written as is, unescaped
+
+        def handle_tag(self, tag: str, attrs: dict[str, str | None], start: bool) -> None:
+            if tag in ("del", "strike", "s", "code", "kbd", "tt"):
+                return
+            if html2text.utils.hn(tag):
+                tag = "p"
+            super().handle_tag(tag, attrs, start)
+            if tag in ("td", "th") and not start:
+                self.o("  ")
+            elif tag == "a":
+                self._link(attrs.get("href") or "", start)
+
+        def _link(self, href: str, start: bool) -> None:
+            if start:
+                self.open_links.append((href, []))
+                return
+            if not self.open_links:
+                return
+            url, words = self.open_links.pop()
+            text = "".join(words).strip()
+            if text and re.match(r"(?i)(https?|ftp)://", url) and text not in (url, url.split("://", 1)[1]):
+                self.o(f" <{url}>")
+
+    return PlainText
 
 
 def strip_tags(html: str) -> str:
