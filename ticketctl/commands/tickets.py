@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 import typer
 
-from ticketctl.commands.common import JsonOption, console, lazy, print_json, print_table, safe, say, state
+from ticketctl.commands.common import JsonOption, console, lazy, print_json, print_table, safe, say, state, who
 from ticketctl.commands.editor import edit_text, read_text_file
 from ticketctl.engine.desk.statuses import STATUSES
 from ticketctl.engine.errors import ConfigError
@@ -83,7 +83,7 @@ def _render_page(result: TicketPage) -> None:
                 t.status,
                 safe(t.type) if t.type else f"({t.kind})" if t.kind != "normal" else "",
                 safe(t.mailbox),
-                safe(_who(t.from_name, t.from_email), oneline=True),
+                safe(who(t.from_name, t.from_email), oneline=True),
                 safe(t.subject, oneline=True),
                 t.updated_at,
             )
@@ -131,13 +131,13 @@ def _write_raw(data: bytes) -> None:
 
 def _render_ticket(v: TicketView) -> None:
     out = console()
-    contact = f"{_who(v.contact.name, v.contact.email)} ({v.contact.role})" if v.contact else "none"
+    contact = f"{who(v.contact.name, v.contact.email)} ({v.contact.role})" if v.contact else "none"
     fields = [
         ("Subject", safe(v.subject, oneline=True)),
         ("Status", f"{v.status} (can become: {', '.join(v.allowed_statuses)})"),
         ("Type", safe(v.type) if v.type else f"none ({v.kind} ticket)"),
         ("Mailbox", safe(v.mailbox) or "none"),
-        ("From", safe(_who(v.from_name, v.from_email), oneline=True)),
+        ("From", safe(who(v.from_name, v.from_email), oneline=True)),
         ("Contact", safe(contact, oneline=True)),
         ("Created", v.created_at),
         ("Updated", v.updated_at),
@@ -150,8 +150,8 @@ def _render_ticket(v: TicketView) -> None:
             (
                 "Assignment",
                 safe(
-                    f"{a.status}, {a.submissions} submission(s), course {a.course or '-'}, "
-                    f"student {a.student or '-'}, tutor {a.tutor or '-'}",
+                    f"{a.id}, {a.status}, {a.submissions} attempt(s), course {a.course or '-'}, "
+                    f"student {a.student or '-'}, tutor {a.tutor or '-'} (ticketctl assignments show {a.id})",
                     oneline=True,
                 ),
             )
@@ -176,8 +176,8 @@ def _render_log(log: LogView) -> None:
     delivery = f", {log.delivery}" if log.delivery else ""
     raw = ", original kept (--raw)" if log.has_raw else ""
     out.print(f"\n[bold]Log {log.id}[/] {arrow} {log.created_at}{delivery}{raw}")
-    out.print(f"  From: {safe(_who(log.from_name, log.from_email), oneline=True)}", soft_wrap=True)
-    out.print(f"  To: {safe(_who(log.to_name, log.to_email), oneline=True)}", soft_wrap=True)
+    out.print(f"  From: {safe(who(log.from_name, log.from_email), oneline=True)}", soft_wrap=True)
+    out.print(f"  To: {safe(who(log.to_name, log.to_email), oneline=True)}", soft_wrap=True)
     if log.cc:
         out.print(f"  Cc: {safe(log.cc, oneline=True)}", soft_wrap=True)
     out.print(f"  Subject: {safe(log.subject, oneline=True)}", soft_wrap=True)
@@ -188,12 +188,6 @@ def _render_log(log: LogView) -> None:
         )
     out.print("")
     out.print(safe(log.text.rstrip()), soft_wrap=True)
-
-
-def _who(name: str | None, email: str | None) -> str:
-    if name and email:
-        return f"{name} <{email}>"
-    return name or email or ""
 
 
 def _size(size: int) -> str:

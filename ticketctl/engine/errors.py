@@ -49,7 +49,3 @@ class TemplateError(TicketctlError):
 
 class NotAllowed(TicketctlError):
     """The record exists, but what was asked cannot be done to it in its present state."""
-
-
-class NotBuilt(TicketctlError):
-    """A ticket type asks for a flow this version does not have."""
