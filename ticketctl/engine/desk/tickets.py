@@ -32,7 +32,14 @@ from ticketctl.engine.store import bounces, contacts, mailboxes, rawstore, ticke
 from ticketctl.engine.store.bounces import BounceView
 from ticketctl.engine.store.connection import Store
 from ticketctl.engine.store.contacts import Contact
-from ticketctl.engine.store.tickets import AssignmentView, AttachmentView, LogView, TicketRecord, TicketSummary
+from ticketctl.engine.store.tickets import (
+    AssignmentView,
+    AttachmentView,
+    AutomaticSender,
+    LogView,
+    TicketRecord,
+    TicketSummary,
+)
 
 SORTS = tuple(tickets.ORDER)
 
@@ -76,6 +83,7 @@ class TicketView:
     logs: list[LogView]
     assignment: AssignmentView | None
     bounces: list[BounceView]
+    automatic_sender: AutomaticSender | None  # a machine's mail opened it: nothing is sent to that address
 
     @property
     def attachments(self) -> list[AttachmentView]:
@@ -152,6 +160,7 @@ def get_ticket(store: Store, ticket_id: int) -> TicketView:
         logs=tickets.logs(store, ticket_id),
         assignment=tickets.assignment(store, ticket_id),
         bounces=bounces.of_ticket(store, ticket_id),
+        automatic_sender=tickets.automatic_opener(store, ticket_id),
     )
 
 

@@ -8,14 +8,13 @@ from __future__ import annotations
 import hashlib
 import logging
 import sqlite3
-from collections.abc import Sequence
 from dataclasses import dataclass
 
 from ticketctl.engine.config import Config
 from ticketctl.engine.enums import Disposition
 from ticketctl.engine.errors import TicketctlError
 from ticketctl.engine.intake import record
-from ticketctl.engine.intake.rules import Check, Decision, RuleView
+from ticketctl.engine.intake.rules import Chain, Decision, RuleView
 from ticketctl.engine.intake.sources import Fetched
 from ticketctl.engine.mail import message
 from ticketctl.engine.mail.message import ParsedMessage
@@ -24,8 +23,6 @@ from ticketctl.engine.store.connection import Store
 from ticketctl.engine.store.mailboxes import Mailbox
 
 log = logging.getLogger(__name__)
-
-Chain = Sequence[tuple[str, Check]]
 
 
 @dataclass(frozen=True)
@@ -68,16 +65,27 @@ def ingest(
 
 
 def decide(msg: ParsedMessage, chain: Chain, view: RuleView) -> Decision:
-    """The first decision of the chain; a rule that fails makes an error ticket saying which and why."""
-    for name, check in chain:
+    """The first decision of the chain's rules, as its marks leave it; a rule or mark that fails makes an
+    error ticket saying which and why."""
+    for name, check in chain.rules:
         try:
             decision = check(msg, view)
         except Exception as exc:
             log.warning("rule %s failed", name, exc_info=True)
             return Decision(Disposition.ERROR_TICKET, name, _failure(name, exc))
         if decision is not None:
-            return decision
+            return _marked(msg, decision, chain)
     raise AssertionError("the rule chain must end in a rule that always decides")
+
+
+def _marked(msg: ParsedMessage, decision: Decision, chain: Chain) -> Decision:
+    for name, mark in chain.marks:
+        try:
+            decision = mark(msg, decision)
+        except Exception as exc:
+            log.warning("mark %s failed", name, exc_info=True)
+            return Decision(Disposition.ERROR_TICKET, name, _failure(name, exc))
+    return decision
 
 
 def _failure(rule: str, exc: Exception) -> str:

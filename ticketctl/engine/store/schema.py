@@ -263,4 +263,8 @@ MIGRATIONS: list[str] = [
     """
     INSERT OR IGNORE INTO settings (key, value) VALUES ('installation_secret', lower(hex(randomblob(32))));
     """,
+    # 4: a received mail a machine wrote (auto-reply, notification) says so, and why; NULL: a person's
+    """
+    ALTER TABLE ticket_logs ADD COLUMN automatic TEXT;
+    """,
 ]
