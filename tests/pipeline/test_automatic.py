@@ -126,3 +126,17 @@ def test_once_a_person_writes_from_that_address_they_are_answered(cli, store, ma
     deliver(maildir, mail(frm="lead@example.com", subject="Re: " + subject, body="Unplug it."))
     process(cli)
     assert queue(store)[-1]["to_email"] == "jane@customer.example"
+
+
+def test_a_mark_that_fails_makes_an_error_ticket_and_the_run_goes_on(cli, store, maildir, monkeypatch):
+    from ticketctl.engine.intake.rules import autoreply
+
+    def broken(msg):
+        raise ValueError("no idea")
+
+    monkeypatch.setattr(autoreply, "detect", broken)
+    deliver(maildir, mail())
+    _, report = process(cli)
+    assert counts(report) == {"error_ticket": 1}
+    assert "rule 'auto-reply' failed unexpectedly: ValueError: no idea" in store.one("SELECT reason FROM ledger")[0]
+    assert queue(store) == []

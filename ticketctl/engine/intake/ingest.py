@@ -8,7 +8,9 @@ from __future__ import annotations
 import hashlib
 import logging
 import sqlite3
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TypeVar
 
 from ticketctl.engine.config import Config
 from ticketctl.engine.enums import Disposition
@@ -23,6 +25,9 @@ from ticketctl.engine.store.connection import Store
 from ticketctl.engine.store.mailboxes import Mailbox
 
 log = logging.getLogger(__name__)
+
+_Arg = TypeVar("_Arg")  # what a step is given besides the message: the view (a rule) or the decision (a mark)
+_Out = TypeVar("_Out")
 
 
 @dataclass(frozen=True)
@@ -68,24 +73,23 @@ def decide(msg: ParsedMessage, chain: Chain, view: RuleView) -> Decision:
     """The first decision of the chain's rules, as its marks leave it; a rule or mark that fails makes an
     error ticket saying which and why."""
     for name, check in chain.rules:
-        try:
-            decision = check(msg, view)
-        except Exception as exc:
-            log.warning("rule %s failed", name, exc_info=True)
-            return Decision(Disposition.ERROR_TICKET, name, _failure(name, exc))
+        decision = _guarded(name, check, msg, view)
         if decision is not None:
-            return _marked(msg, decision, chain)
-    raise AssertionError("the rule chain must end in a rule that always decides")
-
-
-def _marked(msg: ParsedMessage, decision: Decision, chain: Chain) -> Decision:
+            break
+    else:
+        raise AssertionError("the rule chain must end in a rule that always decides")
     for name, mark in chain.marks:
-        try:
-            decision = mark(msg, decision)
-        except Exception as exc:
-            log.warning("mark %s failed", name, exc_info=True)
-            return Decision(Disposition.ERROR_TICKET, name, _failure(name, exc))
+        decision = _guarded(name, mark, msg, decision)
     return decision
+
+
+def _guarded(name: str, step: Callable[[ParsedMessage, _Arg], _Out], msg: ParsedMessage, arg: _Arg) -> _Out | Decision:
+    """A rule's or a mark's answer; one that fails is an error ticket saying which and why."""
+    try:
+        return step(msg, arg)
+    except Exception as exc:
+        log.warning("rule %s failed", name, exc_info=True)
+        return Decision(Disposition.ERROR_TICKET, name, _failure(name, exc))
 
 
 def _failure(rule: str, exc: Exception) -> str:
