@@ -146,3 +146,8 @@ def test_the_mark_says_why_on_decisions_that_write_to_a_ticket():
     assert autoreply.mark(msg, rejected) is rejected
     person = Decision(Disposition.NEW_TICKET, "route", "r")
     assert autoreply.mark(parsed(), person) is person
+
+
+def test_the_reason_quotes_header_values_without_control_characters():
+    why = autoreply.detect(parsed(Auto_Submitted="auto-replied \x1b[2J" + "x" * 200))
+    assert why is not None and "\x1b" not in why and len(why) < 80
