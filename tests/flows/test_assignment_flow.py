@@ -13,7 +13,7 @@ from ticketctl.engine.admin import courses, tickettypes
 from ticketctl.engine.config import load_config
 from ticketctl.engine.enums import Disposition
 from ticketctl.engine.intake import ingest
-from ticketctl.engine.intake.rules import Decision
+from ticketctl.engine.intake.rules import Chain, Decision
 from ticketctl.engine.intake.sources import Fetched
 from ticketctl.engine.store import mailboxes
 from ticketctl.engine.store.view import MailboxView
@@ -71,19 +71,23 @@ def test_an_out_of_office_from_the_tutor_never_counts_as_feedback(cli, store, sc
     to_tutor = submit(cli, store, school)
     deliver(school, mail(frm=TUTOR, to="homework@example.com", subject="Automatic reply: " + to_tutor["subject"],
                          body="I am away until Monday.", Auto_Submitted="auto-replied"))  # fmt: skip
-    assert process(cli) == {"ignored": 1}
+    assert process(cli) == {"reply": 1}, "kept on the ticket, as a note"
+    note = store.one("SELECT automatic FROM ticket_logs WHERE direction = 'in' ORDER BY id DESC LIMIT 1")
+    assert "Auto-Submitted: auto-replied" in note["automatic"]
     assert (assignment(store)["status"], len(queued(store))) == ("submitted", 1)
 
 
 def test_an_automatic_mail_that_reaches_the_ticket_as_a_reply_is_kept_and_advances_nothing(cli, store, school):
-    """Issue 14 will keep automatic mail on its ticket as a note; however it arrives there, the flow must
-    not take it for the tutor's feedback."""
+    """However an automatic mail reaches the ticket (here as a plain reply, no mark), the flow must not take
+    it for the tutor's feedback."""
     to_tutor = submit(cli, store, school)
     ticket = store.one("SELECT id FROM tickets")["id"]
     raw = mail(frm=TUTOR, to="homework@example.com", subject="Re: " + to_tutor["subject"], body="Away.",
                Auto_Submitted="auto-replied")  # fmt: skip
     box = mailboxes.get(store, "local")
-    as_a_note = [("note", lambda msg, view: Decision(Disposition.REPLY, "note", "automatic", ticket_id=ticket))]
+    as_a_note = Chain(
+        rules=(("note", lambda msg, view: Decision(Disposition.REPLY, "note", "automatic", ticket_id=ticket)),)
+    )
     with store.transaction():
         ingest.ingest(
             store, load_config(), box, Fetched("u1", len(raw), raw), as_a_note, MailboxView(store, box.id, 10**6)

@@ -177,19 +177,6 @@ def test_forged_tag_of_another_ticket_log_is_not_trusted(cli, store, maildir):
     assert counts(report) == {"new_ticket": 1}
 
 
-def test_auto_replies_and_loops_get_no_answer(cli, store, maildir):
-    deliver(
-        maildir,
-        mail(subject="Out of Office: back Monday", Auto_Submitted="auto-replied"),
-        mail(subject="Automatic reply: Printer"),
-        mail(X_Ticketctl_Loop="abc"),
-    )
-    _, report = process(cli)
-    assert counts(report) == {"ignored": 2, "rejected": 1}
-    assert store.one("SELECT count(*) FROM tickets")[0] == 0
-    assert queue(store) == []
-
-
 def test_save_table(cli, store, maildir):
     from ticketctl.engine.admin import tickettypes
 

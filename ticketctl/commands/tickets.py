@@ -144,6 +144,9 @@ def _render_ticket(v: TicketView) -> None:
     ]
     if v.error_reason:
         fields.append(("Error", safe(v.error_reason, oneline=True)))
+    if v.automatic_sender:
+        sender = safe(v.automatic_sender.email, oneline=True)
+        fields.append(("Automatic", f"opened by a machine's mail: nothing is sent to {sender}"))
     if v.assignment:
         a = v.assignment
         fields.append(
@@ -176,6 +179,8 @@ def _render_log(log: LogView) -> None:
     delivery = f", {log.delivery}" if log.delivery else ""
     raw = ", original kept (--raw)" if log.has_raw else ""
     out.print(f"\n[bold]Log {log.id}[/] {arrow} {log.created_at}{delivery}{raw}")
+    if log.automatic:
+        out.print(f"  [bold]Automatic:[/] {safe(log.automatic, oneline=True)}", soft_wrap=True)
     out.print(f"  From: {safe(who(log.from_name, log.from_email), oneline=True)}", soft_wrap=True)
     out.print(f"  To: {safe(who(log.to_name, log.to_email), oneline=True)}", soft_wrap=True)
     if log.cc:
@@ -251,6 +256,9 @@ def reply(
     message: str = typer.Option(None, "--message", "-m", help="The reply's text."),
     file: Path = typer.Option(None, "--file", help="Read the reply's text from this UTF-8 file."),
     attach: list[Path] = typer.Option(None, "--attach", help="Attach this file (repeat for more)."),
+    to_automatic: bool = typer.Option(
+        False, "--to-automatic", help="Send even if a machine's mail opened the ticket (a person reads that address)."
+    ),
 ) -> None:
     """Answer a ticket's customer; with no --canned, --message or --file, $EDITOR opens.
 
@@ -264,6 +272,9 @@ def reply(
         text = read_text_file(file)
     elif canned is None and message is None:
         text = edit_text()
-    result = replies.reply(state(ctx).store, state(ctx).config, ticket_id, text=text, canned=canned, attachments=attach)
+    result = replies.reply(
+        state(ctx).store, state(ctx).config, ticket_id, text=text, canned=canned, attachments=attach,
+        to_automatic=to_automatic,
+    )  # fmt: skip
     files = f" with {len(result.attachments)} attachment(s)" if result.attachments else ""
     say(f"Queued reply {result.queue_id} to {result.to_email}{files}: {result.subject}")

@@ -33,7 +33,7 @@ from ticketctl.engine.store.assignments import AssignmentSummary
 from ticketctl.engine.store.bounces import BounceView
 from ticketctl.engine.store.connection import Store
 from ticketctl.engine.store.contacts import Contact
-from ticketctl.engine.store.tickets import AttachmentView, LogView, TicketRecord, TicketSummary
+from ticketctl.engine.store.tickets import AttachmentView, AutomaticSender, LogView, TicketRecord, TicketSummary
 
 SORTS = tuple(tickets.ORDER)
 
@@ -77,6 +77,7 @@ class TicketView:
     logs: list[LogView]
     assignment: AssignmentSummary | None
     bounces: list[BounceView]
+    automatic_sender: AutomaticSender | None  # a machine's mail opened it: nothing is sent to that address
 
     @property
     def attachments(self) -> list[AttachmentView]:
@@ -153,6 +154,7 @@ def get_ticket(store: Store, ticket_id: int) -> TicketView:
         logs=tickets.logs(store, ticket_id),
         assignment=assignments.summary_of_ticket(store, ticket_id),
         bounces=bounces.of_ticket(store, ticket_id),
+        automatic_sender=tickets.automatic_opener(store, ticket_id),
     )
 
 

@@ -68,7 +68,7 @@ def new_ticket(ctx: FlowContext, ticket: TicketRecord, received: Received) -> No
 
 
 def reply(ctx: FlowContext, ticket: TicketRecord, received: Received) -> TicketStatus:
-    if automatic.why(received.msg):
+    if automatic.detect(received.msg):
         return ticket.status
     author = addresses.routing_key(received.msg.from_.email) if received.msg.from_ else ""
     assignment = assignments.of_ticket(ctx.store, ticket.id)

@@ -3,6 +3,11 @@
 A new ticket or a reply goes on to its type's flow (flows/tasks.py), which decides what is sent; an
 invalid or error ticket is kept for staff; a bounce is matched and recorded (flows/bounce_back.py); a
 rejected, ignored or duplicate message is the ledger row alone.
+
+A mail a machine wrote (the decision's `automatic`, from the auto-reply mark) is logged as automatic.
+On an existing ticket it is a note and nothing more: no flow runs, so it is never passed on, moves no
+status and no assignment. A new one still opens its ticket (server-rule forwards are often marked
+automatic), and its flow tells the admin; the writer sends nothing to the automatic sender, ever.
 """
 
 from __future__ import annotations
@@ -60,6 +65,7 @@ def _received(job: Job, ticket_id: int) -> Received:
             message_id=msg.message_id,
             in_reply_to=msg.in_reply_to[0] if msg.in_reply_to else None,
             ledger_id=job.ledger_id,
+            automatic=job.decision.automatic,
         ),
     )
     ids = tickets.add_attachments(job.store, job.config.data_dir, log_id, job.msg.attachments)
@@ -96,6 +102,8 @@ def _reply(job: Job) -> Written:
     ticket = tickets.get(job.store, job.decision.ticket_id or 0)
     assert ticket is not None, "the subject-tag and references rules name an existing ticket"
     received = _received(job, ticket.id)
+    if job.decision.automatic:  # a note: never passed on, moves nothing
+        return ticket.id, received.log_id
     ticket_type = job.view.type_by_id(ticket.type_id) if ticket.type_id else None
     status = TicketStatus.OPEN
     if ticket_type is not None:

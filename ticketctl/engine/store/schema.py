@@ -291,4 +291,8 @@ MIGRATIONS: list[str] = [
     );
     CREATE INDEX assignment_steps_assignment ON assignment_steps(assignment_id, id);
     """,
+    # 5: a received mail a machine wrote (auto-reply, notification) says so, and why; NULL: a person's
+    """
+    ALTER TABLE ticket_logs ADD COLUMN automatic TEXT;
+    """,
 ]

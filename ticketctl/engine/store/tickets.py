@@ -117,6 +117,7 @@ class NewLog:
     message_id: str | None = None
     in_reply_to: str | None = None
     ledger_id: int | None = None
+    automatic: str | None = None  # a received mail a machine wrote: why it was taken as automatic
 
 
 def next_log_id(store: Store) -> int:
@@ -130,8 +131,8 @@ def next_log_id(store: Store) -> int:
 def add_log(store: Store, log: NewLog, log_id: int | None = None) -> int:
     cur = store.conn.execute(
         "INSERT INTO ticket_logs (id, ticket_id, direction, from_email, from_name, to_email, to_name,"
-        " receiver_contact_id, cc, subject, body_text, body_html, message_id, in_reply_to, ledger_id, created_at)"
-        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        " receiver_contact_id, cc, subject, body_text, body_html, message_id, in_reply_to, ledger_id, automatic,"
+        " created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         (
             log_id,
             log.ticket_id,
@@ -148,6 +149,7 @@ def add_log(store: Store, log: NewLog, log_id: int | None = None) -> int:
             log.message_id,
             log.in_reply_to,
             log.ledger_id,
+            log.automatic,
             utcnow(),
         ),
     )
@@ -179,6 +181,31 @@ def first_message(store: Store, ticket_id: int) -> FirstMessage | None:
     if row is None:
         return None
     return FirstMessage(row["id"], row["subject"], row["body_text"], attachment_ids(store, row["id"]))
+
+
+@dataclass(frozen=True)
+class AutomaticSender:
+    """The machine that opened a ticket: its address, and why its mail was taken as automatic."""
+
+    email: str
+    why: str
+
+
+def automatic_opener(store: Store, ticket_id: int) -> AutomaticSender | None:
+    """The sender of the ticket's first mail if a machine wrote it and no mail of theirs on the ticket
+    since was a person's; else None."""
+    first = store.one(
+        "SELECT from_email, automatic FROM ticket_logs WHERE ticket_id = ? AND direction = 'in' ORDER BY id LIMIT 1",
+        (ticket_id,),
+    )
+    if first is None or first["automatic"] is None:
+        return None
+    person = store.one(
+        "SELECT 1 FROM ticket_logs WHERE ticket_id = ? AND direction = 'in' AND from_email = ? AND automatic IS NULL"
+        " LIMIT 1",
+        (ticket_id, first["from_email"]),
+    )
+    return None if person else AutomaticSender(first["from_email"], first["automatic"])
 
 
 @dataclass(frozen=True)
@@ -445,6 +472,7 @@ class LogView:
     created_at: str
     has_raw: bool
     delivery: str | None  # the email queue's status for an outgoing log
+    automatic: str | None  # a received mail a machine wrote: why (a note, never passed on)
     attachments: list[AttachmentView] = field(default_factory=list)
 
 
@@ -478,6 +506,7 @@ def logs(store: Store, ticket_id: int) -> list[LogView]:
             created_at=r["created_at"],
             has_raw=r["raw_id"] is not None or r["raw_path"] is not None,
             delivery=r["delivery"],
+            automatic=r["automatic"],
             attachments=attachments.get(r["id"], []),
         )
         for r in rows

@@ -4,6 +4,9 @@ A rule is a module with a kebab-case `NAME`, a docstring saying what it catches,
 `check(msg, view) -> Decision | None`: it takes a parsed message and a read-only view of the store
 (`RuleView`, implemented by `store/view.py`; tests give an in-memory fake) and returns a Decision, or
 None to pass the message on. Rules read and never write; the run records the decision.
+
+A mark (`autoreply.py`) never decides: once a rule has, `mark(msg, decision)` adds what it knows to the
+decision (that the mail is automatic, and why). The chain lists rules and marks (`chain.py`).
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ class Decision:
     reason: str
     ticket_id: int | None = None
     type_id: int | None = None
+    automatic: str | None = None  # why a machine wrote the mail (the auto-reply mark); None: a person
 
 
 class RuleView(Protocol):
@@ -69,3 +73,15 @@ class RuleView(Protocol):
 
 class Check(Protocol):
     def __call__(self, msg: ParsedMessage, view: RuleView) -> Decision | None: ...
+
+
+class Mark(Protocol):
+    def __call__(self, msg: ParsedMessage, decision: Decision) -> Decision: ...
+
+
+@dataclass(frozen=True)
+class Chain:
+    """The rules in order (the first decision wins), then the marks, each applied to that decision."""
+
+    rules: tuple[tuple[str, Check], ...]
+    marks: tuple[tuple[str, Mark], ...] = ()
