@@ -51,6 +51,11 @@ class FakeView:
     assignments: dict[int, Parties] = field(default_factory=dict)  # ticket id -> its student and tutor
     enrolled: dict[tuple[int, str], list[str]] = field(default_factory=dict)  # (type id, address) -> course codes
 
+    @property
+    def bounce_mailbox(self) -> bool:
+        own = [t for t in self.all_types if t.mailbox_id == 1]
+        return bool(own) and all(t.task == Task.BOUNCE_BACK for t in own)
+
     def type_by_id(self, type_id: int) -> TicketType | None:
         return next((t for t in self.all_types if t.id == type_id), None)
 

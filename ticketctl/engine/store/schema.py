@@ -295,4 +295,42 @@ MIGRATIONS: list[str] = [
     """
     ALTER TABLE ticket_logs ADD COLUMN automatic TEXT;
     """,
+    # 6: bounces read per recipient: a report with no readable address is kept too (address NULL), what
+    # happened to the address (permanent, temporary, or a delay), the DSN's Action and Remote-MTA, how
+    # it was read and matched; indexes for the lookups by queued mail, ticket and report
+    """
+    CREATE TABLE bounces_v4 (
+        id INTEGER PRIMARY KEY,
+        ledger_id INTEGER REFERENCES ledger(id),
+        queue_id INTEGER REFERENCES email_queue(id),
+        ticket_id INTEGER REFERENCES tickets(id),
+        contact_id INTEGER REFERENCES contacts(id),
+        address TEXT,                      -- the failed address, lower-cased; NULL: none could be read
+        original_address TEXT,             -- the address the mail was sent to, when the report names another
+        kind TEXT NOT NULL DEFAULT 'permanent' CHECK (kind IN ('permanent', 'temporary', 'delayed')),
+        status_code TEXT,                  -- RFC 3463, e.g. 5.1.1
+        action TEXT,                       -- the DSN's Action: failed, delayed
+        diagnostic TEXT,
+        remote_mta TEXT,
+        report TEXT NOT NULL DEFAULT '',   -- what the report was read as
+        matched_by TEXT CHECK (matched_by IN ('verp', 'message-id', 'tag')),
+        resolved INTEGER NOT NULL DEFAULT 0,
+        resolved_at TEXT,
+        resolved_note TEXT,
+        created_at TEXT NOT NULL
+    );
+    INSERT INTO bounces_v4 (id, ledger_id, queue_id, ticket_id, contact_id, address, kind, status_code, diagnostic,
+        resolved, resolved_at, resolved_note, created_at)
+        SELECT id, ledger_id, queue_id, ticket_id, contact_id, address,
+            CASE WHEN permanent THEN 'permanent' ELSE 'temporary' END, status_code, diagnostic,
+            resolved, resolved_at, resolved_note, created_at FROM bounces;
+    DROP TABLE bounces;
+    ALTER TABLE bounces_v4 RENAME TO bounces;
+    CREATE INDEX bounces_unresolved ON bounces(resolved, created_at);
+    CREATE INDEX bounces_contact ON bounces(contact_id, resolved);
+    CREATE INDEX bounces_address ON bounces(address, resolved);
+    CREATE INDEX bounces_queue ON bounces(queue_id);
+    CREATE INDEX bounces_ticket ON bounces(ticket_id);
+    CREATE INDEX bounces_ledger ON bounces(ledger_id);
+    """,
 ]

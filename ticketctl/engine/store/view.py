@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from functools import cached_property
 
+from ticketctl.engine.enums import Task
 from ticketctl.engine.mail import addresses
 from ticketctl.engine.store import assignments, courses, ledger, settings, tickets, types
 from ticketctl.engine.store.assignments import Parties
@@ -33,6 +34,10 @@ class MailboxView:
     @property
     def secret(self) -> str:
         return settings.installation_secret(self.store)
+
+    @property
+    def bounce_mailbox(self) -> bool:
+        return bool(self._own_types) and all(t.task == Task.BOUNCE_BACK for t in self._own_types)
 
     def type_by_id(self, type_id: int) -> TicketType | None:
         return self._all_types.get(type_id)

@@ -40,6 +40,11 @@ class RuleView(Protocol):
     @property
     def secret(self) -> str: ...
 
+    @property
+    def bounce_mailbox(self) -> bool:
+        """Whether every active type of this mailbox is a bounce_back type (it takes bounces only)."""
+        ...
+
     def type_by_id(self, type_id: int) -> TicketType | None: ...
 
     def type_for_recipients(self, recipients: list[str]) -> TicketType | None:

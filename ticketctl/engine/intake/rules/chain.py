@@ -20,6 +20,7 @@ RULES = (
     "unreadable",
     "mail-loop",
     "bounce",
+    "bounce-mailbox",
     "assignment-writer",
     "subject-tag",
     "references",
