@@ -12,6 +12,7 @@ from typer.core import TyperGroup
 from ticketctl import __version__, exit_codes
 from ticketctl.commands import (
     assignments,
+    bounces,
     canned,
     contacts,
     courses,
@@ -80,6 +81,7 @@ app.command("process")(process.process)
 app.command("status")(status.status)
 app.add_typer(tickets.app, name="tickets")
 app.add_typer(queue.app, name="queue")
+app.add_typer(bounces.app, name="bounces")
 app.add_typer(canned.app, name="canned")
 app.add_typer(oauth.app, name="oauth")
 app.add_typer(contacts.app, name="contacts")

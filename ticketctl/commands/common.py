@@ -156,6 +156,17 @@ def who(name: str | None, email: str | None) -> str:
     return name or email or ""
 
 
+def write_raw(data: bytes) -> None:
+    """Bytes as stored (a mail as received) for a pipe or file; on a terminal, with control characters
+    made visible."""
+    if sys.stdout.isatty():
+        console().print(safe(data.decode("utf-8", "replace")), soft_wrap=True)
+        return
+    sys.stdout.flush()
+    sys.stdout.buffer.write(data)
+    sys.stdout.buffer.flush()
+
+
 def say(message: str) -> None:
     """A line for people on stdout (plain, no markup interpretation, never wrapped)."""
     console().print(safe(message), soft_wrap=True)

@@ -39,10 +39,12 @@ def list_(
     limit: int = typer.Option(100, "--limit", min=1, help="Show at most this many rows (newest first)."),
     json: bool = JsonOption,
 ) -> None:
-    """List queued mail, newest first."""
-    rows = outbox.list_rows(state(ctx).store, status=status, limit=limit)
+    """List queued mail, newest first; mail that came back as a bounce says so."""
+    store = state(ctx).store
+    rows = outbox.list_rows(store, status=status, limit=limit)
+    bounced = outbox.bounced(store, [r.id for r in rows])
     if json:
-        print_json([r.public() for r in rows])
+        print_json([{**r.public(), "bounced": bounced.get(r.id)} for r in rows])
         return
     print_table(
         "Email queue",
@@ -50,7 +52,7 @@ def list_(
         [
             (
                 r.id,
-                r.status,
+                f"{r.status}, {bounced[r.id]}" if r.id in bounced else r.status,
                 r.purpose,
                 safe(r.to_email),
                 safe(r.subject),
@@ -65,8 +67,14 @@ def list_(
 
 @app.command("show")
 def show(ctx: typer.Context, queue_id: int = QueueId, json: bool = JsonOption) -> None:
-    """Show one queued mail: headers, state, attempts, next try and the last error."""
-    data = outbox.get(state(ctx).store, queue_id).public()
+    """Show one queued mail: headers, state, attempts, next try, the last error and its bounces."""
+    store = state(ctx).store
+    data = outbox.get(store, queue_id).public()
+    data["bounces"] = [
+        f"#{b.id} {b.address or '(unread address)'} {b.kind} {b.status_code or ''}".rstrip()
+        + (" (resolved)" if b.resolved else " (unresolved)")
+        for b in outbox.bounces_of(store, queue_id)
+    ]
     if json:
         print_json(data)
         return
@@ -92,6 +100,7 @@ def show(ctx: typer.Context, queue_id: int = QueueId, json: bool = JsonOption) -
         "attachments",
         "auto_submitted",
         "created_at",
+        "bounces",
         "body_text",
     )
     print_record(f"Queued mail {queue_id}", {k: _shown(data[k]) for k in order})

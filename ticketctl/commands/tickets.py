@@ -2,13 +2,24 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import typer
 
-from ticketctl.commands.common import JsonOption, console, lazy, print_json, print_table, safe, say, state, who
+from ticketctl.commands.bounces import resolve_and_report
+from ticketctl.commands.common import (
+    JsonOption,
+    console,
+    lazy,
+    print_json,
+    print_table,
+    safe,
+    say,
+    state,
+    who,
+    write_raw,
+)
 from ticketctl.commands.editor import edit_text, read_text_file
 from ticketctl.engine.desk.statuses import STATUSES
 from ticketctl.engine.errors import ConfigError
@@ -110,23 +121,13 @@ def show(
     """Show a ticket: contact, type, status, the whole thread, attachments, assignment and bounces."""
     store = state(ctx).store
     if raw is not None:
-        _write_raw(tickets.raw_message(store, ticket_id, raw))
+        write_raw(tickets.raw_message(store, ticket_id, raw))
         return
     view = tickets.get_ticket(store, ticket_id)
     if json:
         print_json(view)
         return
     _render_ticket(view)
-
-
-def _write_raw(data: bytes) -> None:
-    """Bytes as stored for a pipe or file; on a terminal, with control characters made visible."""
-    if sys.stdout.isatty():
-        console().print(safe(data.decode("utf-8", "replace")), soft_wrap=True)
-        return
-    sys.stdout.flush()
-    sys.stdout.buffer.write(data)
-    sys.stdout.buffer.flush()
 
 
 def _render_ticket(v: TicketView) -> None:
@@ -168,9 +169,9 @@ def _render_ticket(v: TicketView) -> None:
         out.print("\n[bold]Bounces[/]")
         for b in v.bounces:
             state_ = "resolved" if b.resolved else "unresolved"
-            kind = "permanent" if b.permanent else "temporary"
             detail = safe(f"{b.status_code or ''} {b.diagnostic or ''}".strip(), oneline=True)
-            out.print(f"  #{b.id} {safe(b.address)} {kind}, {state_}, {b.created_at}: {detail}", soft_wrap=True)
+            address = safe(b.address or "(unread address)", oneline=True)
+            out.print(f"  #{b.id} {address} {b.kind}, {state_}, {b.created_at}: {detail}", soft_wrap=True)
 
 
 def _render_log(log: LogView) -> None:
@@ -246,6 +247,17 @@ def resolve(ctx: typer.Context, ticket_id: int = TicketId) -> None:
     """Mark a ticket resolved."""
     view = tickets.resolve(state(ctx).store, ticket_id)
     say(f"Ticket {view.id} is {view.status}.")
+
+
+@app.command("resolve-bounce")
+def resolve_bounce(
+    ctx: typer.Context,
+    bounce_id: int = typer.Argument(..., help="The bounce's number (as `tickets show` lists it).", min=1),
+    note: str = typer.Option(None, "--note", metavar="TEXT", help="Why it is resolved, kept with the bounce."),
+    json: bool = JsonOption,
+) -> None:
+    """Mark a bounce of a ticket's mail resolved (the same as `ticketctl bounces resolve`)."""
+    resolve_and_report(ctx, bounce_id, note, json)
 
 
 @app.command("reply")

@@ -54,8 +54,8 @@ def record(store: Store, ledger_id: int, msg: ParsedMessage) -> int | None:
     raw = ledger.raw(store, ledger_id, limit=SCAN_BYTES) or b""
     report = bouncereport.read(msg, raw) or Report(bouncereport.FAILURE, "a delivery report that could not be read", ())
     match = match_mail(store, msg, report)
-    recipients = list(report.recipients) or _queued_recipient(report, match.mail)
-    for r in recipients or [None]:
+    recipients: list[Recipient | None] = [*report.recipients] or [*_queued_recipient(report, match.mail)] or [None]
+    for r in recipients:
         contact = _contact(store, r)
         bounces.add(
             store,

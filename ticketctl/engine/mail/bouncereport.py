@@ -90,6 +90,11 @@ def read(msg: ParsedMessage, raw: bytes | None = None) -> Report | None:
     return _report(_kind(found, text), how, found, returned, dsn)
 
 
+def own_text(msg: ParsedMessage) -> str:
+    """The report's own text, without the copy of the mail it returns."""
+    return _split(msg.body_text[:_MAX_TEXT])[0].strip()
+
+
 def _unstructured(
     text: str, raw: bytes | None, returned: _Returned, exclude: _Excluded, what: str
 ) -> tuple[list[Recipient], str]:

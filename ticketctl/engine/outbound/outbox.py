@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from ticketctl.engine.enums import QueueStatus
 from ticketctl.engine.errors import ConfigError, NotFound
-from ticketctl.engine.store import queue
+from ticketctl.engine.store import bounces, queue
 from ticketctl.engine.store.connection import Store, utcnow
 from ticketctl.engine.store.queue import QueueRow
 
@@ -24,6 +24,17 @@ def get(store: Store, queue_id: int) -> QueueRow:
     if row is None:
         raise NotFound(f"There is no queued mail {queue_id}; `ticketctl queue list` shows the ids.")
     return row
+
+
+def bounced(store: Store, queue_ids: list[int]) -> dict[int, str]:
+    """Which of these queued mails bounced: id -> "bounced" (a failure came back for it) or "delayed"
+    (only delay warnings did). Read from the bounces, the queue's own state is left as delivery set it."""
+    found = bounces.of_queue_rows(store, queue_ids)
+    return {qid: "bounced" if any(b.kind != "delayed" for b in rows) else "delayed" for qid, rows in found.items()}
+
+
+def bounces_of(store: Store, queue_id: int) -> list[bounces.BounceView]:
+    return bounces.of_queue_rows(store, [queue_id]).get(queue_id, [])
 
 
 def retry(store: Store, queue_id: int | None = None, *, all_failed: bool = False) -> list[int]:
