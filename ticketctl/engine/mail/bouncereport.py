@@ -119,12 +119,13 @@ def _may_be_report(msg: ParsedMessage, content_type: str) -> bool:
     return (
         any(a.content_type in _DSN_TYPES for a in msg.attachments)
         or "x-failed-recipients" in msg.headers
-        or msg.body_text.lstrip()[:1] == "{"
+        or _JSON_BODY.match(msg.body_text) is not None
         or _from_machine(msg, content_type)
         or bool(_SUBJECT.search(msg.subject or ""))
     )
 
 
+_JSON_BODY = re.compile(r"\s*\{")
 _NOT_DELIVERY = re.compile(r"report-type\s*=\s*\"?(feedback-report|disposition-notification)", re.I)
 
 
@@ -315,7 +316,7 @@ def _header_addresses(msg: ParsedMessage, name: str) -> list[str]:
 def _ses(text: str) -> list[Recipient] | None:
     """The bounced recipients of an Amazon SES notification (a JSON body, possibly inside an SNS
     envelope)."""
-    if not text.lstrip().startswith("{") or "notificationType" not in text:
+    if not _JSON_BODY.match(text) or "notificationType" not in text:
         return None
     body = text.replace('\\"', '"').replace("\n", "")
     if not re.search(r'"notificationType"\s*:\s*"Bounce"', body):
