@@ -6,14 +6,16 @@ corpus README):
 - `sisimai/expected.json`: the kind (bounce, feedback-report, auto-reply, not-bounce), how many failed
   recipients and their status codes, in order; `same_as` points a CRLF or CR-only copy at its original.
 - `sisimai-decoded.json`: Sisimai's own reading (address, status, action per recipient), for the
-  addresses where expected.json gives only counts, and for files with no expected entry.
+  addresses where expected.json gives only counts, and for files with no expected entry; an address
+  Sisimai names that the file does not contain is no truth (it once drops a digit).
 expected.json wins where both speak. A report whose every recipient was delivered (Sisimai's reason
 `delivered`) is a success notice, not a failure; feedback (ARF) reports and auto-replies are not
 failures either. A file neither source can read (no entry, no Sisimai record) is still a bounce file:
-it counts for recognition, with no address truth.
+it counts for recognition, with no address truth. So do the bounces among the other sources' mail
+(`OTHER_BOUNCES`).
 
-The ordinary mails are every other file of the corpus (`zammad/` but for the three bounces its
-expectations name, `cpython-email/`) and `sisimai/messages/not/`: none may be taken as a bounce.
+The ordinary mails are every other file of `zammad/` and `cpython-email/`, and `sisimai/messages/not/`:
+none may be taken as a bounce.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 BOUNCE_SOURCES = ("flufl-bounce", "sisimai", "php-bounce-handler")
 FAILURE = "failure"  # a report that delivery failed or is delayed
@@ -38,6 +41,13 @@ class Truth:
     source: str  # where the truth comes from
 
 
+@dataclass(frozen=True)
+class _Sources:
+    corpus: Path
+    expected: dict[str, Any]  # of the source being read
+    decoded: dict[str, list[dict[str, str]]]
+
+
 def _cls(status: str, action: str = "") -> str | None:
     if status[:1] == "5":
         return "permanent"
@@ -46,56 +56,51 @@ def _cls(status: str, action: str = "") -> str | None:
     return None
 
 
-_CORPUS: list[Path] = []
-
-
 def load(corpus: Path) -> dict[str, Truth]:
     """The truth for every file of the bounce sources, by path relative to the corpus."""
-    _CORPUS[:] = [corpus]
-    decoded: dict[str, list[dict[str, str]]] = json.loads((corpus / "sisimai-decoded.json").read_text())
+    decoded = json.loads((corpus / "sisimai-decoded.json").read_text())
+    readers = {"flufl-bounce": _flufl, "sisimai": _sisimai, "php-bounce-handler": _php}
     truths: dict[str, Truth] = {}
     for source in BOUNCE_SOURCES:
         messages = corpus / source / "messages"
-        expected = json.loads((corpus / source / "expected.json").read_text()) if source != "php-bounce-handler" else {}
+        expected_file = corpus / source / "expected.json"
+        sources = _Sources(corpus, json.loads(expected_file.read_text()) if expected_file.is_file() else {}, decoded)
         for path in sorted(p for p in messages.rglob("*") if p.is_file()):
             rel = path.relative_to(messages).as_posix()
             key = f"{source}/messages/{rel}"
-            reader = {"flufl-bounce": _flufl, "sisimai": _sisimai, "php-bounce-handler": _php}[source]
-            truths[key] = reader(key, rel, expected, decoded)
+            truths[key] = readers[source](sources, key, rel)
     for key in OTHER_BOUNCES:
         truths[key] = Truth(key, FAILURE, None, "read by hand: a delivery status notification")
     return truths
 
 
 def _in_file(corpus: Path, key: str, addresses: list[str]) -> bool:
-    """Whether every address occurs in the file as a whole address (Sisimai once drops a digit)."""
+    """Whether every address occurs in the file as a whole address."""
     raw = (corpus / key).read_bytes().lower()
     return all(
         re.search(rb"(?<![a-z0-9._%+-])" + re.escape(a.lower().encode()) + rb"(?![a-z0-9-])", raw) for a in addresses
     )
 
 
-def _from_decoded(key: str, records: list[dict[str, str]], source: str) -> Truth:
+def _from_decoded(src: _Sources, key: str) -> Truth:
+    records = src.decoded.get(key, [])
     failed = [r for r in records if r["reason"] not in _NOT_FAILED]
     if failed:
-        if not _in_file(_CORPUS[0], key, [r["recipient"] for r in failed]):
-            return Truth(key, FAILURE, None, source + ": an address the file does not contain")
+        if not _in_file(src.corpus, key, [r["recipient"] for r in failed]):
+            return Truth(key, FAILURE, None, "sisimai-decoded.json: an address the file does not contain")
         addresses = {r["recipient"].lower(): _cls(r["status"], r["action"]) or "permanent" for r in failed}
-        return Truth(key, FAILURE, addresses, source)
+        return Truth(key, FAILURE, addresses, "sisimai-decoded.json")
     reasons = {r["reason"] for r in records}
-    if reasons == {"feedback"}:
-        return Truth(key, "feedback-report", {}, source)
-    if reasons == {"vacation"}:
-        return Truth(key, "auto-reply", {}, source)
-    if reasons == {"delivered"}:
-        return Truth(key, "delivered", {}, source)
+    for kind, reason in (("feedback-report", "feedback"), ("auto-reply", "vacation"), ("delivered", "delivered")):
+        if reasons == {reason}:
+            return Truth(key, kind, {}, "sisimai-decoded.json")
     return Truth(key, FAILURE, None, "no reading: a bounce file neither source decodes")
 
 
-def _flufl(key: str, rel: str, expected: dict, decoded: dict) -> Truth:
-    entry = expected.get(rel)
+def _flufl(src: _Sources, key: str, rel: str) -> Truth:
+    entry = src.expected.get(rel)
     if entry is None:
-        return _from_decoded(key, decoded.get(key, []), "sisimai-decoded.json")
+        return _from_decoded(src, key)
     addresses: dict[str, str] = {}
     for check in entry["checks"]:
         for address in check["addresses"]:
@@ -106,24 +111,22 @@ def _flufl(key: str, rel: str, expected: dict, decoded: dict) -> Truth:
     return Truth(key, FAILURE, addresses, "flufl-bounce/expected.json")
 
 
-def _sisimai(key: str, rel: str, expected: dict, decoded: dict) -> Truth:
-    entry = expected.get(rel)
+def _sisimai(src: _Sources, key: str, rel: str) -> Truth:
+    entry = src.expected.get(rel)
     if entry is not None and "same_as" in entry:
-        twin = _sisimai(f"sisimai/messages/{entry['same_as']}", entry["same_as"], expected, decoded)
+        twin = _sisimai(src, f"sisimai/messages/{entry['same_as']}", entry["same_as"])
         return Truth(key, twin.kind, twin.addresses, twin.source + " (same_as)")
-    records = decoded.get(key, [])
     if entry is None:
-        return _from_decoded(key, records, "sisimai-decoded.json")
-    kind = entry["message_kind"]
-    if kind != "bounce":
-        return Truth(key, kind, {}, "sisimai/expected.json")
+        return _from_decoded(src, key)
+    if entry["message_kind"] != "bounce":
+        return Truth(key, entry["message_kind"], {}, "sisimai/expected.json")
     rows = entry["recipients"]
     if all(r["reason"] == "delivered" for r in rows):
         return Truth(key, "delivered", {}, "sisimai/expected.json")
-    failed = [r for r in records if r["reason"] not in _NOT_FAILED]
+    failed = [r for r in src.decoded.get(key, []) if r["reason"] not in _NOT_FAILED]
     if len(failed) != len(rows):  # the addresses cannot be told: keep the kind, no address truth
         return Truth(key, FAILURE, None, "sisimai/expected.json (count only)")
-    if not _in_file(_CORPUS[0], key, [r["recipient"] for r in failed]):
+    if not _in_file(src.corpus, key, [r["recipient"] for r in failed]):
         return Truth(key, FAILURE, None, "sisimai-decoded.json: an address the file does not contain")
     addresses = {
         r["recipient"].lower(): _cls(row["status"]) or _cls(r["status"], r["action"]) or "permanent"
@@ -132,12 +135,12 @@ def _sisimai(key: str, rel: str, expected: dict, decoded: dict) -> Truth:
     return Truth(key, FAILURE, addresses, "sisimai/expected.json + sisimai-decoded.json")
 
 
-def _php(key: str, rel: str, expected: dict, decoded: dict) -> Truth:
+def _php(src: _Sources, key: str, rel: str) -> Truth:
     if rel.startswith(("arf", "fbl-")) or rel == "hotmailbounce.txt":  # feedback loops (the MANIFEST)
         return Truth(key, "feedback-report", {}, "php-bounce-handler/MANIFEST.md")
     if rel == "unsubscribe.txt":  # a web form's log with a forwarded mail, no report
         return Truth(key, "not-bounce", {}, "read by hand: a log dump, not a report")
-    return _from_decoded(key, decoded.get(key, []), "sisimai-decoded.json")
+    return _from_decoded(src, key)
 
 
 # Bounces among the other sources' mail, found by reading them (each is a multipart/report with a
