@@ -25,8 +25,6 @@ KNOWN_DISAGREEMENTS = {
     "flufl-bounce/messages/simple_20.txt": "a gateway's 'RE: ... non remis' from an ordinary address, no machine "
     "sign in its headers: a reply to a person is never taken as a bounce",
     "sisimai/messages/bsd/lhost-fml-02.eml": "a mailing list's 'you are not a member' notice, no delivery failure",
-    "sisimai/messages/bsd/lhost-kddi-01.eml": "ISO-2022-JP text the parser does not decode yet (its copies "
-    "in dos/ and mac/ too)",
     "sisimai/messages/bsd/lhost-exim-03.eml": "X-Failed-Recipients names another address than the report's text",
     "sisimai/messages/bsd/lhost-googleworkspace-01.eml": "X-Failed-Recipients names the group; Sisimai the "
     "returned mail's To",

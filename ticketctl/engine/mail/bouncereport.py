@@ -21,13 +21,10 @@ several languages. Nothing here raises on bad input.
 
 from __future__ import annotations
 
-import logging
 import re
 from dataclasses import dataclass
 
 from ticketctl.engine.mail.message import ParsedMessage
-
-log = logging.getLogger(__name__)
 
 PERMANENT, TEMPORARY, DELAYED = "permanent", "temporary", "delayed"  # what happened to one address
 FAILURE, DELAY, SUCCESS = "failure", "delay", "success"  # what a report says, as a whole
@@ -60,7 +57,6 @@ class Report:
     returned_ids: tuple[str, ...] = ()  # Message-IDs in the returned original, its own first
     returned_subject: str | None = None
     envelope_senders: tuple[str, ...] = ()  # the envelope sender the report names (X-Postfix-Sender)
-    reporting_mta: str | None = None
 
 
 def read(msg: ParsedMessage, raw: bytes | None = None) -> Report | None:
@@ -167,7 +163,6 @@ def _report(kind: str, how: str, recipients: list[Recipient], returned: _Returne
         returned_ids=returned.message_ids,
         returned_subject=returned.subject,
         envelope_senders=(sender,) if sender else (),
-        reporting_mta=_after_type(per_message.get("reporting-mta")),
     )
 
 
@@ -255,9 +250,11 @@ def _dsn_recipient(block: dict[str, str]) -> Recipient | None:
         return None
     diagnostic = " ".join((block.get("diagnostic-code") or "").split())[:_MAX_DIAGNOSTIC] or None
     status = _status(block.get("status", ""))
-    said = _status(_after_type(diagnostic) or "")  # the remote server's own code, when it gave one
-    if not status or (said and said[0] != status[0]):
-        status = said or status or _status_of(_after_type(diagnostic) or "")
+    remote = _after_type(diagnostic) or ""
+    said = _status(remote)  # the remote server's own code, when it gave one
+    if said and said[0] != status[:1]:
+        status = said  # it says otherwise than the report (or the report has no Status)
+    status = status or _status_of(remote)
     action = _action(block)
     if action == "delayed":
         kind = DELAYED
@@ -356,7 +353,7 @@ def _flufl(raw: bytes, text: str, exclude: _Excluded) -> list[Recipient]:
         for items, warning in ((temporary, True), (permanent, False)):
             for item in items:
                 address = _address_in(item.decode("utf-8", "replace") if isinstance(item, bytes) else str(item))
-                if address and address not in exclude and address not in exclude.senders:
+                if address and address not in exclude.never and address not in exclude.senders:
                     found.append(_from_text(address, text, delayed=warning))
         if found:
             return found
@@ -371,25 +368,22 @@ def normalise(raw: bytes) -> bytes:
 # --- 4. the text of the report -------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
 class _Excluded:
-    """Addresses that are never failed ones: the report's own sender and every Message-ID it quotes;
-    for readers that scan the returned copy too, that copy's senders."""
-
-    def __init__(self, addresses: set[str], ids: set[str], senders: set[str]) -> None:
-        self.addresses = addresses | ids
-        self.senders = senders
-
-    def __contains__(self, address: object) -> bool:
-        return str(address) in self.addresses
+    never: frozenset[str]  # never a failed address: the report's own sender, every Message-ID it quotes
+    senders: frozenset[str]  # the returned copy's senders: for readers that scan that copy too
 
 
 def _excluded(msg: ParsedMessage, returned: _Returned) -> _Excluded:
-    own = {msg.from_.email.lower()} if msg.from_ else set()
-    ids = {i.lower() for i in (*returned.message_ids, *msg.references, *msg.in_reply_to)}
-    if msg.message_id:
-        ids.add(msg.message_id.lower())
-    ids.update(i.lower() for i in _QUOTED_ID.findall(msg.body_text[: _MAX_TEXT * 4]))
-    return _Excluded(own, ids, set(returned.senders))
+    ids = [
+        *returned.message_ids,
+        *msg.references,
+        *msg.in_reply_to,
+        *_QUOTED_ID.findall(msg.body_text[: _MAX_TEXT * 4]),
+    ]
+    own = [msg.from_.email] if msg.from_ else []
+    never = frozenset(i.lower() for i in (*own, *ids, *([msg.message_id] if msg.message_id else [])))
+    return _Excluded(never, frozenset(returned.senders))
 
 
 _QUOTED_ID = re.compile(r"(?im)^[ \t>]*(?:message-id|references|in-reply-to)\s*:\s*<?([^<>\s]+@[^<>\s]+?)>?\s*$")
@@ -412,7 +406,7 @@ def _text_recipients(text: str, exclude: _Excluded) -> list[Recipient]:
             if start >= 0 and (_CONTACT.search(line[max(0, start - 60) : start]) or _CONTACT_AFTER.match(after)):
                 continue
             address = _address_in(candidate)
-            if address is None or address in exclude:
+            if address is None or address in exclude.never:
                 continue
             if address not in found:
                 found.append(address)
