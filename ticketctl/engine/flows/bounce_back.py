@@ -13,7 +13,7 @@ ignored by the `bounce-mailbox` rule) tell the type's admin that they arrived; r
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from ticketctl.engine.enums import TicketStatus
 from ticketctl.engine.flows import notices
@@ -54,27 +54,36 @@ def record(store: Store, ledger_id: int, msg: ParsedMessage) -> int | None:
     raw = ledger.raw(store, ledger_id, limit=SCAN_BYTES) or b""
     report = bouncereport.read(msg, raw) or Report(bouncereport.FAILURE, "a delivery report that could not be read", ())
     match = match_mail(store, msg, report)
-    recipients: list[Recipient | None] = [*report.recipients] or [*_queued_recipient(report, match.mail)] or [None]
+    unread = bounces.NewBounce(
+        ledger_id=ledger_id,
+        queue_id=match.mail.id if match.mail else None,
+        ticket_id=match.ticket_id,
+        contact_id=None,
+        address=None,
+        kind=_kind_without_address(report),
+        status_code=None,
+        diagnostic=None,
+        report=report.how,
+        matched_by=match.by,
+    )
+    recipients = [*report.recipients] or _queued_recipient(report, match.mail)
     for r in recipients:
-        contact = _contact(store, r)
         bounces.add(
             store,
-            bounces.NewBounce(
-                ledger_id=ledger_id,
-                queue_id=match.mail.id if match.mail else None,
-                ticket_id=match.ticket_id,
-                contact_id=contact,
-                address=r.address if r else None,
-                original_address=r.original if r else None,
-                kind=r.kind if r else _kind_without_address(report),
-                status_code=r.status if r else None,
-                action=r.action if r else None,
-                diagnostic=r.diagnostic if r else None,
-                remote_mta=r.remote_mta if r else None,
-                report=report.how,
-                matched_by=match.by,
+            replace(
+                unread,
+                contact_id=_contact(store, r),
+                address=r.address,
+                original_address=r.original,
+                kind=r.kind,
+                status_code=r.status,
+                action=r.action,
+                diagnostic=r.diagnostic,
+                remote_mta=r.remote_mta,
             ),
         )
+    if not recipients:
+        bounces.add(store, unread)  # no address could be read: kept all the same, for staff to see
     return match.ticket_id
 
 
@@ -113,9 +122,7 @@ def _kind_without_address(report: Report) -> str:
     return bouncereport.DELAYED if report.kind == bouncereport.DELAY else bouncereport.PERMANENT
 
 
-def _contact(store: Store, recipient: Recipient | None) -> int | None:
-    if recipient is None:
-        return None
+def _contact(store: Store, recipient: Recipient) -> int | None:
     for address in (recipient.address, recipient.original):
         found = contacts.find(store, address) if address else None
         if found:

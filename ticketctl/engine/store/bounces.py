@@ -9,8 +9,6 @@ from typing import Any
 
 from ticketctl.engine.store.connection import Store, utcnow
 
-KINDS = ("permanent", "temporary", "delayed")
-
 
 @dataclass(frozen=True)
 class NewBounce:
@@ -19,7 +17,7 @@ class NewBounce:
     ticket_id: int | None
     contact_id: int | None
     address: str | None
-    kind: str  # one of KINDS
+    kind: str  # permanent, temporary or delayed
     status_code: str | None
     diagnostic: str | None
     original_address: str | None = None
