@@ -10,7 +10,6 @@ from ticketctl.commands.common import JsonOption, console, lazy, print_json, pri
 
 if TYPE_CHECKING:
     from ticketctl.engine.desk.bounces import BounceDetail
-    from ticketctl.engine.store.bounces import BounceView
 
 desk = lazy("ticketctl.engine.desk.bounces")
 
@@ -35,11 +34,14 @@ def list_(
     if json:
         print_json(rows)
         return
-    # one line each in 80 columns: with resolved ones shown, their state takes the ticket's place
-    last = ("Ticket", lambda b: str(b.ticket_id or "")) if status == "unresolved" else ("State", _state)
+    if not rows:
+        say("No bounces match." if status != "unresolved" else "No unresolved bounces.")
+        return
+    # one line each in 80 columns: where resolved ones are shown, their state takes the ticket's place
+    unresolved = status == "unresolved"
     print_table(
         "Bounces" if status == "all" else f"{status.capitalize()} bounces",
-        ["ID", "Address", "Kind", "Code", "Date", last[0]],
+        ["ID", "Address", "Kind", "Code", "Date", "Ticket" if unresolved else "State"],
         [
             (
                 str(b.id),
@@ -47,17 +49,11 @@ def list_(
                 b.kind,
                 safe(b.status_code or "", oneline=True),
                 b.created_at[:10],
-                last[1](b),
+                str(b.ticket_id or "") if unresolved else "resolved" if b.resolved else "unresolved",
             )
             for b in rows
         ],
     )
-    if not rows:
-        say("No bounces match." if status != "unresolved" else "No unresolved bounces.")
-
-
-def _state(b: BounceView) -> str:
-    return "resolved" if b.resolved else "unresolved"
 
 
 @app.command("show")
