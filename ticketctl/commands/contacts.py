@@ -117,7 +117,7 @@ def _render(v: ContactView) -> None:
             (
                 b.id,
                 safe(b.address),
-                "permanent" if b.permanent else "temporary",
+                b.kind,
                 "resolved" if b.resolved else "unresolved",
                 safe(f"{b.status_code or ''} {b.diagnostic or ''}".strip(), oneline=True),
                 b.created_at,
