@@ -54,7 +54,7 @@ def test_wrong_port(cli, dovecot, mail_user):
 
 def test_implicit_tls_against_a_plain_port(cli, dovecot, mail_user):
     fields = mailbox_fields(dovecot, mail_user, "imap", "ssl", port=dovecot.ports["imap"])
-    assert_one_sentence(add_and_test(cli, fields), "the TLS handshake with", "check that --security matches")
+    assert_one_sentence(add_and_test(cli, fields), "the TLS handshake with", "check that the security matches the port")
 
 
 @pytest.mark.parametrize("kind", ["imap", "pop3"])
