@@ -15,7 +15,9 @@ from ticketctl.commands.common import (
     JsonOption,
     State,
     error_console,
+    error_kind,
     print_json,
+    print_json_error,
     say,
     setup_logging,
     state,
@@ -39,13 +41,13 @@ class _ErrorBoundary(TyperGroup):
             raise
         except typer.TyperException as exc:  # a usage error: Typer prints it and exits 2
             if _json_wanted(ctx) and type(exc).__name__ != "NoArgsIsHelpError":
-                _json_error(exc.format_message(), "usage", exc.exit_code)
+                print_json_error(exc.format_message(), "usage", exc.exit_code)
             raise
         except TicketctlError as exc:
             import logging
 
             logging.getLogger("ticketctl").debug("command failed", exc_info=True)
-            _fail(ctx, str(exc), exc.exit_code, _kind(exc))
+            _fail(ctx, str(exc), exc.exit_code, error_kind(exc))
         except KeyboardInterrupt:
             _fail(ctx, "Interrupted.", exit_codes.FAILURE, "interrupted")
         except Exception as exc:
@@ -68,18 +70,6 @@ def _json_wanted(ctx: Any) -> bool:
     return (isinstance(ctx.obj, State) and ctx.obj.json) or "--json" in sys.argv[1:] or "--json" in ctx.args
 
 
-def _kind(exc: TicketctlError) -> str:
-    """`NotFound` → `not_found`, `ConfigError` → `config`: the error's class, for scripts."""
-    import re
-
-    name = type(exc).__name__.removesuffix("Error") or "error"
-    return re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower()
-
-
-def _json_error(message: str, kind: str, code: int) -> None:
-    print_json({"error": {"message": message, "kind": kind, "exit_code": code}})
-
-
 def _fail(ctx: Any, message: str, code: int, kind: str) -> None:
     from rich.markup import escape
 
@@ -90,7 +80,7 @@ def _fail(ctx: Any, message: str, code: int, kind: str) -> None:
             say(message)
         raise typer.Exit(code)
     if _json_wanted(ctx):
-        _json_error(message, kind, code)
+        print_json_error(message, kind, code)
     error_console().print(f"[bold red]Error:[/] {escape(message)}")
     raise typer.Exit(code)
 
@@ -126,6 +116,7 @@ def root(
         None,
         "--config",
         "-c",
+        metavar="FILE",
         envvar=None,
         help="The configuration file (default: $TICKETCTL_CONFIG, then ./ticketctl.yaml).",
     ),

@@ -166,6 +166,17 @@ def print_json(data: Any) -> None:
     sys.stdout.write(_CONTROL.sub(_json_escape, text) + "\n")
 
 
+def print_json_error(message: str, kind: str, exit_code: int) -> None:
+    """The one JSON shape of a failure (the sentence goes to stderr as without --json)."""
+    print_json({"error": {"message": message, "kind": kind, "exit_code": exit_code}})
+
+
+def error_kind(exc: Exception) -> str:
+    """`NotFound` → `not_found`, `ConfigError` → `config`: an error's class as scripts read it."""
+    name = type(exc).__name__.removesuffix("Error") or "error"
+    return re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower()
+
+
 def _json_escape(match: re.Match[str]) -> str:
     code = ord(match.group())
     if code < 0x10000:

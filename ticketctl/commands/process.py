@@ -21,9 +21,9 @@ pipeline = lazy("ticketctl.engine.intake.pipeline")
 
 def process(
     ctx: typer.Context,
-    mailbox: str = typer.Option(None, "--mailbox", help="Process only this mailbox."),
+    mailbox: str = typer.Option(None, "--mailbox", metavar="NAME", help="Process only this mailbox."),
     dry_run: bool = typer.Option(False, "--dry-run", help="Fetch and decide, but write and delete nothing."),
-    limit: int = typer.Option(None, "--limit", min=1, help="At most this many messages per mailbox."),
+    limit: int = typer.Option(None, "--limit", metavar="N", min=1, help="At most this many messages per mailbox."),
     backlog: bool = typer.Option(
         None,
         "--backlog/--notify",
@@ -33,7 +33,9 @@ def process(
         "a backlog.",
         show_default=False,
     ),
-    wait: float = typer.Option(10.0, "--wait", min=0, help="Seconds to wait for another run to finish."),
+    wait: float = typer.Option(
+        10.0, "--wait", metavar="SECONDS", min=0, help="Seconds to wait for another run to finish."
+    ),
     json: bool = JsonOption,
 ) -> None:
     """Turn every waiting mail into a ticket, a reply or a recorded decision, then send queued mail.
