@@ -10,7 +10,19 @@ import typer
 from typer.core import TyperGroup
 
 from ticketctl import __version__, exit_codes
-from ticketctl.commands import canned, mailbox, oauth, process, queue, status, tickets, types
+from ticketctl.commands import (
+    assignments,
+    canned,
+    contacts,
+    courses,
+    mailbox,
+    oauth,
+    process,
+    queue,
+    status,
+    tickets,
+    types,
+)
 from ticketctl.commands.common import (
     JsonOption,
     State,
@@ -101,6 +113,9 @@ app.add_typer(tickets.app, name="tickets")
 app.add_typer(queue.app, name="queue")
 app.add_typer(canned.app, name="canned")
 app.add_typer(oauth.app, name="oauth")
+app.add_typer(contacts.app, name="contacts")
+app.add_typer(courses.app, name="courses")
+app.add_typer(assignments.app, name="assignments")
 
 
 def _version(value: bool) -> None:

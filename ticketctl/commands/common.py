@@ -314,6 +314,13 @@ def print_record(title: str, data: dict[str, Any]) -> None:
     console().print(table)
 
 
+def who(name: str | None, email: str | None) -> str:
+    """A person as staff read them: `Name <address>`, or whichever of the two there is."""
+    if name and email:
+        return f"{name} <{email}>"
+    return name or email or ""
+
+
 def say(message: str) -> None:
     """A line for people on stdout (plain, no markup interpretation, never wrapped)."""
     console().print(safe(message), soft_wrap=True)

@@ -21,6 +21,7 @@ from ticketctl.commands.common import (
     say,
     state,
     when,
+    who,
 )
 from ticketctl.commands.editor import edit_text, read_text_file
 from ticketctl.engine.desk.statuses import STATUSES
@@ -97,7 +98,7 @@ def _render_page(result: TicketPage, wide: bool) -> None:
                 t.status,
                 safe(t.type, oneline=True) if t.type else f"({t.kind})" if t.kind != "normal" else "",
                 safe(t.mailbox, oneline=True),
-                safe(_who(t.from_name, t.from_email), oneline=True),
+                safe(who(t.from_name, t.from_email), oneline=True),
                 safe(t.subject, oneline=True),
                 when(t.updated_at),
             )
@@ -155,13 +156,13 @@ def _write_raw(data: bytes) -> None:
 
 def _render_ticket(v: TicketView) -> None:
     out = console()
-    contact = f"{_who(v.contact.name, v.contact.email)} ({v.contact.role})" if v.contact else "none"
+    contact = f"{who(v.contact.name, v.contact.email)} ({v.contact.role})" if v.contact else "none"
     fields = [
         ("Subject", safe(v.subject, oneline=True)),
         ("Status", f"{v.status} (can become: {', '.join(v.allowed_statuses)})"),
         ("Type", safe(v.type) if v.type else f"none ({v.kind} ticket)"),
         ("Mailbox", safe(v.mailbox) or "none"),
-        ("From", safe(_who(v.from_name, v.from_email), oneline=True)),
+        ("From", safe(who(v.from_name, v.from_email), oneline=True)),
         ("Contact", safe(contact, oneline=True)),
         ("Created", v.created_at),
         ("Updated", v.updated_at),
@@ -174,8 +175,8 @@ def _render_ticket(v: TicketView) -> None:
             (
                 "Assignment",
                 safe(
-                    f"{a.status}, {a.submissions} submission(s), course {a.course or '-'}, "
-                    f"student {a.student or '-'}, tutor {a.tutor or '-'}",
+                    f"{a.id}, {a.status}, {a.submissions} attempt(s), course {a.course or '-'}, "
+                    f"student {a.student or '-'}, tutor {a.tutor or '-'} (ticketctl assignments show {a.id})",
                     oneline=True,
                 ),
             )
@@ -200,15 +201,15 @@ def _render_log(log: LogView) -> None:
     delivery = f", {log.delivery}" if log.delivery else ""
     raw = ", original kept (--raw)" if log.has_raw else ""
     out.print(f"\n[bold]Log {log.id}[/] {arrow} {log.created_at}{delivery}{raw}")
-    out.print(f"  From: {safe(_who(log.from_name, log.from_email), oneline=True)}", soft_wrap=True)
+    out.print(f"  From: {safe(who(log.from_name, log.from_email), oneline=True)}", soft_wrap=True)
     if log.direction == "in":  # the mail's own To; who it was then passed on to is another matter
         out.print(f"  To: {safe(log.mail_to or '(not recorded)', oneline=True)}", soft_wrap=True)
     else:
-        out.print(f"  To: {safe(_who(log.to_name, log.to_email), oneline=True)}", soft_wrap=True)
+        out.print(f"  To: {safe(who(log.to_name, log.to_email), oneline=True)}", soft_wrap=True)
     if log.cc:
         out.print(f"  Cc: {safe(log.cc, oneline=True)}", soft_wrap=True)
     if log.direction == "in" and log.to_email:
-        out.print(f"  Passed on to: {safe(_who(log.to_name, log.to_email), oneline=True)}", soft_wrap=True)
+        out.print(f"  Passed on to: {safe(who(log.to_name, log.to_email), oneline=True)}", soft_wrap=True)
     out.print(f"  Subject: {safe(log.subject, oneline=True)}", soft_wrap=True)
     for a in log.attachments:
         out.print(
@@ -217,12 +218,6 @@ def _render_log(log: LogView) -> None:
         )
     out.print("")
     out.print(safe(log.text.rstrip()), soft_wrap=True)
-
-
-def _who(name: str | None, email: str | None) -> str:
-    if name and email:
-        return f"{name} <{email}>"
-    return name or email or ""
 
 
 def _size(size: int) -> str:

@@ -70,6 +70,31 @@ class TicketKind(StrEnum):
     ERROR = "error"  # unreadable or too big: kept for staff, no contact
 
 
+class Role(StrEnum):
+    """What a contact is to the organisation (the CRM's categories)."""
+
+    CONTACT = "contact"
+    LEAD = "lead"
+    STUDENT = "student"
+    TUTOR = "tutor"
+    ADMIN = "admin"
+
+
+class AssignmentStatus(StrEnum):
+    SUBMITTED = "submitted"
+    FEEDBACK_RETURNED = "feedback_returned"
+    RESUBMITTED = "resubmitted"
+    COMPLETED = "completed"  # closed by staff with a result
+
+
+class StepKind(StrEnum):
+    """One step of an assignment, each carried by a mail (store: `assignment_steps`)."""
+
+    SUBMITTED = "submitted"
+    RESUBMITTED = "resubmitted"
+    FEEDBACK = "feedback"
+
+
 class Direction(StrEnum):
     IN = "in"
     OUT = "out"
@@ -85,6 +110,7 @@ class Purpose(StrEnum):
     ASSIGNMENT_SUBMITTED = "assignment_submitted"
     ASSIGNMENT_RESUBMITTED = "assignment_resubmitted"
     ASSIGNMENT_FEEDBACK = "assignment_feedback"
+    ASSIGNMENT_UNCLEAR = "assignment_unclear"
 
 
 class QueueStatus(StrEnum):

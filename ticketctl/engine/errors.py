@@ -51,10 +51,6 @@ class NotAllowed(TicketctlError):
     """The record exists, but what was asked cannot be done to it in its present state."""
 
 
-class NotBuilt(TicketctlError):
-    """A ticket type asks for a flow this version does not have."""
-
-
 def typed(value: str) -> str:
     """A value as it is typed in the command a message suggests (quoted if it has spaces or quotes),
     so the hint can be pasted as it stands."""

@@ -7,14 +7,13 @@ import re
 from typing import Any
 
 from ticketctl.engine.enums import Task
-from ticketctl.engine.errors import ConfigError, InUse, NotBuilt, NotFound, typed
+from ticketctl.engine.errors import ConfigError, InUse, NotFound, typed
 from ticketctl.engine.mail import addresses
-from ticketctl.engine.store import mailboxes, types
+from ticketctl.engine.store import courses, mailboxes, types
 from ticketctl.engine.store.connection import Store
 from ticketctl.engine.store.types import TicketType
 
 TASKS = tuple(str(t) for t in Task)
-BUILT_TASKS = (Task.QUESTION, Task.BOUNCE_BACK)  # the assignment flow is not built yet (flows/assignment.py)
 _TAG = re.compile(r"^[A-Za-z][A-Za-z0-9_-]{0,31}$")
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
 SAVE_COLUMNS = ("save_from_column", "save_subject_column", "save_body_column")
@@ -69,6 +68,7 @@ def edit(store: Store, name: str, /, **changes: Any) -> TicketType:
     merged.update({k: v for k, v in changes.items() if v is not None})
     values = _validate(store, merged)
     _check_unique(store, values, own_id=current.id)
+    _check_courses(store, current, values["task"])
     with store.transaction():
         types.update(store, current.id, values)
     return get(store, values["name"])
@@ -108,11 +108,6 @@ def _validate(store: Store, v: dict[str, Any]) -> dict[str, Any]:
     if v.get("task") not in TASKS:
         raise ConfigError(f"Task '{v.get('task')}' is not valid; use one of: {', '.join(TASKS)}.")
     out["task"] = Task(v["task"])
-    if out["task"] not in BUILT_TASKS:
-        raise NotBuilt(
-            f"The task '{out['task']}' has no flow in this version (the assignment workflow is not built yet); "
-            "use simple_storage for now."
-        )
     out["description"] = str(v.get("description") or "")
     email_to = v.get("email_to") or ()
     if isinstance(email_to, str):
@@ -138,8 +133,11 @@ def _validate(store: Store, v: dict[str, Any]) -> dict[str, Any]:
     out["mailbox_id"] = mailbox.id
     for key, what in (("admin_email", "the admin email"), ("email_forward", "the email forward")):
         out[key] = addresses.check(v[key], what) if v.get(key) else None
-    if out["task"] == Task.QUESTION and not out["admin_email"]:
-        raise ConfigError("A simple_storage ticket type needs an admin email; give it with --admin-email.")
+    if out["task"] in (Task.QUESTION, Task.ASSIGNMENT) and not out["admin_email"]:
+        raise ConfigError(
+            f"A ticket type with the task {out['task']} needs an admin email (who is told what arrives); "
+            "give it with --admin-email."
+        )
     out["save_table"] = v.get("save_table") or None
     for key in ("save_table", *SAVE_COLUMNS):
         value = v.get(key) or None
@@ -157,6 +155,20 @@ def _validate(store: Store, v: dict[str, Any]) -> dict[str, Any]:
         raise ConfigError("Save columns need a table; give it with --save-table.")
     out["active"] = 1 if v.get("active", True) else 0
     return out
+
+
+def _check_courses(store: Store, ticket_type: TicketType, task: Task) -> None:
+    """A type that courses use keeps the task they use it for."""
+    for course in courses.list_all(store):
+        for used, needs, what in (
+            (course.question_type_id, Task.QUESTION, "questions"),
+            (course.assignment_type_id, Task.ASSIGNMENT, "assignments"),
+        ):
+            if used == ticket_type.id and task != needs:
+                raise InUse(
+                    f"Course {course.code} uses ticket type '{ticket_type.name}' for its {what}, so its task must "
+                    f"stay {needs}; give the course another type first with `ticketctl courses edit {course.code}`."
+                )
 
 
 def _check_unique(store: Store, values: dict[str, Any], own_id: int | None) -> None:

@@ -28,11 +28,12 @@ from ticketctl.engine.enums import TicketKind, TicketStatus
 from ticketctl.engine.errors import ConfigError, NotAllowed, NotFound, StoreError
 from ticketctl.engine.flows.flow import FlowContext
 from ticketctl.engine.flows.tasks import flow_for
-from ticketctl.engine.store import bounces, contacts, mailboxes, rawstore, tickets, types
+from ticketctl.engine.store import assignments, bounces, contacts, mailboxes, rawstore, tickets, types
+from ticketctl.engine.store.assignments import AssignmentSummary
 from ticketctl.engine.store.bounces import BounceView
 from ticketctl.engine.store.connection import Store
 from ticketctl.engine.store.contacts import Contact
-from ticketctl.engine.store.tickets import AssignmentView, AttachmentView, LogView, TicketRecord, TicketSummary
+from ticketctl.engine.store.tickets import AttachmentView, LogView, TicketRecord, TicketSummary
 
 SORTS = tuple(tickets.ORDER)
 COUNT_CAP = 10_000  # a page's total is counted up to here; beyond it the total says "more than"
@@ -77,7 +78,7 @@ class TicketView:
     updated_at: str
     allowed_statuses: tuple[str, ...]
     logs: list[LogView]
-    assignment: AssignmentView | None
+    assignment: AssignmentSummary | None
     bounces: list[BounceView]
 
     @property
@@ -159,7 +160,7 @@ def get_ticket(store: Store, ticket_id: int) -> TicketView:
         updated_at=t.updated_at,
         allowed_statuses=TRANSITIONS[t.status],
         logs=tickets.logs(store, ticket_id),
-        assignment=tickets.assignment(store, ticket_id),
+        assignment=assignments.summary_of_ticket(store, ticket_id),
         bounces=bounces.of_ticket(store, ticket_id),
     )
 

@@ -4,6 +4,7 @@ resolve it."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from ticketctl.engine.store.connection import Store, utcnow
 
@@ -56,6 +57,20 @@ def of_ticket(store: Store, ticket_id: int) -> list[BounceView]:
         " WHERE ticket_id = ? ORDER BY id",
         (ticket_id,),
     )
+    return _views(rows)
+
+
+def of_contact(store: Store, contact_id: int, address: str, unresolved_only: bool = True) -> list[BounceView]:
+    """A contact's bounces, by the contact or by its address (a bounce may predate the contact)."""
+    rows = store.query(
+        "SELECT id, address, permanent, status_code, diagnostic, resolved, created_at FROM bounces"
+        " WHERE (contact_id = ? OR address = ?) AND resolved <= ? ORDER BY id",
+        (contact_id, address.lower(), 0 if unresolved_only else 1),
+    )
+    return _views(rows)
+
+
+def _views(rows: list[Any]) -> list[BounceView]:
     return [BounceView(**{**dict(r), "permanent": bool(r["permanent"]), "resolved": bool(r["resolved"])}) for r in rows]
 
 

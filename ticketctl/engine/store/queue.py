@@ -36,26 +36,10 @@ class NewMail:
 
 
 @dataclass(frozen=True)
-class QueueRow:
+class QueueRow(NewMail):
+    """A queued mail as stored, with how its delivery stands."""
+
     id: int
-    ticket_id: int | None
-    log_id: int | None
-    purpose: str
-    from_email: str
-    from_name: str
-    to_email: str
-    to_name: str
-    cc: str
-    reply_to: str | None
-    subject: str
-    body_text: str
-    body_html: str | None
-    message_id: str
-    in_reply_to: str | None
-    references_: str
-    envelope_from: str | None
-    attachments: tuple[int, ...]
-    auto_submitted: bool
     status: str
     attempts: int
     next_attempt_at: str
@@ -70,7 +54,6 @@ class QueueRow:
 
     def public(self) -> dict[str, Any]:
         data = asdict(self)
-        data["references"] = data.pop("references_")
         data["attachments"] = list(self.attachments)
         data["next_try"] = self.next_try
         return data
@@ -78,6 +61,8 @@ class QueueRow:
 
 def _row(row: Any) -> QueueRow:
     data = dict(row)
+    data["references"] = data.pop("references_") or ""
+    data["envelope_from"] = data["envelope_from"] or ""
     data["attachments"] = tuple(json.loads(data["attachments"] or "[]"))
     data["auto_submitted"] = bool(data["auto_submitted"])
     return QueueRow(**data)

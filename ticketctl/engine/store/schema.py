@@ -263,7 +263,35 @@ MIGRATIONS: list[str] = [
     """
     INSERT OR IGNORE INTO settings (key, value) VALUES ('installation_secret', lower(hex(randomblob(32))));
     """,
-    # 4: an incoming mail's own To (to_email is who it was passed on to); a first run's backlog that is
+    # 4: the assignment workflow: a course has a code (students name it in subjects); every step of an
+    # assignment (each attempt, each feedback) with the mail that carried it; a result when staff close it
+    """
+    ALTER TABLE courses ADD COLUMN code TEXT;
+    UPDATE courses SET code = 'COURSE-' || id WHERE code IS NULL;
+    CREATE UNIQUE INDEX courses_code ON courses(code COLLATE NOCASE);
+    CREATE INDEX courses_assignment_type ON courses(assignment_type_id);
+    CREATE INDEX courses_question_type ON courses(question_type_id);
+    CREATE INDEX contacts_role ON contacts(role);
+
+    ALTER TABLE assignments ADD COLUMN result TEXT;
+    ALTER TABLE assignments ADD COLUMN closed_at TEXT;
+    CREATE INDEX assignments_status ON assignments(status, updated_at);
+    CREATE INDEX assignments_course ON assignments(course_id);
+    CREATE INDEX assignments_student ON assignments(student_id);
+    CREATE INDEX assignments_tutor ON assignments(tutor_id);
+
+    CREATE TABLE assignment_steps (
+        id INTEGER PRIMARY KEY,
+        assignment_id INTEGER NOT NULL REFERENCES assignments(id),
+        kind TEXT NOT NULL CHECK (kind IN ('submitted', 'resubmitted', 'feedback')),
+        attempt INTEGER NOT NULL,          -- the attempt submitted, or the one the feedback is on
+        log_id INTEGER NOT NULL REFERENCES ticket_logs(id),  -- the mail received: its text, its attachments
+        author_id INTEGER REFERENCES contacts(id),
+        created_at TEXT NOT NULL
+    );
+    CREATE INDEX assignment_steps_assignment ON assignment_steps(assignment_id, id);
+    """,
+    # 5: an incoming mail's own To (to_email is who it was passed on to); a first run's backlog that is
     # not taken in completely yet (the next runs go on taking it in without notifying)
     """
     ALTER TABLE ticket_logs ADD COLUMN mail_to TEXT NOT NULL DEFAULT '';

@@ -524,27 +524,6 @@ def original(store: Store, ticket_id: int, log_id: int) -> Original | None:
     return Original(**dict(row)) if row else None
 
 
-@dataclass(frozen=True)
-class AssignmentView:
-    status: str
-    submissions: int
-    course: str | None
-    student: str | None
-    tutor: str | None
-    updated_at: str
-
-
-def assignment(store: Store, ticket_id: int) -> AssignmentView | None:
-    row = store.one(
-        "SELECT a.status, a.submissions, co.name AS course, s.email AS student, tu.email AS tutor,"
-        " a.updated_at FROM assignments a LEFT JOIN courses co ON co.id = a.course_id"
-        " LEFT JOIN contacts s ON s.id = a.student_id LEFT JOIN contacts tu ON tu.id = a.tutor_id"
-        " WHERE a.ticket_id = ?",
-        (ticket_id,),
-    )
-    return AssignmentView(**dict(row)) if row else None
-
-
 # --- upkeep ----------------------------------------------------------------------------------
 
 ANALYZE_MIN = 10_000  # tickets before statistics are worth taking

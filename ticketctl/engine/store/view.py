@@ -8,7 +8,8 @@ from __future__ import annotations
 from functools import cached_property
 
 from ticketctl.engine.mail import addresses
-from ticketctl.engine.store import contacts, ledger, settings, tickets, types
+from ticketctl.engine.store import assignments, courses, ledger, settings, tickets, types
+from ticketctl.engine.store.assignments import Parties
 from ticketctl.engine.store.connection import Store
 from ticketctl.engine.store.ledger import Recorded
 from ticketctl.engine.store.tickets import TicketRecord
@@ -58,10 +59,16 @@ class MailboxView:
         ticket_type = self.type_by_id(ticket.type_id) if ticket.type_id else None
         if ticket_type:
             keys.update(a for a in (ticket_type.admin_email, ticket_type.email_forward) if a)
-        tutor = contacts.tutor_email(self.store, ticket_id)
-        if tutor:
-            keys.add(tutor)
+        parties = self.assignment_parties(ticket_id)
+        if parties and parties.tutor:
+            keys.add(parties.tutor)
         return {addresses.routing_key(k) for k in keys if k}
+
+    def assignment_parties(self, ticket_id: int) -> Parties | None:
+        return assignments.parties(self.store, ticket_id)
+
+    def student_courses(self, type_id: int, email: str) -> list[str]:
+        return [e.course_code for e in courses.student_enrolments(self.store, type_id, email)]
 
     def taken_in(self, message_id: str) -> Recorded | None:
         return ledger.first_with_message_id(self.store, self.mailbox_id, message_id)

@@ -13,6 +13,7 @@ from typing import Protocol
 
 from ticketctl.engine.enums import Disposition
 from ticketctl.engine.mail.message import ParsedMessage
+from ticketctl.engine.store.assignments import Parties
 from ticketctl.engine.store.ledger import Recorded
 from ticketctl.engine.store.tickets import TicketRecord
 from ticketctl.engine.store.types import TicketType
@@ -55,6 +56,14 @@ class RuleView(Protocol):
 
     def taken_in(self, message_id: str) -> Recorded | None:
         """The first message of this mailbox with this Message-ID, if one was taken in before."""
+        ...
+
+    def assignment_parties(self, ticket_id: int) -> Parties | None:
+        """The student and tutor of the assignment a ticket holds, if it holds one."""
+        ...
+
+    def student_courses(self, type_id: int, email: str) -> list[str]:
+        """The codes of the courses using assignment type `type_id` that this address is enrolled in."""
         ...
 
 

@@ -19,9 +19,11 @@ RULES = (
     "mail-loop",
     "bounce",
     "auto-reply",
+    "assignment-writer",
     "subject-tag",
     "references",
     "admin-to-self",
+    "not-a-student",
     "route",
 )
 MODULES = {"mail-loop": "loop", "auto-reply": "autoreply", "admin-to-self": "admin_self"}
