@@ -114,6 +114,10 @@ def test_changes_answer_json_with_what_they_changed(cli, store, desk):
     assert json.loads(cli("queue", "retry", "--all-failed", "--json").stdout) == {"retried": [failed]}
     added = json.loads(cli("canned", "add", "thanks", "--body", "Thanks!", "--json").stdout)
     assert added["name"] == "thanks"
+    stray = b.ticket(store, "Lost mail", kind="invalid")
+    reassigned = json.loads(cli("tickets", "reassign", str(stray), "--type", "Questions", "--json").stdout)
+    assert (reassigned["id"], reassigned["type"]) == (stray, "Questions")
+    assert reassigned["logs"][-1]["to_email"] == "admin@example.org"
     removed = json.loads(cli("type", "remove", "Questions", "--yes", "--json").stdout)
     assert removed == {"error": removed["error"]} and removed["error"]["kind"] == "in_use"
 
@@ -211,3 +215,9 @@ def test_hints_name_what_they_are_about_and_can_be_pasted(cli, workdir):
     assert "Warning: " in warning and "`ticketctl mailbox test other`" in warning
     edit = cli("mailbox", "edit", "other", "--kind", "imap")
     assert "An imap mailbox needs a host; `ticketctl mailbox edit other --host HOST`." in edit.stderr
+    cli("type", "add", "Other", "--email-to", "o@example.com", "--tag", "Other", "--mailbox", "other",
+        "--admin-email", "lead@example.com")  # fmt: skip
+    run = cli("process", "--mailbox", "other")
+    failed = " ".join(run.stderr.split())
+    assert "other: 0 message(s): nothing waiting; FAILED: " in failed and "is not a Maildir" in failed
+    assert "Mailbox 'other'" not in failed and ".." not in failed

@@ -143,12 +143,10 @@ def add(
         redirect_url=redirect_url,
         refresh_token=refresh_token,
     )
+    name_ = typed(mailbox.name)
     found, problem = None, None
-    if not check:
-        problem = "not checked (--no-check)"
-    elif oauth2 and not mailbox.refresh_token:
-        problem = f"not checked: authorize it first with `ticketctl oauth url {typed(mailbox.name)}`"
-    else:
+    unauthorized = oauth2 and not mailbox.refresh_token  # nothing to log in with before `oauth exchange`
+    if check and not unauthorized:
         try:
             found = mailboxes.check(st.store, st.config, mailbox.name)
         except SourceError as exc:
@@ -159,13 +157,15 @@ def add(
     say(f"Added mailbox '{mailbox.name}' ({mailbox.kind}).")
     if found is not None:
         _say_check(found)
-    elif check and not oauth2:
+    if problem is not None:
         warn(
-            f"{detail(problem or '', f'Mailbox {mailbox.name!r}')}; the mailbox is saved: fix it with "
-            f"`ticketctl mailbox edit {typed(mailbox.name)} …`, then `ticketctl mailbox test {typed(mailbox.name)}`."
+            f"{detail(problem, f'Mailbox {mailbox.name!r}')}; the mailbox is saved: fix it with "
+            f"`ticketctl mailbox edit {name_} …`, then `ticketctl mailbox test {name_}`."
         )
-    elif problem:
-        say(f"Its connection was {problem}.")
+    if unauthorized:
+        say(
+            f"Authorize it next (`ticketctl oauth url {name_}`); `ticketctl mailbox test {name_}` then says what waits."
+        )
 
 
 @app.command("list")

@@ -171,12 +171,7 @@ def process_mailbox(
         source = open_source(mailbox, config.limits, tokens, spool_dir=spool_dir)
         everything = source.waiting()
         waiting = everything[: limit or None]
-        report.backlog = "--backlog" if notify is False else None
-        if notify is None:
-            report.backlog = default_backlog(store, config, mailbox, len(everything))
-            if report.backlog and not dry_run and not mailbox.backlog_open:
-                with store.transaction():
-                    mailboxes.set_backlog_open(store, mailbox.id, True)
+        report.backlog = _backlog(store, config, mailbox, notify, len(everything), dry_run)
         log.info("mailbox %s: %d message(s) waiting%s", mailbox.name, len(everything), _backlog_note(report))
         if sending is not None and not report.backlog:
             sending.backlog(len(waiting))
@@ -216,6 +211,20 @@ def process_mailbox(
     if run_id is not None:
         _finish_run(store, mailbox, run_id, report)
     return report
+
+
+def _backlog(
+    store: Store, config: Config, mailbox: Mailbox, notify: bool | None, waiting: int, dry_run: bool
+) -> str | None:
+    """Why this run takes the mailbox's mail in without notifying anyone, or None; a backlog that
+    starts here is marked open until a run takes in what waits in full."""
+    if notify is not None:
+        return None if notify else "--backlog"
+    why = default_backlog(store, config, mailbox, waiting)
+    if why and not dry_run and not mailbox.backlog_open:
+        with store.transaction():
+            mailboxes.set_backlog_open(store, mailbox.id, True)
+    return why
 
 
 def _backlog_note(report: MailboxReport) -> str:
