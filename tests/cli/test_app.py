@@ -4,9 +4,6 @@ import subprocess
 import sys
 
 import pytest
-from typer.main import get_command
-
-from ticketctl.cli import app
 
 
 def test_help_lists_groups_with_descriptions(cli):
@@ -16,19 +13,7 @@ def test_help_lists_groups_with_descriptions(cli):
         assert group in result.stdout
 
 
-def walk(command, path=()):
-    yield path, command
-    for name, sub in getattr(command, "commands", {}).items():
-        yield from walk(sub, (*path, name))
-
-
-def test_every_command_and_option_has_help(cli):
-    for path, command in walk(get_command(app)):
-        assert (command.help or "").strip(), f"{' '.join(path)} has no help"
-        for param in command.params:
-            if param.param_type_name == "option" and param.name not in ("help",):
-                assert (param.help or "").strip(), f"{' '.join(path)} --{param.name} has no help"
-        assert cli(*path, "--help").exit_code == 0
+# Every command's help, --json and choices: tests/cli/test_conventions.py.
 
 
 def test_config_file_env_and_db_override(cli, workdir):

@@ -102,7 +102,7 @@ def test_a_refused_recipient_bounces_back_to_its_ticket_and_is_resolved(desk, ne
     desk.run("process")  # the ticket, and the notice to the admin sent through Postfix
     (ticket,) = desk.json("tickets", "list")["tickets"]
     desk.run("tickets", "reply", str(ticket["id"]), "--message", "We are on it.")
-    (reply,) = [r for r in desk.json("queue", "list") if r["to_email"] == "refuse@customer.test"]
+    (reply,) = [r for r in desk.json("queue", "list")["rows"] if r["to_email"] == "refuse@customer.test"]
     desk.run("queue", "send")
     desk.wait_for_reports(1)
     assert any(rcpts == ["lead@example.com"] for _, rcpts, _ in relayed.messages)  # the notice went through
@@ -123,7 +123,7 @@ def test_a_refused_recipient_bounces_back_to_its_ticket_and_is_resolved(desk, ne
     assert (
         "Subject: Undelivered Mail Returned to Sender" in shown and "This is the mail system at host mta.test" in shown
     )
-    queued = {r["id"]: r for r in desk.json("queue", "list")}
+    queued = {r["id"]: r for r in desk.json("queue", "list")["rows"]}
     assert queued[reply["id"]]["status"] == "sent" and queued[reply["id"]]["bounced"] == "bounced"
     assert f"#{bounce['id']} refuse@customer.test permanent" in desk.run("tickets", "show", str(ticket["id"])).stdout
     warned = desk.cli("status")

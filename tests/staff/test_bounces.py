@@ -4,6 +4,7 @@ staff read them: unresolved by default, per contact, a sentence and no traceback
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 
@@ -46,14 +47,9 @@ def test_list_shows_the_unresolved_bounces_by_default(cli, desk):
     out = result.stdout
     assert "Unresolved bounces" in out
     row = next(line for line in out.splitlines() if "alice@example.com" in line)
-    assert [cell.strip() for cell in row.split("│")[1:-1]] == [
-        str(desk["gone"]),
-        "alice@example.com",
-        "permanent",
-        "5.1.1",
-        "2026-01-01",
-        str(desk["ticket"]),
-    ]
+    cells = re.split(r"\s{2,}", row.strip())
+    assert cells[:4] + cells[5:] == [str(desk["gone"]), "alice@example.com", "permanent", "5.1.1", str(desk["ticket"])]
+    assert cells[4].startswith("01-01 "), "a date this year, compact: month-day hour:minute"
     assert "(unread)" in out  # the report whose address could not be read is listed too
     assert "bob@example.com" not in out
     everything = cli("bounces", "list", "--status", "all", env={"COLUMNS": "80"}).stdout
@@ -156,13 +152,9 @@ def test_an_unknown_bounce_is_a_sentence(cli, desk, args):
 
 def test_queued_mail_shows_that_it_bounced(cli, desk):
     listed = cli("queue", "list")
-    line = next(
-        row
-        for row in listed.stdout.splitlines()
-        if row.split("│")[1:2] and row.split("│")[1].strip() == str(desk["mail"])
-    )
-    assert "sent, bounced" in line
-    rows = {r["id"]: r for r in json.loads(cli("queue", "list", "--json").stdout)}
+    line = next(row for row in listed.stdout.splitlines() if row.split()[:1] == [str(desk["mail"])])
+    assert line.split()[1] == "bounced", "a sent mail that came back says so"
+    rows = {r["id"]: r for r in json.loads(cli("queue", "list", "--json").stdout)["rows"]}
     assert rows[desk["mail"]]["status"] == "sent" and rows[desk["mail"]]["bounced"] == "bounced"
     assert rows[desk["other"]]["bounced"] is None
     shown = json.loads(cli("queue", "show", str(desk["mail"]), "--json").stdout)

@@ -6,7 +6,18 @@ from typing import TYPE_CHECKING
 
 import typer
 
-from ticketctl.commands.common import JsonOption, console, lazy, print_json, print_table, safe, say, state, write_raw
+from ticketctl.commands.common import (
+    JsonOption,
+    console,
+    lazy,
+    print_json,
+    print_table,
+    safe,
+    say,
+    state,
+    when,
+    write_raw,
+)
 
 if TYPE_CHECKING:
     from ticketctl.engine.desk.bounces import BounceDetail
@@ -48,7 +59,7 @@ def list_(
                 safe(b.address or "(unread)", oneline=True),
                 b.kind,
                 safe(b.status_code or "", oneline=True),
-                b.created_at[:10],
+                when(b.created_at),
                 str(b.ticket_id or "") if unresolved else "resolved" if b.resolved else "unresolved",
             )
             for b in rows

@@ -22,6 +22,31 @@ class Disposition(StrEnum):
     DUPLICATE = "duplicate"
 
 
+class MailboxKind(StrEnum):
+    """Where a mailbox's mail is read from (engine/intake/sources/)."""
+
+    IMAP = "imap"
+    POP3 = "pop3"
+    MAILDIR = "maildir"
+
+
+class Security(StrEnum):
+    """How a connection to a mail server is protected."""
+
+    SSL = "ssl"  # implicit TLS (IMAP 993, POP3 995, SMTP 465)
+    STARTTLS = "starttls"  # a plain port that switches to TLS (IMAP 143, POP3 110, SMTP 587)
+    NONE = "none"
+
+
+class MailboxAuth(StrEnum):
+    PASSWORD = "password"
+    OAUTH2 = "oauth2"
+
+
+class OAuthProvider(StrEnum):
+    MICROSOFT = "microsoft"
+
+
 class Task(StrEnum):
     """A ticket type's task: which flow its tickets follow (engine/flows/)."""
 

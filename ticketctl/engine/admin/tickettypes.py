@@ -7,7 +7,7 @@ import re
 from typing import Any
 
 from ticketctl.engine.enums import Task
-from ticketctl.engine.errors import ConfigError, InUse, NotFound
+from ticketctl.engine.errors import ConfigError, InUse, NotFound, typed
 from ticketctl.engine.mail import addresses
 from ticketctl.engine.store import courses, mailboxes, types
 from ticketctl.engine.store.connection import Store
@@ -74,7 +74,16 @@ def edit(store: Store, name: str, /, **changes: Any) -> TicketType:
     return get(store, values["name"])
 
 
-def remove(store: Store, name: str) -> None:
+def remove(store: Store, name: str) -> TicketType:
+    """Remove a type no ticket or course uses; returns what was removed."""
+    ticket_type = removable(store, name)
+    with store.transaction():
+        types.delete(store, ticket_type.id)
+    return ticket_type
+
+
+def removable(store: Store, name: str) -> TicketType:
+    """The type, if nothing uses it (to ask before removing it); else InUse naming what does."""
     ticket_type = get(store, name)
     tickets, courses = types.users(store, ticket_type.id)
     users = []
@@ -85,10 +94,9 @@ def remove(store: Store, name: str) -> None:
     if users:
         raise InUse(
             f"Ticket type '{name}' is used by {' and '.join(users)}; "
-            "set it inactive with `ticketctl type edit --inactive` instead."
+            f"set it inactive with `ticketctl type edit {typed(name)} --inactive` instead."
         )
-    with store.transaction():
-        types.delete(store, ticket_type.id)
+    return ticket_type
 
 
 def _validate(store: Store, v: dict[str, Any]) -> dict[str, Any]:
@@ -116,7 +124,13 @@ def _validate(store: Store, v: dict[str, Any]) -> dict[str, Any]:
     out["workflow_tag"] = tag
     if not v.get("mailbox"):
         raise ConfigError("A ticket type needs a mailbox; give it with --mailbox.")
-    out["mailbox_id"] = mailboxes.named(store, v["mailbox"]).id
+    mailbox = mailboxes.get(store, v["mailbox"])
+    if mailbox is None:
+        raise NotFound(
+            f"Ticket type '{name}' names the mailbox '{v['mailbox']}', which does not exist; add it first "
+            f"(`ticketctl mailbox add {typed(v['mailbox'])} …`) or pick one of `ticketctl mailbox list`."
+        )
+    out["mailbox_id"] = mailbox.id
     for key, what in (("admin_email", "the admin email"), ("email_forward", "the email forward")):
         out[key] = addresses.check(v[key], what) if v.get(key) else None
     if out["task"] in (Task.QUESTION, Task.ASSIGNMENT) and not out["admin_email"]:
@@ -158,6 +172,8 @@ def _check_courses(store: Store, ticket_type: TicketType, task: Task) -> None:
 
 
 def _check_unique(store: Store, values: dict[str, Any], own_id: int | None) -> None:
+    """A name, a tag and (among active types) an address belong to one type: two active types on one
+    address would leave it to chance which of them a new mail becomes."""
     same_name = types.get(store, values["name"])
     if same_name and same_name.id != own_id:
         raise ConfigError(f"A ticket type named '{values['name']}' already exists; choose another name.")
@@ -167,3 +183,15 @@ def _check_unique(store: Store, values: dict[str, Any], own_id: int | None) -> N
             f"Workflow tag '{values['workflow_tag']}' is already used by type '{same_tag.name}'; "
             "tags must be unique so replies find their ticket."
         )
+    if values["active"]:
+        wanted = {addresses.routing_key(a): a for a in json.loads(values["email_to"])}
+        for other in types.list_all(store, active_only=True):
+            taken = [(wanted[key], a) for a in other.email_to if (key := addresses.routing_key(a)) in wanted]
+            if other.id != own_id and taken:
+                ours, theirs = taken[0]
+                same = f" (as {theirs})" if theirs != ours else ""
+                raise ConfigError(
+                    f"The address {ours} is already read by the active ticket type '{other.name}'{same}; "
+                    "a new mail to it could become either type. Use another address, or set that type "
+                    f"inactive first (`ticketctl type edit {typed(other.name)} --inactive`)."
+                )

@@ -36,6 +36,7 @@ from ticketctl.engine.store.contacts import Contact
 from ticketctl.engine.store.tickets import AttachmentView, AutomaticSender, LogView, TicketRecord, TicketSummary
 
 SORTS = tuple(tickets.ORDER)
+COUNT_CAP = 10_000  # a page's total is counted up to here; beyond it the total says "more than"
 
 
 @dataclass(frozen=True)
@@ -56,6 +57,8 @@ class TicketPage:
     limit: int
     offset: int
     has_more: bool
+    total: int  # every ticket matching the filters, counted up to COUNT_CAP
+    total_exact: bool  # False: there are more than `total`
 
 
 @dataclass(frozen=True)
@@ -93,8 +96,14 @@ def list_tickets(
         raise ConfigError(f"Sort '{sort}' is not valid; use updated, created or id, optionally with :asc or :desc.")
     if limit < 1 or offset < 0:
         raise ConfigError("The limit must be at least 1 and the offset not negative.")
-    rows = tickets.summaries(store, _query(store, filters), sort, limit + 1, offset)
-    return TicketPage(tickets=rows[:limit], limit=limit, offset=offset, has_more=len(rows) > limit)
+    query = _query(store, filters)
+    rows = tickets.summaries(store, query, sort, limit + 1, offset)
+    page, has_more = rows[:limit], len(rows) > limit
+    total = offset + len(page)
+    if has_more or (offset and not page):
+        total = tickets.count(store, query, COUNT_CAP + 1)
+    exact = total <= COUNT_CAP
+    return TicketPage(page, limit, offset, has_more, min(total, COUNT_CAP), exact)
 
 
 def _query(store: Store, f: TicketFilters) -> tickets.TicketQuery:

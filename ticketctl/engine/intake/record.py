@@ -59,6 +59,7 @@ def _received(job: Job, ticket_id: int) -> Received:
             from_email=sender.email if sender else "",
             from_name=sender.name if sender else "",
             cc=", ".join(a.email.lower() for a in msg.cc),
+            mail_to=", ".join(a.email.lower() for a in msg.to),
             subject=msg.subject,
             body_text=msg.body_text,
             body_html=msg.body_html,

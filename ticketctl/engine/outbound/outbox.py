@@ -3,6 +3,8 @@ Mail is queued by the writer (writer.py) and sent by the drain (delivery.py)."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from ticketctl.engine.enums import QueueStatus
 from ticketctl.engine.errors import ConfigError, NotFound
 from ticketctl.engine.store import bounces, queue
@@ -10,13 +12,29 @@ from ticketctl.engine.store.connection import Store, utcnow
 from ticketctl.engine.store.queue import QueueRow
 
 STATUSES = tuple(str(s) for s in QueueStatus)
+COUNT_CAP = 10_000  # a page's total is counted up to here
 
 
-def list_rows(store: Store, status: str | None = None, limit: int | None = None) -> list[QueueRow]:
-    """Queue rows, newest first, optionally of one status."""
+@dataclass(frozen=True)
+class QueuePage:
+    rows: list[QueueRow]
+    limit: int
+    offset: int
+    has_more: bool
+    total: int  # rows of the status asked for, counted up to COUNT_CAP
+    total_exact: bool  # False: there are more than `total`
+
+
+def list_page(store: Store, status: str | None = None, limit: int = 50, offset: int = 0) -> QueuePage:
+    """One page of queue rows, newest first, with the total (as `tickets list` pages tickets)."""
     if status is not None and status not in STATUSES:
         raise ConfigError(f"'{status}' is not a queue status; expected one of: {', '.join(STATUSES)}.")
-    return queue.rows(store, status, limit)
+    found = queue.rows(store, status, limit + 1, offset)
+    page, has_more = found[:limit], len(found) > limit
+    total = offset + len(page)
+    if has_more or (offset and not page):
+        total = queue.count_rows(store, status, COUNT_CAP + 1)
+    return QueuePage(page, limit, offset, has_more, min(total, COUNT_CAP), total <= COUNT_CAP)
 
 
 def get(store: Store, queue_id: int) -> QueueRow:

@@ -86,3 +86,8 @@ def raw(store: Store, ledger_id: int, limit: int = -1) -> bytes | None:
     """The kept bytes of a recorded message (the first `limit`), or None when none were kept."""
     row = store.one("SELECT raw_id, raw_path FROM ledger WHERE id = ?", (ledger_id,))
     return rawstore.read(store, row["raw_id"], row["raw_path"], limit) if row else None
+
+
+def has_any(store: Store, mailbox_id: int) -> bool:
+    """Whether anything was ever taken from this mailbox."""
+    return store.one("SELECT 1 FROM ledger WHERE mailbox_id = ? LIMIT 1", (mailbox_id,)) is not None

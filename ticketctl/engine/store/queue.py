@@ -118,18 +118,23 @@ def with_message_id(store: Store, message_id: str) -> QueueRow | None:
     return _row(row) if row else None
 
 
-def rows(store: Store, status: str | None = None, limit: int | None = None) -> list[QueueRow]:
-    """Rows newest first, optionally of one status."""
+def rows(store: Store, status: str | None = None, limit: int | None = None, offset: int = 0) -> list[QueueRow]:
+    """Rows newest first, optionally of one status, `offset` rows skipped."""
     sql = "SELECT * FROM email_queue"
     params: list[Any] = []
     if status:
         sql += " WHERE status = ?"
         params.append(status)
-    sql += " ORDER BY id DESC"
-    if limit:
-        sql += " LIMIT ?"
-        params.append(limit)
+    sql += " ORDER BY id DESC LIMIT ? OFFSET ?"
+    params += [limit or -1, offset]
     return [_row(r) for r in store.query(sql, params)]
+
+
+def count_rows(store: Store, status: str | None, cap: int) -> int:
+    """How many rows (of one status), counted up to `cap`."""
+    where, params = ("WHERE status = ?", [status]) if status else ("", [])
+    row = store.one(f"SELECT count(*) AS n FROM (SELECT 1 FROM email_queue {where} LIMIT ?)", [*params, cap])  # noqa: S608
+    return int(row["n"]) if row else 0
 
 
 def failed_ids(store: Store) -> list[int]:

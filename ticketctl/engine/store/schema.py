@@ -333,4 +333,10 @@ MIGRATIONS: list[str] = [
     CREATE INDEX bounces_ticket ON bounces(ticket_id);
     CREATE INDEX bounces_ledger ON bounces(ledger_id);
     """,
+    # 7: an incoming mail's own To (to_email is who it was passed on to); a first run's backlog that is
+    # not taken in completely yet (the next runs go on taking it in without notifying)
+    """
+    ALTER TABLE ticket_logs ADD COLUMN mail_to TEXT NOT NULL DEFAULT '';
+    ALTER TABLE mailboxes ADD COLUMN backlog_open INTEGER NOT NULL DEFAULT 0;
+    """,
 ]

@@ -111,6 +111,7 @@ class NewLog:
     to_name: str = ""
     receiver_contact_id: int | None = None
     cc: str = ""
+    mail_to: str = ""  # an incoming mail's own To (to_email is who it was passed on to)
     subject: str = ""
     body_text: str = ""
     body_html: str | None = None
@@ -131,8 +132,8 @@ def next_log_id(store: Store) -> int:
 def add_log(store: Store, log: NewLog, log_id: int | None = None) -> int:
     cur = store.conn.execute(
         "INSERT INTO ticket_logs (id, ticket_id, direction, from_email, from_name, to_email, to_name,"
-        " receiver_contact_id, cc, subject, body_text, body_html, message_id, in_reply_to, ledger_id, automatic,"
-        " created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        " receiver_contact_id, cc, mail_to, subject, body_text, body_html, message_id, in_reply_to, ledger_id,"
+        " automatic, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         (
             log_id,
             log.ticket_id,
@@ -143,6 +144,7 @@ def add_log(store: Store, log: NewLog, log_id: int | None = None) -> int:
             log.to_name,
             log.receiver_contact_id,
             log.cc,
+            log.mail_to,
             log.subject,
             log.body_text,
             log.body_html,
@@ -387,6 +389,24 @@ def summaries(store: Store, query: TicketQuery, order: str, limit: int, offset: 
     return [TicketSummary(**dict(r)) for r in rows]
 
 
+def count(store: Store, query: TicketQuery, cap: int) -> int:
+    """How many tickets match `query`, counted up to `cap` (a bounded count: cheap on a million)."""
+    where, params = _where(query)
+    if query.search:
+        where.append(_MATCH)
+        params.extend([_pattern(query.search)] * 3)
+    clause = f"WHERE {' AND '.join(where)}" if where else ""
+    row = store.one(f"SELECT count(*) AS n FROM (SELECT 1 FROM tickets t {clause} LIMIT ?)", [*params, cap])  # noqa: S608
+    return int(row["n"]) if row else 0
+
+
+def _pattern(text: str) -> str:
+    return "%" + re.sub(r"([\\%_])", r"\\\1", text) + "%"
+
+
+_MATCH = "(t.subject LIKE ? ESCAPE '\\' OR t.from_email LIKE ? ESCAPE '\\' OR t.from_name LIKE ? ESCAPE '\\')"
+
+
 def _where(q: TicketQuery) -> tuple[list[str], list[Any]]:
     where: list[str] = []
     params: list[Any] = []
@@ -407,8 +427,7 @@ def _where(q: TicketQuery) -> tuple[list[str], list[Any]]:
 
 
 def _search(store: Store, text: str, clause: str, params: list[Any], order: str, limit: int, offset: int) -> list[Any]:
-    pattern = "%" + re.sub(r"([\\%_])", r"\\\1", text) + "%"
-    match = "(t.subject LIKE ? ESCAPE '\\' OR t.from_email LIKE ? ESCAPE '\\' OR t.from_name LIKE ? ESCAPE '\\')"
+    pattern, match = _pattern(text), _MATCH
     page = [*[pattern] * 3, limit, offset]
     if offset + limit <= SEARCH_WINDOW:
         window = f"SELECT * FROM tickets t {clause} ORDER BY {order} LIMIT {SEARCH_WINDOW}"  # noqa: S608
@@ -464,9 +483,10 @@ class LogView:
     direction: str
     from_email: str
     from_name: str
-    to_email: str
+    to_email: str  # incoming: who it was passed on to; outgoing: its recipient
     to_name: str
-    cc: str
+    cc: str  # the mail's own Cc
+    mail_to: str  # incoming: the mail's own To
     subject: str
     text: str
     created_at: str
@@ -501,6 +521,7 @@ def logs(store: Store, ticket_id: int) -> list[LogView]:
             to_email=r["to_email"],
             to_name=r["to_name"],
             cc=r["cc"],
+            mail_to=r["mail_to"],
             subject=r["subject"],
             text=r["body_text"],
             created_at=r["created_at"],
