@@ -125,7 +125,7 @@ def setup_store(config: Path, server: Dovecot, user: MailUser) -> None:
     from ticketctl.engine.store.connection import Store
 
     cfg = load_config(config)
-    store = Store(cfg.database, cfg.data_dir)
+    store = Store(cfg.database, cfg.data_dir, create=True)
     try:
         mailboxes.add(
             store,
@@ -152,7 +152,7 @@ def setup_store(config: Path, server: Dovecot, user: MailUser) -> None:
 
 
 def process(config: Path) -> list[str]:
-    return [sys.executable, "-m", "ticketctl", "--config", str(config), "process", "--json", "--wait", "0"]
+    return [sys.executable, "-m", "ticketctl", "--config", str(config), "process", "--json", "--notify", "--wait", "0"]
 
 
 def tagged_tickets(db: Path) -> list[tuple[str, str]]:

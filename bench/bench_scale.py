@@ -129,7 +129,7 @@ def fill(db: Path, count: int) -> dict[str, object]:
 
     start = time.perf_counter()
     scratch = Path(tempfile.mkdtemp(prefix="bench-scale-fill-"))
-    Store(db, scratch).close()  # migrations: the real schema
+    Store(db, scratch, create=True).close()  # migrations: the real schema
     shutil.rmtree(scratch, ignore_errors=True)
     conn = sqlite3.connect(db, isolation_level=None)
     for pragma in ("journal_mode = OFF", "synchronous = OFF", "cache_size = -1000000", "temp_store = MEMORY"):
@@ -274,7 +274,7 @@ def fill(db: Path, count: int) -> dict[str, object]:
     # the statistics an installation that grew this large has: `process` takes them at 10k tickets and
     # again at each tenfold growth (a one-off ANALYZE tickets, 0.6 s at 1M), not in the timed runs here
     scratch = Path(tempfile.mkdtemp(prefix="bench-scale-fill-"))
-    store = Store(db, scratch)
+    store = Store(db, scratch, create=True)
     store.refresh_statistics()
     store.close()
     shutil.rmtree(scratch, ignore_errors=True)
@@ -390,7 +390,7 @@ def build_batch(seed: int, count: int, targets: list[tuple[str, str]], tag: str)
 
 
 def process_cmd(config: Path, profile: str | None = None) -> list[str]:
-    args = ["--config", str(config), "process", "--json", "--wait", "0"]
+    args = ["--config", str(config), "process", "--json", "--notify", "--wait", "0"]
     if profile:
         return [sys.executable, "-m", "cProfile", "-o", profile, "-m", "ticketctl", *args]
     return [sys.executable, "-m", "ticketctl", *args]
@@ -514,7 +514,7 @@ def time_lists(db: Path, count: int, repeat: int) -> list[dict[str, object]]:
     from ticketctl.engine.desk import tickets
     from ticketctl.engine.store.connection import Store
 
-    store = Store(db, db.parent / "data")
+    store = Store(db, db.parent / "data", create=True)
     results = []
     try:
         for name, filters, sort, offset in list_cases(count):

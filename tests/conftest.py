@@ -1,4 +1,5 @@
-"""Shared fixtures: an isolated working directory per test and a CLI runner bound to it."""
+"""Shared fixtures: an isolated working directory per test and a CLI runner bound to it (`cli`, with the
+database `ticketctl init` makes; `bare_cli`, before any `init`, as on a fresh machine)."""
 
 from __future__ import annotations
 
@@ -39,8 +40,9 @@ def workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 @pytest.fixture
-def cli(workdir: Path) -> Callable[..., Result]:
-    """Run `ticketctl ARGS` through Typer's CLI runner in the isolated directory."""
+def bare_cli(workdir: Path) -> Callable[..., Result]:
+    """Run `ticketctl ARGS` through Typer's CLI runner in the isolated directory, where nothing was set
+    up yet (no database: every command but `init` refuses)."""
 
     def run(*args: str, input: str | None = None, env: dict[str, str] | None = None) -> Result:
         result = CliRunner().invoke(app, list(args), input=input, env=env)
@@ -50,9 +52,17 @@ def cli(workdir: Path) -> Callable[..., Result]:
 
 
 @pytest.fixture
+def cli(bare_cli: Callable[..., Result]) -> Callable[..., Result]:
+    """`bare_cli` after `ticketctl init` made the default database of the directory."""
+    done = bare_cli("init")
+    assert done.exit_code == 0, done.stderr
+    return bare_cli
+
+
+@pytest.fixture
 def store(workdir: Path) -> Store:
-    """The store the CLI would open in the isolated directory."""
+    """The store the CLI would open in the isolated directory (created if `init` did not run yet)."""
     config = load_config()
-    st = Store(config.database, config.data_dir)
+    st = Store(config.database, config.data_dir, create=True)
     yield st
     st.close()

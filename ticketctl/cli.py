@@ -10,26 +10,60 @@ import typer
 from typer.core import TyperGroup
 
 from ticketctl import __version__, exit_codes
-from ticketctl.commands import canned, mail, mailbox, oauth, process, queue, status, tickets, types
-from ticketctl.commands.common import State, error_console, say, state
+from ticketctl.commands import (
+    assignments,
+    bounces,
+    canned,
+    contacts,
+    courses,
+    mail,
+    mailbox,
+    oauth,
+    process,
+    queue,
+    status,
+    tickets,
+    types,
+)
+from ticketctl.commands.common import (
+    JsonOption,
+    State,
+    error_console,
+    error_kind,
+    print_json,
+    print_json_error,
+    say,
+    setup_logging,
+    state,
+)
+from ticketctl.commands.helptext import plain_help
 from ticketctl.engine.errors import TicketctlError
 
 
 class _ErrorBoundary(TyperGroup):
-    """Turns engine errors into one sentence on stderr and an exit code; tracebacks only with --debug."""
+    """Turns engine errors into one sentence on stderr (and, with --json, `{"error": ...}` on stdout)
+    and an exit code; tracebacks only with --debug. Gives every command plain help (helptext.py)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        plain_help(self)
 
     def invoke(self, ctx: Any) -> Any:
         try:
             return super().invoke(ctx)
-        except (typer.Exit, typer.Abort, typer.TyperException):
+        except (typer.Exit, typer.Abort):
+            raise
+        except typer.TyperException as exc:  # a usage error: Typer prints it and exits 2
+            if _json_wanted(ctx) and type(exc).__name__ != "NoArgsIsHelpError":
+                print_json_error(exc.format_message(), "usage", exc.exit_code)
             raise
         except TicketctlError as exc:
             import logging
 
             logging.getLogger("ticketctl").debug("command failed", exc_info=True)
-            _fail(ctx, str(exc), exc.exit_code)
+            _fail(ctx, str(exc), exc.exit_code, error_kind(exc))
         except KeyboardInterrupt:
-            _fail(ctx, "Interrupted.", exit_codes.FAILURE)
+            _fail(ctx, "Interrupted.", exit_codes.FAILURE, "interrupted")
         except Exception as exc:
             if isinstance(ctx.obj, State) and ctx.obj.debug:
                 raise
@@ -38,19 +72,30 @@ class _ErrorBoundary(TyperGroup):
                 f"Unexpected internal error ({type(exc).__name__}: {exc}); "
                 "run again with --debug for the traceback and report it.",
                 exit_codes.FAILURE,
+                "internal",
             )
         finally:
             if isinstance(ctx.obj, State):
                 ctx.obj.close()
 
 
-def _fail(ctx: Any, message: str, code: int) -> None:
+def _json_wanted(ctx: Any) -> bool:
+    """--json was given: seen by its callback, or still among the arguments a usage error stopped at."""
+    return (isinstance(ctx.obj, State) and ctx.obj.json) or "--json" in sys.argv[1:] or "--json" in ctx.args
+
+
+def _fail(ctx: Any, message: str, code: int, kind: str) -> None:
     from rich.markup import escape
 
     if code == exit_codes.OK:
-        say(message)
-    else:
-        error_console().print(f"[bold red]Error:[/] {escape(message)}")
+        if _json_wanted(ctx):
+            print_json({"busy": True, "message": message})
+        else:
+            say(message)
+        raise typer.Exit(code)
+    if _json_wanted(ctx):
+        print_json_error(message, kind, code)
+    error_console().print(f"[bold red]Error:[/] {escape(message)}")
     raise typer.Exit(code)
 
 
@@ -69,8 +114,12 @@ app.command("status")(status.status)
 app.add_typer(tickets.app, name="tickets")
 app.add_typer(mail.app, name="mail")
 app.add_typer(queue.app, name="queue")
+app.add_typer(bounces.app, name="bounces")
 app.add_typer(canned.app, name="canned")
 app.add_typer(oauth.app, name="oauth")
+app.add_typer(contacts.app, name="contacts")
+app.add_typer(courses.app, name="courses")
+app.add_typer(assignments.app, name="assignments")
 
 
 def _version(value: bool) -> None:
@@ -86,6 +135,7 @@ def root(
         None,
         "--config",
         "-c",
+        metavar="FILE",
         envvar=None,
         help="The configuration file (default: $TICKETCTL_CONFIG, then ./ticketctl.yaml).",
     ),
@@ -96,24 +146,30 @@ def root(
 ) -> None:
     """ticketctl turns the mail in support mailboxes into tickets and lets staff work them."""
     ctx.obj = State(config_path=config, debug=debug)
-    _setup_logging(debug)
+    setup_logging(debug)
 
 
 @app.command("init")
-def init(ctx: typer.Context) -> None:
-    """Create the database and data directory, or upgrade them; safe to run again."""
+def init(ctx: typer.Context, json: bool = JsonOption) -> None:
+    """Create the database (0600) and the data directory (0700), or upgrade them; safe to run again.
+
+    The only command that creates a database: every other one refuses to run without it, so a command
+    run in the wrong folder says so instead of starting an empty desk."""
     st = state(ctx)
-    version = st.store.migrate()
-    say(f"Database {st.config.database} is ready (schema version {version}); data in {st.config.data_dir}.")
-
-
-def _setup_logging(debug: bool) -> None:
-    import logging
-
-    level = logging.DEBUG if debug else logging.WARNING
-    logging.basicConfig(
-        stream=sys.stderr, level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", force=True
-    )
+    existed = st.config.database.exists()
+    version = st.create_store().migrate()
+    if json:
+        print_json(
+            {
+                "database": st.config.database,
+                "data_dir": st.config.data_dir,
+                "schema_version": version,
+                "created": not existed,
+            }
+        )
+        return
+    done = "is ready" if existed else "was created"
+    say(f"Database {st.config.database} {done} (schema version {version}); data in {st.config.data_dir}.")
 
 
 def main() -> None:

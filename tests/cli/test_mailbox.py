@@ -123,8 +123,8 @@ def test_refusals(cli):
         "MBPW",
         env={"MBPW": "x"},
     )
-    assert bad_kind.exit_code == 1
-    assert "Kind 'smtp' is not valid" in bad_kind.stderr
+    assert bad_kind.exit_code == 2  # a usage error, found before anything else is done
+    assert "Invalid value for '--kind'" in bad_kind.stderr and "'smtp' is not one of" in bad_kind.stderr
     missing = cli("mailbox", "show", "nope")
     assert missing.exit_code == 1
     assert (
@@ -174,7 +174,7 @@ def test_remove_unused_and_refuse_used(cli, store):
     assert refused.exit_code == 1
     assert "Mailbox 'support' is used by ticket type(s) 'Support'" in refused.stderr
     assert store.one("SELECT 1 FROM mailboxes WHERE name = 'support'")
-    assert cli("mailbox", "remove", "spare").exit_code == 0
+    assert cli("mailbox", "remove", "spare", "--yes").exit_code == 0
     assert store.one("SELECT 1 FROM mailboxes WHERE name = 'spare'") is None
 
 

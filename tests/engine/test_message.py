@@ -36,6 +36,23 @@ def test_plain_mail_headers_are_decoded():
     assert msg.header("Delivered-To") == "helpdesk@example.org"
 
 
+def test_html_becomes_plain_text_not_markdown():
+    html = (
+        "<h2>Order 1.</h2><p>Dear customer,</p><p>see <a href='https://example.com/t?a=1&amp;b=2'>your ticket</a>"
+        " or <a href='https://example.com/'>https://example.com/</a>, <a href='#top'>top</a>.</p>"
+        "<ul><li>one</li><li>two</li></ul><table><tr><td>Item</td><td>Qty</td></tr><tr><td>Pen</td><td>2</td></tr>"
+        "</table><p>1. not a list * no emphasis [not](a link) <s>gone</s> <code>x_y</code></p>"
+        "<p>-- <br>Jane<br>Sales</p>"
+    )
+    msg = parse(b"Content-Type: text/html; charset=utf-8\n\n" + html.encode())
+    assert msg.body_text == (
+        "Order 1.\n\nDear customer,\n\n"
+        "see your ticket <https://example.com/t?a=1&b=2> or https://example.com/, top.\n\n"
+        "  * one\n  * two\n\nItem  Qty\nPen  2\n\n1. not a list * no emphasis [not](a link) gone x_y\n\n"
+        "--\nJane\nSales\n"
+    )
+
+
 def test_html_only_mail_becomes_text_and_keeps_sanitised_html():
     msg = parse(fixture("html-only.eml"))
     assert msg.body_type == "text/html"
@@ -89,8 +106,97 @@ def test_mislabelled_and_unknown_charsets_decode_without_loss_where_possible():
     assert wrong.subject == "cafénaïve"
     assert any("x-unknown" in d for d in wrong.defects)
     unknown = parse(fixture("unknown-charset.eml"))
-    assert unknown.body_text.startswith("Grüße ")
-    assert any("x-made-up" in d for d in unknown.defects)
+    assert unknown.body_text == "Grüße aus Köln – schönes Wochenende!\n"  # cp1252, detected
+    assert any("x-made-up" in d and "detected cp1252" in d for d in unknown.defects)
+
+
+def test_undeclared_8bit_parts_are_detected_per_part():
+    msg = parse(fixture("undeclared-8bit.eml"))
+    assert msg.body_text.split("\n") == [
+        "您好，我们的服务器昨天晚上出现了故障，请尽快联系技术支持部门处理这个问题。谢谢！",
+        "Здравствуйте! Наш сервер вчера вечером перестал отвечать, просим помочь как можно скорее.",
+        "Información de la revisión: el pedido llegó dañado, ¿podrían enviarlo de nuevo?",
+    ]
+    assert [d.rsplit(" ", 1)[1] for d in msg.defects] == ["gb18030", "cp1251", "cp1252"]
+
+
+def test_mostly_utf8_keeps_its_utf8_and_a_7bit_label_over_utf8_gives_way():
+    msg = parse(fixture("mixed-8bit.eml"))
+    assert msg.subject == "メール通知"  # raw UTF-8, although the body's label is ISO-2022-JP
+    assert msg.body_text == "Это сообщение проверено антивирусом.\nSignature: José\nメールボックスがいっぱいです。"
+
+
+def test_raw_gb2312_headers_under_a_latin1_body_are_detected():
+    msg = parse(fixture("gb2312-headers.eml"))
+    assert (msg.subject, msg.from_) == ("转发：季度报告", Address("王小明", "wang@example.cn"))
+    assert msg.body_text == "Die ursprüngliche Nachricht ist angehängt.\n"
+    assert [a.filename for a in msg.attachments] == ["转发：季度报告.eml", "季度报告.xls"]
+
+
+def test_detection_runs_only_where_a_label_is_missing_or_fails(monkeypatch):
+    from ticketctl.engine.mail import mailtext
+
+    def refuse(*args: object) -> None:
+        raise AssertionError("detection ran")
+
+    monkeypatch.setattr(mailtext, "detect", refuse)
+    for name in ("plain.eml", "alternative.eml", "wrong-charset.eml", "evil-names.eml", "forwarded.eml"):
+        assert not any("detected" in d for d in parse(fixture(name)).defects)
+    assert parse(b"Content-Type: text/plain; charset=iso-8859-1\n\nGr\xfc\xdfe").body_text == "Grüße"
+    assert parse(b"Content-Type: text/plain; charset=gb2312\n\n" + "你好".encode("gb2312")).body_text == "你好"
+    assert parse(b"Content-Type: text/plain\n\n" + "Grüße".encode()).body_text == "Grüße"  # valid UTF-8
+
+
+def test_detection_reads_a_bounded_sample_of_the_8bit_lines(monkeypatch):
+    import charset_normalizer
+
+    from ticketctl.engine.mail.mailtext import DETECT_SAMPLE
+
+    seen: list[bytes] = []
+    real = charset_normalizer.from_bytes
+    monkeypatch.setattr(charset_normalizer, "from_bytes", lambda data, **kw: seen.append(data) or real(data, **kw))
+    cyrillic = "Сервер не отвечает, просим помочь.\n".encode("cp1251")
+    body = b"plain ASCII line of a long mail body\n" * 40_000 + cyrillic * 5000
+    msg = parse(b"Content-Type: text/plain\n\n" + body)
+    assert msg.body_text.endswith("Сервер не отвечает, просим помочь.\n")
+    assert len(seen) == 1 and len(seen[0]) <= DETECT_SAMPLE and seen[0].startswith(cyrillic)
+
+
+def test_display_name_comments_are_dropped_and_a_bare_mailer_daemon_is_the_sender():
+    msg = parse(fixture("names.eml"))
+    assert msg.from_ == Address("Mail Delivery System", "MAILER-DAEMON")
+    assert msg.to == [
+        Address("Jane Doe", "jane@example.org"),  # "Jane (Sales) Doe": the comment is not the name
+        Address("Bob Builder", "bob@example.org"),  # "address (Name)": the comment is the only name
+        Address("Smith (ACME)", "s@example.org"),  # in quotes: part of the name
+    ]
+    with_reply_to = parse(b"From: MAILER-DAEMON\nReply-To: postmaster@example.org\n\nx")
+    assert with_reply_to.from_ == Address("", "postmaster@example.org")  # a real address first
+
+
+def test_nameless_parts_are_named_by_their_description_and_forwards_keep_their_bytes():
+    raw = fixture("names.eml")
+    msg = parse(raw)
+    names = [(a.filename, a.content_type) for a in msg.attachments]
+    assert names == [
+        ("Delivery report.txt", "message/delivery-status"),
+        ("Your ticket.eml", "message/rfc822"),  # a forward is named by its subject first
+        ("Otto Bestellung 4500258840.pdf", "application/pdf"),
+    ]
+    forwarded = msg.attachments[1].payload
+    assert forwarded.startswith(b"From: support@example.org\r\n") and forwarded in raw  # CRLF, as sent
+    assert b"X-Folded: a long value\r\n folded onto a second line\r\n" in forwarded
+
+
+def test_raw_8bit_attachment_names_are_decoded():
+    latin1 = (
+        b'Content-Type: multipart/mixed; boundary="b"\n\n--b\nContent-Type: text/plain; charset=iso-8859-1\n\n'
+        b"Gr\xfc\xdfe\n--b\nContent-Type: image/jpeg\n"
+        b'Content-Disposition: attachment; filename="Hofj\xe4geralle Wasserschaden.jpg"\n\nJPEG\n--b--\n'
+    )
+    utf8 = latin1.replace(b"Hofj\xe4geralle", "Hofjägeralle".encode())
+    for raw in (latin1, utf8):
+        assert [a.filename for a in parse(raw).attachments] == ["Hofjägeralle Wasserschaden.jpg"]
 
 
 def test_raw_8bit_headers_are_decoded_per_header():

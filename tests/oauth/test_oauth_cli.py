@@ -199,3 +199,18 @@ def test_no_secret_or_token_in_any_output(cli, fake_entra, store, all_logs):
     assert len(fake_entra.issued) >= 6
     leaked = [s for s in secrets if s in everything]
     assert leaked == []
+
+
+def test_url_exchange_and_refresh_answer_json_without_a_secret(cli, fake_entra, store):
+    add_mailbox(cli)
+    asked = json.loads(cli("oauth", "url", "support", "--json").stdout)
+    assert asked["mailbox"] == "support" and asked["url"].startswith("https://login.microsoftonline.com/")
+    landed = fake_entra.sign_in(asked["url"], USER)
+    exchanged = cli("oauth", "exchange", "support", "--redirect-url", landed, "--json")
+    assert exchanged.exit_code == 0, exchanged.stderr
+    grant = json.loads(exchanged.stdout)
+    assert (grant["mailbox"], grant["account"]) == ("support", USER) and grant["refresh_token_expires_at"]
+    refreshed = cli("oauth", "refresh", "support", "--json")
+    assert json.loads(refreshed.stdout)["mailbox"] == "support"
+    for out in (exchanged.stdout, refreshed.stdout):
+        assert not any(token in out for token in fake_entra.issued) and CLIENT_SECRET not in out

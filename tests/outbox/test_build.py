@@ -25,8 +25,8 @@ def row(**changes: object) -> QueueRow:
         body_html=None,
         message_id="t1.l2.n.s@example.com",
         in_reply_to=None,
-        references_="",
-        envelope_from=None,
+        references="",
+        envelope_from="",
         attachments=(),
         auto_submitted=False,
         status="pending",
@@ -83,7 +83,7 @@ def test_a_line_break_in_a_stored_subject_cannot_add_a_header():
 
 
 def test_engine_notices_carry_the_loop_and_auto_submitted_headers():
-    mail = read(build_message(row(auto_submitted=True, in_reply_to="a@b", references_="<a@b>"), [], "inst-id"))
+    mail = read(build_message(row(auto_submitted=True, in_reply_to="a@b", references="<a@b>"), [], "inst-id"))
     assert mail["X-Ticketctl-Loop"] == "inst-id"
     assert mail["Auto-Submitted"] == "auto-generated"
     assert mail["X-Auto-Response-Suppress"] == "All"

@@ -165,7 +165,7 @@ def test_backoff_doubles_then_failed_then_retry(cli, store, write_config):
     report = delivery.drain(store, config, now=start + timedelta(minutes=1))
     assert report.failed == [queue_id]
     failed = cli("queue", "list", "--status", "failed", "--json")
-    assert [r["id"] for r in json.loads(failed.stdout)] == [queue_id]
+    assert [r["id"] for r in json.loads(failed.stdout)["rows"]] == [queue_id]
     assert _queue_show(cli, queue_id)["next_try"] is None
 
     assert cli("queue", "retry", "--all-failed").exit_code == 0

@@ -29,8 +29,10 @@ EXTRA = {
     "contact": contexts.ContactFacts("Sam Student", "sam@example.org", "student"),
     "student": SAM,
     "tutor": TESS,
-    "course": "Creative Writing",
+    "course": contexts.CourseFacts("CW200", "Creative Writing"),
     "attempt": 2,
+    "courses": (contexts.CourseFacts("CW200", "Creative Writing"), contexts.CourseFacts("CW300", "Poetry")),
+    "named": (),
 }
 
 
@@ -68,6 +70,35 @@ def test_templates_name_the_ticket_and_who_wrote(purpose):
     assert "#9" in rendered.text
     who = TESS if purpose is Purpose.ASSIGNMENT_FEEDBACK else SAM
     assert (who.name or who.email) in rendered.text
+
+
+@pytest.mark.parametrize(
+    "purpose", [Purpose.ASSIGNMENT_SUBMITTED, Purpose.ASSIGNMENT_RESUBMITTED, Purpose.ASSIGNMENT_FEEDBACK]
+)
+def test_assignment_mails_name_the_course_the_student_and_the_attempt(purpose):
+    rendered = render_mail(purpose, context_for(purpose).variables())
+    for part in (rendered.subject, rendered.text, rendered.html or ""):
+        assert "CW200" in part and "attempt 2" in part, part
+    for part in (rendered.text, rendered.html or ""):
+        assert "Creative Writing (CW200)" in part and SAM.name in part and TESS.name in part, part
+
+
+def test_assignment_unclear_says_why_the_course_cannot_be_told():
+    several = context_for(Purpose.ASSIGNMENT_UNCLEAR, named=EXTRA["courses"])
+    unenrolled = context_for(Purpose.ASSIGNMENT_UNCLEAR, courses=())
+    texts = {
+        "none named": render_mail(Purpose.ASSIGNMENT_UNCLEAR, context_for(Purpose.ASSIGNMENT_UNCLEAR).variables()).text,
+        "several named": render_mail(Purpose.ASSIGNMENT_UNCLEAR, several.variables()).text,
+        "not enrolled": render_mail(Purpose.ASSIGNMENT_UNCLEAR, unenrolled.variables()).text,
+    }
+    assert (
+        "enrolled in Creative Writing (CW200), Poetry (CW300), and the subject does not name any" in texts["none named"]
+    )
+    assert (
+        "The subject names several of the courses Sam Student is enrolled in: Creative Writing (CW200), Poetry"
+        in (texts["several named"])
+    )
+    assert "Sam Student is not enrolled in a course using Essays." in texts["not enrolled"]
 
 
 def test_reassigned_names_the_previous_type_and_the_note():

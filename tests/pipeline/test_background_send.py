@@ -23,7 +23,7 @@ def test_a_backlog_is_sent_while_it_is_taken_in(cli, store, workdir, monkeypatch
         left_for_the_run.append(report.sent - before)
 
     monkeypatch.setattr(pipeline, "_drain", final_drain)
-    result = cli("process", "--json")
+    result = cli("process", "--json", "--notify")
     assert result.exit_code == 0, result.stderr
     report = json.loads(result.stdout)
     assert report["sent"] == COUNT and report["send_failed"] == 0
@@ -41,7 +41,7 @@ def test_a_mail_server_that_is_down_is_reported_once_and_counts_one_attempt(cli,
     )
     assert load_config().outbox.kind == "smtp"
     deliver(maildir, *(mail(frm=f"c{i}@customer.example", subject=f"Question {i}") for i in range(COUNT)))
-    result = cli("process", "--json")
+    result = cli("process", "--json", "--notify")
     assert result.exit_code == 1
     report = json.loads(result.stdout)
     assert report["mailboxes"][0]["counts"] == {"new_ticket": COUNT}

@@ -21,7 +21,7 @@ def start_run(workdir: Path) -> subprocess.Popen:
     env = {k: v for k, v in os.environ.items() if not k.startswith("TICKETCTL_")}
     env["PYTHONPATH"] = str(REPO)
     return subprocess.Popen(
-        [sys.executable, "-m", "ticketctl", "process", "--wait", "30"],
+        [sys.executable, "-m", "ticketctl", "process", "--notify", "--wait", "30"],  # notices: counted below
         cwd=workdir,
         env=env,
         stdout=subprocess.DEVNULL,

@@ -100,7 +100,7 @@ def test_spool_files_are_private(tmp_path: Path):
 
 
 def test_a_bounce_returning_a_large_mail_is_read_from_its_start(cli, store, workdir):
-    """bounces.py reads the first SCAN_BYTES of a report: the report's own parts come first."""
+    """bounce_back.record() reads the first SCAN_BYTES of a report: the report's own parts come first."""
     maildir = workdir / "mail"
     setup_support(store, maildir)
     report = (Path(__file__).resolve().parents[1] / "fixtures" / "mail" / "bounce-dsn.eml").read_bytes()
@@ -109,5 +109,5 @@ def test_a_bounce_returning_a_large_mail_is_read_from_its_start(cli, store, work
     deliver(maildir, report.replace(b"--r1--", returned + b"--r1--"))
     result = cli("process", "--json")
     assert result.exit_code == 0, result.stderr
-    bounce = store.one("SELECT address, permanent, status_code FROM bounces")
-    assert tuple(bounce) == ("gone@example.net", 1, "5.1.1")
+    bounce = store.one("SELECT address, kind, status_code FROM bounces")
+    assert tuple(bounce) == ("gone@example.net", "permanent", "5.1.1")

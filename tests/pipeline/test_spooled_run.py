@@ -38,7 +38,7 @@ def run(cli, monkeypatch, folder: Path, spool_bytes: int | None) -> dict[str, ob
 
         monkeypatch.setattr(message, "parse_file", counted)
     config = load_config()
-    store = Store(config.database, config.data_dir)
+    store = Store(config.database, config.data_dir, create=True)
     try:
         maildir = folder / "mail"
         setup_support(store, maildir)
@@ -47,7 +47,7 @@ def run(cli, monkeypatch, folder: Path, spool_bytes: int | None) -> dict[str, ob
             files += sorted(p for p in CORPUS.glob("*/messages/**/*") if p.is_file())
         for i, path in enumerate(files):
             shutil.copyfile(path, maildir / "new" / f"{i:05d}.{path.name}")
-        result = cli("process", "--json")
+        result = cli("process", "--json", "--notify")
         assert result.exit_code == 0, result.stderr
         assert waiting(maildir) == []
         assert len(from_files) == (0 if spool_bytes is None else len(files))
@@ -65,7 +65,9 @@ def run(cli, monkeypatch, folder: Path, spool_bytes: int | None) -> dict[str, ob
         if p.is_file()
     }
     spool = config.data_dir / "spool"
-    return {"rows": rows, "blobs": blobs, "counts": json.loads(result.stdout), "spool": list(spool.glob("*/*"))}
+    counts = json.loads(result.stdout)
+    assert counts.pop("outbox") == {"kind": "directory", "directory": str(config.outbox.directory)}
+    return {"rows": rows, "blobs": blobs, "counts": counts, "spool": list(spool.glob("*/*"))}
 
 
 def test_a_run_with_every_message_spooled_writes_the_same(cli, monkeypatch, workdir):

@@ -10,6 +10,7 @@ from tests.pipeline.helpers import mail
 from ticketctl.engine.enums import Disposition, Task, TicketKind, TicketStatus
 from ticketctl.engine.mail import addresses, message
 from ticketctl.engine.store import types
+from ticketctl.engine.store.assignments import Parties
 from ticketctl.engine.store.ledger import Recorded
 from ticketctl.engine.store.tickets import TicketRecord
 from ticketctl.engine.store.types import TicketType
@@ -29,6 +30,10 @@ SALES = TicketType(
     id=2, name="Sales", task=Task.QUESTION, email_to=("sales@example.com",), workflow_tag="Sales",
     mailbox_id=2, mailbox="other", admin_email="boss@example.com",
 )  # fmt: skip
+HOMEWORK = TicketType(
+    id=3, name="Homework", task=Task.ASSIGNMENT, email_to=("homework@example.com",), workflow_tag="Hw",
+    mailbox_id=1, mailbox="local", admin_email="office@example.com",
+)  # fmt: skip
 
 
 @dataclass
@@ -37,12 +42,19 @@ class FakeView:
 
     max_message_bytes: int = 20_000
     secret: str = SECRET
-    all_types: list[TicketType] = field(default_factory=lambda: [SUPPORT, SALES])
+    all_types: list[TicketType] = field(default_factory=lambda: [SUPPORT, SALES, HOMEWORK])
     tickets: dict[int, TicketRecord] = field(default_factory=dict)
     logs: dict[int, int] = field(default_factory=dict)  # log id -> ticket id
     message_ids: dict[str, int] = field(default_factory=dict)  # Message-ID -> ticket id
     people: dict[int, set[str]] = field(default_factory=dict)  # ticket id -> participants' addresses
     taken: dict[str, Recorded] = field(default_factory=dict)  # Message-ID -> ledger row
+    assignments: dict[int, Parties] = field(default_factory=dict)  # ticket id -> its student and tutor
+    enrolled: dict[tuple[int, str], list[str]] = field(default_factory=dict)  # (type id, address) -> course codes
+
+    @property
+    def bounce_mailbox(self) -> bool:
+        own = [t for t in self.all_types if t.mailbox_id == 1]
+        return bool(own) and all(t.task == Task.BOUNCE_BACK for t in own)
 
     def type_by_id(self, type_id: int) -> TicketType | None:
         return next((t for t in self.all_types if t.id == type_id), None)
@@ -64,6 +76,12 @@ class FakeView:
 
     def taken_in(self, message_id: str) -> Recorded | None:
         return self.taken.get(message_id)
+
+    def assignment_parties(self, ticket_id: int) -> Parties | None:
+        return self.assignments.get(ticket_id)
+
+    def student_courses(self, type_id: int, email: str) -> list[str]:
+        return self.enrolled.get((type_id, email.lower()), [])
 
     def add_ticket(self, ticket_id: int, *, log_id: int, customer: str, type_id: int | None = 1) -> TicketRecord:
         """A ticket of the customer's, its first log, its participants as the question flow leaves them."""

@@ -36,3 +36,25 @@ def test_mailer_daemon_report_without_dsn(view):
 
 def test_customer_mentioning_delivery_is_not(view):
     assert bounce.check(parsed(subject="Delivery failure of my parcel"), view) is None
+
+
+def test_a_delay_warning_is_a_bounce_that_says_so(view):
+    decision = bounce.check(message.parse(DSN.replace(b"Action: failed", b"Action: delayed")), view)
+    assert decision.disposition == "bounce" and decision.reason.startswith("a delay warning")
+
+
+def test_a_delivered_notice_is_ignored(view):
+    delivered = DSN.replace(b"Action: failed", b"Action: delivered").replace(b"Status: 5.1.1", b"Status: 2.0.0")
+    decision = bounce.check(message.parse(delivered), view)
+    assert decision.disposition == "ignored" and "nothing failed" in decision.reason
+
+
+def test_a_read_receipt_is_no_bounce(view):
+    receipt = DSN.replace(b"report-type=delivery-status", b"report-type=disposition-notification")
+    assert bounce.check(message.parse(receipt), view) is None
+
+
+def test_a_bounce_in_german_without_a_report_part(view):
+    msg = parsed(frm="Mail Delivery System <postmaster@mx.example.de>", subject="Unzustellbar: Ihre Frage",
+                 body="Ihre Nachricht konnte nicht zugestellt werden an: weg@example.de\n")  # fmt: skip
+    assert bounce.check(msg, view).disposition == "bounce"

@@ -54,7 +54,7 @@ def test_wrong_port(cli, dovecot, mail_user):
 
 def test_implicit_tls_against_a_plain_port(cli, dovecot, mail_user):
     fields = mailbox_fields(dovecot, mail_user, "imap", "ssl", port=dovecot.ports["imap"])
-    assert_one_sentence(add_and_test(cli, fields), "the TLS handshake with", "check that --security matches")
+    assert_one_sentence(add_and_test(cli, fields), "the TLS handshake with", "check that the security matches the port")
 
 
 @pytest.mark.parametrize("kind", ["imap", "pop3"])
@@ -146,3 +146,36 @@ def test_port_of_the_other_protocol(cli, dovecot, mail_user, kind, other):
     fields = mailbox_fields(dovecot, mail_user, kind, "none", port=dovecot.ports[other])
     result = add_and_test(cli, fields)
     assert_one_sentence(result, f"does not answer like {'an IMAP' if kind == 'imap' else 'a POP3'} server")
+
+
+@pytest.mark.parametrize("via", ["env", "stdin"])
+def test_an_existing_refresh_token_can_be_brought_along(cli, store, dovecot, mail_user, token_for, via):
+    """Admins moving from another system have a refresh token: `mailbox add` takes it (never as an
+    argument), and the mailbox works without `oauth url`/`oauth exchange`."""
+    from ticketctl.engine.admin import mailboxes
+
+    fake = token_for(ttl=300)
+    fake.refresh_tokens["rt-from-the-old-system"] = mail_user.name
+    dovecot.deliver(mail_user.name, [make_message("waiting")])
+    fields = {**mailbox_fields(dovecot, mail_user, "imap", "ssl", "oauth2"), "client_id": CLIENT_ID,
+              "client_secret": CLIENT_SECRET, "tenant_id": TENANT}  # fmt: skip
+    args, env = cli_add_args(fields)
+    if via == "env":
+        added = cli(*args, "--refresh-token-env", "OLD_RT", env={**env, "OLD_RT": "rt-from-the-old-system"})
+    else:
+        added = cli(*args, "--refresh-token-stdin", input="rt-from-the-old-system\n", env=env)
+    assert added.exit_code == 0, added.stderr
+    assert "is reachable: 1 message(s) waiting" in added.stdout
+    stored = mailboxes.get(store, fields["name"])
+    assert stored.refresh_token in fake.refresh_tokens and stored.refresh_token != "rt-from-the-old-system"
+    assert stored.refresh_token_issued_at
+    assert "rt-from-the-old-system" not in added.stdout + added.stderr
+    assert cli("mailbox", "test", fields["name"]).exit_code == 0
+
+
+def test_a_refresh_token_is_never_an_argument_nor_for_a_password_mailbox(cli, dovecot, mail_user):
+    args, env = cli_add_args(mailbox_fields(dovecot, mail_user, "imap", "ssl"))
+    as_argument = cli(*args, "--refresh-token", "rt", env=env)
+    assert as_argument.exit_code == 2 and "No such option: --refresh-token" in as_argument.stderr
+    wrong = cli(*args, "--refresh-token-env", "RT", env={**env, "RT": "rt"})
+    assert wrong.exit_code == 1 and "A refresh token belongs to an OAuth2 mailbox" in wrong.stderr

@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime, timedelta
 
+import pytest
+
 from tests.staff import builders as b
 from ticketctl.engine.admin.health import health
 from ticketctl.engine.config import load_config
@@ -14,8 +16,21 @@ def ago(**delta):
     return (datetime.now(UTC) - timedelta(**delta)).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def test_healthy_exits_zero(cli, store):
-    b.mailbox(store, "alpha")
+def read(store, name, **fields):
+    """A mailbox that `process` reads: an active ticket type names it."""
+    box = b.mailbox(store, name, **fields)
+    b.ticket_type(store, f"Type-{name}", tag=f"T{box}", mailbox_id=box, email_to=(f"{name}@example.org",))
+    return box
+
+
+@pytest.fixture
+def own_from(workdir):
+    """A configuration with an address of our own, so that status has nothing to warn about."""
+    (workdir / "ticketctl.yaml").write_text("outbox:\n  from_address: desk@example.org\n")
+
+
+def test_healthy_exits_zero(cli, store, own_from):
+    read(store, "alpha")
     b.queued(store, status="sent")
     b.bounce(store, resolved=1)
     result = cli("status")
@@ -26,8 +41,8 @@ def test_healthy_exits_zero(cli, store):
 
 
 def test_failed_runs_exit_one_naming_the_mailbox(cli, store):
-    b.mailbox(store, "alpha")
-    b.mailbox(
+    read(store, "alpha")
+    read(
         store,
         "beta",
         failed_runs=3,
@@ -43,7 +58,7 @@ def test_failed_runs_exit_one_naming_the_mailbox(cli, store):
 
 
 def test_json_for_monitoring(cli, store):
-    b.mailbox(store, "beta", failed_runs=1, last_error="timeout")
+    read(store, "beta", failed_runs=1, last_error="timeout")
     result = cli("status", "--json")
     assert result.exit_code == 1
     data = json.loads(result.stdout)
@@ -53,14 +68,14 @@ def test_json_for_monitoring(cli, store):
 
 
 def test_a_mailbox_that_silently_stopped(cli, store):
-    b.mailbox(store, "alpha", last_success_at=ago(days=10))
+    read(store, "alpha", last_success_at=ago(days=10))
     result = cli("status")
     assert result.exit_code == 1
     assert "Mailbox 'alpha' has not been read successfully since" in result.stdout
 
 
 def test_a_new_mailbox_not_yet_read_is_not_a_problem(cli, store):
-    b.mailbox(store, "fresh", last_run_at=None, last_success_at=None)
+    read(store, "fresh", last_run_at=None, last_success_at=None)
     assert cli("status").exit_code == 0
 
 
@@ -68,7 +83,7 @@ NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 
 
 def test_oauth_token_and_client_secret_close_to_expiry(store, workdir):
-    b.mailbox(
+    read(
         store,
         "m365",
         kind="imap",
@@ -79,7 +94,7 @@ def test_oauth_token_and_client_secret_close_to_expiry(store, workdir):
         refresh_token_issued_at="2025-12-11T12:00:00Z",
         client_secret_expires_at="2026-03-11",
     )
-    b.mailbox(
+    read(
         store,
         "fine",
         kind="imap",
@@ -101,7 +116,7 @@ def test_oauth_token_and_client_secret_close_to_expiry(store, workdir):
 
 
 def test_expired_token_and_missing_token(store, workdir):
-    b.mailbox(
+    read(
         store,
         "old",
         kind="imap",
@@ -111,14 +126,14 @@ def test_expired_token_and_missing_token(store, workdir):
         refresh_token="t",
         refresh_token_issued_at=ago(days=91),
     )
-    b.mailbox(store, "unsigned", kind="imap", host="h", username="u", auth="oauth2")
+    read(store, "unsigned", kind="imap", host="h", username="u", auth="oauth2")
     problems = health(store, load_config()).problems
     assert any(p.startswith("The OAuth refresh token of mailbox 'old' expired on ") for p in problems)
     assert "Mailbox 'unsigned' has no OAuth refresh token; complete its OAuth sign-in." in problems
 
 
 def test_queue_failures_backlog_and_bounces(cli, store):
-    b.mailbox(store, "alpha")
+    read(store, "alpha")
     b.queued(store, status="failed")
     b.queued(store, status="pending", next_attempt_at=ago(hours=3))
     b.queued(store, status="pending")
@@ -134,7 +149,7 @@ def test_queue_failures_backlog_and_bounces(cli, store):
 
 
 def test_secrets_are_never_printed(cli, store):
-    b.mailbox(
+    read(
         store,
         "m365",
         kind="imap",
@@ -147,3 +162,33 @@ def test_secrets_are_never_printed(cli, store):
     for args in (("status",), ("status", "--json")):
         out = cli(*args).stdout
         assert "super-secret" not in out
+
+
+def test_a_mailbox_no_active_type_reads_is_listed_not_checked(cli, store, own_from):
+    read(store, "alpha")
+    b.mailbox(store, "spare", failed_runs=2, last_success_at=ago(days=30), last_error="Mailbox 'spare': gone.")
+    result = cli("status")
+    assert result.exit_code == 0, result.stdout
+    assert "Not read, no active ticket type: spare." in result.stdout
+    assert "'spare'" not in result.stdout and "All healthy." in result.stdout
+    data = json.loads(cli("status", "--json").stdout)
+    assert [m["name"] for m in data["mailboxes"]] == ["alpha"] and data["not_read"] == ["spare"]
+
+
+def test_a_failed_run_names_the_mailbox_once(cli, store, own_from):
+    read(store, "beta", failed_runs=1, last_error="Mailbox 'beta': the host 'x.invalid' cannot be found; check it.")
+    result = cli("status")
+    assert "- Mailbox 'beta' failed its last 1 run(s): the host 'x.invalid' cannot be found; check it." in result.stdout
+    assert result.stdout.count("Mailbox 'beta'") == 1 and ".." not in result.stdout
+
+
+def test_warns_when_server_mail_only_goes_to_a_directory_and_from_is_the_default(cli, store):
+    read(store, "imapbox", kind="imap", host="imap.example.org", username="u")
+    result = cli("status")
+    assert result.exit_code == 0, "a warning alone does not need a person"
+    warning = " ".join(result.stderr.split())
+    assert "Warning: Mail is read from 'imapbox' on a server, but the outbox only writes files to" in warning
+    assert "Set outbox.kind to smtp" in warning
+    assert "outbox.from_address is still the default ticketctl@localhost" in warning
+    assert "All healthy." not in result.stdout and "Healthy, but see the warning(s) above." in result.stdout
+    assert len(json.loads(cli("status", "--json").stdout)["warnings"]) == 2

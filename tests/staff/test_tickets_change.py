@@ -130,12 +130,3 @@ def test_reassign_to_a_type_without_admin_changes_nothing(cli, store, invalid):
     assert "Ticket type 'Homework' has no admin email" in result.stderr
     assert store.one("SELECT kind FROM tickets WHERE id = ?", (invalid,))["kind"] == "invalid"
     assert store.one("SELECT count(*) AS n FROM ticket_logs")["n"] == 1
-
-
-def test_reassign_to_an_assignment_type_says_its_flow_is_not_built(cli, store, invalid):
-    b.ticket_type(store, "Homework", "Hw", task="assignment")
-    result = cli("tickets", "reassign", str(invalid), "--type", "Homework")
-    assert result.exit_code == 1
-    assert "has the task 'assignment', whose flow is not built" in result.stderr
-    assert store.one("SELECT kind FROM tickets WHERE id = ?", (invalid,))["kind"] == "invalid"
-    assert store.one("SELECT count(*) AS n FROM email_queue")["n"] == 0

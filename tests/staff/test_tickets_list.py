@@ -90,7 +90,7 @@ def test_table_for_people(cli, queue):
     assert result.exit_code == 0
     assert "Printer on fire" in result.stdout
     assert "(invalid)" in result.stdout and "(error)" in result.stdout
-    assert "Tickets 1-5." in result.stdout
+    assert result.stdout.splitlines()[-1] == "5 tickets."
 
 
 @pytest.mark.parametrize(
@@ -140,7 +140,10 @@ def test_paging(cli, queue):
     last = json.loads(cli("tickets", "list", "--json", "--limit", "2", "--page", "3").stdout)
     assert last["has_more"] is False
     people = cli("tickets", "list", "--limit", "2")
-    assert "Tickets 1-2; more with --offset 2." in people.stdout
+    assert people.stdout.splitlines()[-1] == "Tickets 1-2 of 5; more with --offset 2."
+    assert first["total"] == 5 and first["total_exact"] is True
+    assert cli("tickets", "list", "--limit", "2", "--offset", "4").stdout.splitlines()[-1] == "Tickets 5-5 of 5."
+    assert cli("tickets", "list", "--offset", "9").stdout.splitlines()[-1] == "No tickets on this page of 5."
 
 
 def test_empty_result_says_so(cli, queue):
@@ -180,3 +183,15 @@ def test_search_beyond_the_first_window_still_finds_everything(store, monkeypatc
     assert [t.id for t in with_filter.tickets] == [old]
     hay = tickets.list_tickets(store, tickets.TicketFilters(search="hay"), limit=2, offset=2)
     assert len(hay.tickets) == 2 and hay.has_more is True
+    assert (hay.total, hay.total_exact) == (6, True)  # five hay and the needle in the haystack
+
+
+def test_the_total_is_a_bounded_count(store, monkeypatch):
+    monkeypatch.setattr(tickets, "COUNT_CAP", 3)
+    box = b.mailbox(store, "alpha")
+    for day in range(1, 7):
+        b.ticket(store, f"hay {day}", at=f"2026-01-0{day}T00:00:00Z", mailbox_id=box)
+    page = tickets.list_tickets(store, tickets.TicketFilters(), limit=2)
+    assert (page.total, page.total_exact, page.has_more) == (3, False, True)
+    searched = tickets.list_tickets(store, tickets.TicketFilters(search="hay"), limit=2)
+    assert (searched.total, searched.total_exact) == (3, False)

@@ -55,7 +55,7 @@ def test_show_renders_the_whole_ticket(cli, thread):
     assert f"Log {thread['answer']} sent {b.T0}, sent" in out
     assert "Attachment: photo.pdf (16 bytes, application/pdf)" in out
     assert "It is burning." in out and "Use the extinguisher." in out
-    assert "Assignment: resubmitted, 2 submission(s)" in out and "tutor tom@example.org" in out
+    assert "Assignment: 1, resubmitted, 2 attempt(s)" in out and "tutor tom@example.org" in out
     assert "alice@example.com permanent, unresolved" in out and "5.1.1 no such user" in out
 
 

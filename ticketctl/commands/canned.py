@@ -6,7 +6,19 @@ from pathlib import Path
 
 import typer
 
-from ticketctl.commands.common import JsonOption, lazy, print_json, print_record, print_table, safe, say, state
+from ticketctl.commands.common import (
+    JsonOption,
+    WideOption,
+    lazy,
+    plural,
+    print_json,
+    print_record,
+    print_table,
+    safe,
+    say,
+    state,
+    when,
+)
 from ticketctl.commands.editor import edit_text, read_text_file
 
 canned = lazy("ticketctl.engine.admin.canned")
@@ -42,15 +54,19 @@ def add(
     subject: str = Subject,
     body: str = Body,
     body_file: Path = BodyFile,
+    json: bool = JsonOption,
 ) -> None:
     """Add a canned response; without --body or --body-file, $EDITOR opens. Checked in the sandbox."""
     text = _body(body, body_file, initial="")
     response = canned.add(state(ctx).store, name, text or "", subject or "")
-    say(f"Added canned response '{response.name}'.")
+    if json:
+        print_json(response.public())
+    else:
+        say(f"Added canned response '{response.name}'.")
 
 
 @app.command("list")
-def list_(ctx: typer.Context, json: bool = JsonOption) -> None:
+def list_(ctx: typer.Context, wide: bool = WideOption, json: bool = JsonOption) -> None:
     """List the canned responses."""
     items = canned.list_all(state(ctx).store)
     if json:
@@ -59,7 +75,18 @@ def list_(ctx: typer.Context, json: bool = JsonOption) -> None:
     print_table(
         "Canned responses",
         ["Name", "Subject", "First line", "Updated"],
-        [(safe(c.name), safe(c.subject), safe(c.body.strip().splitlines()[0][:60]), c.updated_at) for c in items],
+        [
+            (
+                safe(c.name, oneline=True),
+                safe(c.subject, oneline=True),
+                safe((c.body.strip().splitlines() or [""])[0], oneline=True),
+                when(c.updated_at),
+            )
+            for c in items
+        ],
+        wide=wide,
+        footer=plural(len(items), "canned response") + ".",
+        empty="No canned responses yet; add one with `ticketctl canned add NAME --body TEXT`.",
     )
 
 
@@ -77,10 +104,11 @@ def show(ctx: typer.Context, name: str = Name, json: bool = JsonOption) -> None:
 def edit(
     ctx: typer.Context,
     name: str = Name,
-    new_name: str = typer.Option(None, "--name", help="Rename the canned response."),
+    new_name: str = typer.Option(None, "--name", metavar="NEW_NAME", help="Rename the canned response."),
     subject: str = Subject,
     body: str = Body,
     body_file: Path = BodyFile,
+    json: bool = JsonOption,
 ) -> None:
     """Change a canned response; with no option at all, its body opens in $EDITOR."""
     store = state(ctx).store
@@ -88,11 +116,19 @@ def edit(
     initial = canned.get(store, name).body if nothing_given else None
     text = _body(body, body_file, initial)
     response = canned.edit(store, name, new_name=new_name, subject=subject, body=text)
-    say(f"Updated canned response '{response.name}'.")
+    if json:
+        print_json(response.public())
+    else:
+        say(f"Updated canned response '{response.name}'.")
 
 
 @app.command("remove")
-def remove(ctx: typer.Context, name: str = Name) -> None:
+def remove(ctx: typer.Context, name: str = Name, json: bool = JsonOption) -> None:
     """Remove a canned response."""
-    canned.remove(state(ctx).store, name)
-    say(f"Removed canned response '{name}'.")
+    store = state(ctx).store
+    response = canned.get(store, name)
+    canned.remove(store, name)
+    if json:
+        print_json({"removed": response.public()})
+    else:
+        say(f"Removed canned response '{name}'.")

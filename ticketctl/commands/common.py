@@ -1,4 +1,14 @@
-"""What every command shares: the per-invocation state (config, store) and output helpers."""
+"""What every command shares: the per-invocation state (config, store) and the conventions of output.
+
+- Tables (`print_table`): one line per row at the terminal's width (80 columns under cron and in
+  pipes): cells are cut with an ellipsis, never wrapped, the widest columns give way first, dates are
+  compact (`when()`); `--wide` (`WideOption`) shows everything. A footer gives the total.
+- JSON (`print_json`, `JsonOption`): with `--json` a command prints one JSON value on stdout, what it
+  shows or what it changed; a failure prints `{"error": {"message", "kind", "exit_code"}}` instead
+  (`cli.py`), so a script reads one shape either way.
+- `say` for a line, `warn` for a warning on stderr, `confirm` before removing something, `safe()` for
+  every piece of text that came from mail.
+"""
 
 from __future__ import annotations
 
@@ -24,6 +34,7 @@ class State:
 
     config_path: Path | None = None
     debug: bool = False
+    json: bool = False  # --json was given: errors are printed as JSON too
     _config: Config | None = field(default=None, repr=False)
     _store: Store | None = field(default=None, repr=False)
 
@@ -33,14 +44,32 @@ class State:
             from ticketctl.engine.config import load_config
 
             self._config = load_config(self.config_path)
+            apply_log_level(self._config.log_level, self.debug)
         return self._config
 
     @property
     def store(self) -> Store:
+        """The configured database; it must exist (only `ticketctl init` creates one)."""
         if self._store is None:
-            from ticketctl.engine.store.connection import Store
+            from ticketctl.engine.errors import StoreError
+            from ticketctl.engine.store.connection import NoDatabase, Store
 
-            self._store = Store(self.config.database, self.config.data_dir)
+            config = self.config
+            try:
+                self._store = Store(config.database, config.data_dir)
+            except NoDatabase:
+                raise StoreError(
+                    f"There is no database at {config.database} ({config.database_origin}); "
+                    "create it with `ticketctl init`, or run ticketctl where its configuration is."
+                ) from None
+        return self._store
+
+    def create_store(self) -> Store:
+        """The configured database, created (private) if it is not there: for `ticketctl init`."""
+        from ticketctl.engine.store.connection import Store
+
+        if self._store is None:
+            self._store = Store(self.config.database, self.config.data_dir, create=True)
         return self._store
 
     def close(self) -> None:
@@ -54,6 +83,27 @@ def state(ctx: typer.Context) -> State:
     if not isinstance(root.obj, State):
         root.obj = State()
     return root.obj
+
+
+LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"  # timestamped: cron keeps the lines in a file
+
+
+def setup_logging(debug: bool) -> None:
+    """Log to stderr with a timestamp: everything at debug with --debug, else warnings until the
+    configuration's `log_level` is known (`apply_log_level`)."""
+    import logging
+
+    logging.basicConfig(
+        stream=sys.stderr, level=logging.DEBUG if debug else logging.WARNING, format=LOG_FORMAT, force=True
+    )
+
+
+def apply_log_level(level: str, debug: bool) -> None:
+    """The configuration's `log_level` for ticketctl's own loggers (--debug wins)."""
+    import logging
+
+    if not debug:
+        logging.getLogger("ticketctl").setLevel(level.upper())
 
 
 # Terminal safety: text that came from mail must never drive the terminal or Rich.
@@ -87,10 +137,10 @@ def safe(text: Any, oneline: bool = False) -> str:
     return escape(pattern.sub(_visible, str(text)))
 
 
-def console() -> Any:
+def console(width: int | None = None) -> Any:
     from rich.console import Console
 
-    return Console(highlight=False, emoji=False)
+    return Console(highlight=False, emoji=False, width=width)
 
 
 def error_console() -> Any:
@@ -116,6 +166,17 @@ def print_json(data: Any) -> None:
     sys.stdout.write(_CONTROL.sub(_json_escape, text) + "\n")
 
 
+def print_json_error(message: str, kind: str, exit_code: int) -> None:
+    """The one JSON shape of a failure (the sentence goes to stderr as without --json)."""
+    print_json({"error": {"message": message, "kind": kind, "exit_code": exit_code}})
+
+
+def error_kind(exc: Exception) -> str:
+    """`NotFound` → `not_found`, `ConfigError` → `config`: an error's class as scripts read it."""
+    name = type(exc).__name__.removesuffix("Error") or "error"
+    return re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower()
+
+
 def _json_escape(match: re.Match[str]) -> str:
     code = ord(match.group())
     if code < 0x10000:
@@ -124,16 +185,120 @@ def _json_escape(match: re.Match[str]) -> str:
     return f"\\u{0xD800 + (code >> 10):04x}\\u{0xDC00 + (code & 0x3FF):04x}"
 
 
-def print_table(title: str, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:
-    """A Rich table of already-safe strings; callers pass `safe()` text for anything from mail."""
-    from rich.table import Table
+class When:
+    """A stored UTC time shown in a table: compact in local time (`12-01 14:03`; another year
+    `2025-12-01`), in full with --wide. Build it with `when()`."""
 
-    table = Table(title=title, title_justify="left")
-    for column in columns:
-        table.add_column(column)
-    for row in rows:
-        table.add_row(*("" if v is None else str(v) for v in row))
-    console().print(table)
+    def __init__(self, iso: str) -> None:
+        self.iso = iso
+
+    def render(self, wide: bool) -> str:
+        from datetime import datetime
+
+        try:
+            moment = datetime.fromisoformat(self.iso.replace("Z", "+00:00")).astimezone()
+        except ValueError:
+            return self.iso
+        if wide:
+            return moment.strftime("%Y-%m-%d %H:%M:%S")
+        if moment.year == datetime.now().astimezone().year:
+            return moment.strftime("%m-%d %H:%M")
+        return moment.strftime("%Y-%m-%d")
+
+
+def when(iso: str | None, missing: str = "") -> When | str:
+    """A table cell for a stored time; `missing` when there is none."""
+    return When(iso) if iso else missing
+
+
+def plural(n: int, one: str, many: str | None = None) -> str:
+    """`1 ticket`, `2 tickets`; `many` for irregular words (`mailbox`, `mailboxes`)."""
+    return f"{n} {one if n == 1 else many or one + 's'}"
+
+
+TABLE_GAP = 2  # spaces between columns
+MIN_CELL = 5  # a column is cut to this before its neighbours give way (fewer only when nothing else fits)
+
+
+def print_table(
+    title: str,
+    columns: Sequence[str],
+    rows: Iterable[Sequence[Any]],
+    *,
+    footer: str | None = None,
+    wide: bool = False,
+    empty: str | None = None,
+) -> None:
+    """A table of already-safe strings (callers pass `safe()` text for anything from mail): one line
+    per row at the terminal's width, the widest columns cut first with an ellipsis; `wide` shows every
+    cell in full however wide that makes it. Cells may be `when()` times; whole numbers align right.
+    `footer` is a line under it (the total); with no rows, `empty` is said instead of the table."""
+    from rich.table import Table
+    from rich.text import Text
+
+    values = [list(row) for row in rows]
+    cells = [[_cell(value, wide) for value in row] for row in values]
+    if not cells and empty is not None:
+        say(empty)
+        if footer:
+            say(footer)
+        return
+    headers = [Text(str(c)) for c in columns]
+    natural = [max([headers[i].cell_len, *(row[i].cell_len for row in cells)]) for i in range(len(columns))]
+    out = console()
+    room = out.width - TABLE_GAP * (len(columns) - 1)
+    widths = natural if wide else fit_widths(natural, room)
+    if wide:
+        out = console(width=max(out.width, sum(widths) + TABLE_GAP * (len(columns) - 1)))
+    table = Table(box=None, padding=(0, 1), pad_edge=False, header_style="bold", expand=False)
+    numeric = [bool(values) and all(_is_number(row[i]) for row in values) for i in range(len(columns))]
+    for header, width, right in zip(headers, widths, numeric, strict=True):
+        table.add_column(header, width=width, no_wrap=True, overflow="ellipsis", justify="right" if right else "left")
+    for row in cells:
+        table.add_row(*row)
+    out.print(f"[bold]{safe(title)}[/]", soft_wrap=True)  # not Rich's title: it pads to the table's width
+    out.print(table)
+    if footer:
+        say(footer)
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _cell(value: Any, wide: bool) -> Any:
+    from rich.text import Text
+
+    if value is None:
+        return Text("")
+    if isinstance(value, When):
+        return Text(value.render(wide))
+    text = Text.from_markup(str(value))
+    if "\n" in text.plain:  # one line per row, always
+        text = Text(" ").join(text.split("\n"))
+    return text
+
+
+def fit_widths(natural: Sequence[int], room: int) -> list[int]:
+    """Column widths that fit `room`: the widest columns give way first, each down to the width of the
+    next widest, until the total fits; none below MIN_CELL unless even that does not fit."""
+    widths = list(natural)
+    floor = MIN_CELL
+    while sum(widths) > room:
+        top = max(widths)
+        if top <= floor:
+            if floor == 1:
+                break
+            floor -= 1
+            continue
+        widest = [i for i, w in enumerate(widths) if w == top]
+        below = max([w for w in widths if w < top] + [floor])
+        excess = sum(widths) - room
+        # take what is over from the widest together, but not below the next level
+        cut = min(top - below, -(-excess // len(widest)))
+        for i in widest:
+            widths[i] = max(top - cut, floor)
+    return widths
 
 
 def print_record(title: str, data: dict[str, Any]) -> None:
@@ -149,8 +314,16 @@ def print_record(title: str, data: dict[str, Any]) -> None:
     console().print(table)
 
 
+def who(name: str | None, email: str | None) -> str:
+    """A person as staff read them: `Name <address>`, or whichever of the two there is."""
+    if name and email:
+        return f"{name} <{email}>"
+    return name or email or ""
+
+
 def write_raw(data: bytes) -> None:
-    """A stored original as it is for a pipe or file; on a terminal, with control characters made visible."""
+    """Bytes as stored (a mail as received) for a pipe or file; on a terminal, with control characters
+    made visible."""
     if sys.stdout.isatty():
         console().print(safe(data.decode("utf-8", "replace")), soft_wrap=True)
         return
@@ -164,25 +337,65 @@ def say(message: str) -> None:
     console().print(safe(message), soft_wrap=True)
 
 
-def page_start(page: int | None, offset: int | None, limit: int) -> int:
-    """Where a listed page starts: --offset, else --page of --limit rows (the first page by default)."""
-    if page is not None and offset is not None:
-        from ticketctl.engine.errors import ConfigError
+def warn(message: str) -> None:
+    """A warning for people on stderr: something works, but probably not as meant."""
+    error_console().print(f"[bold yellow]Warning:[/] {safe(message)}")
 
+
+def interactive() -> bool:
+    """Whether a person is there to answer a question (standard input is a terminal)."""
+    return sys.stdin.isatty()
+
+
+def confirm(question: str, yes: bool) -> None:
+    """Ask before removing something; `--yes` answers for scripts. Without a terminal to ask on and
+    without --yes, refuse: a script must say what it means."""
+    from ticketctl.engine.errors import NotAllowed
+
+    if yes:
+        return
+    if not interactive():
+        raise NotAllowed(f"{question.rstrip('?')}: there is no terminal to ask on; add --yes to confirm it.")
+    if not typer.confirm(question, default=False):
+        raise NotAllowed("Nothing was removed.")
+
+
+def _json_mode(ctx: typer.Context, value: bool) -> bool:
+    if value:
+        state(ctx).json = True
+    return value
+
+
+JsonOption = typer.Option(
+    False,
+    "--json",
+    help='Print JSON for scripts: what the command shows or changed, or an "error" object when it fails.',
+    callback=_json_mode,
+    is_eager=True,
+)
+WideOption = typer.Option(False, "--wide", help="Show every column in full, even if rows get wider than the terminal.")
+YesOption = typer.Option(False, "--yes", "-y", help="Do it without asking (for scripts).")
+
+
+def paging(limit: int, page: int | None, offset: int | None) -> int:
+    """The first row to show from --limit with --page or --offset."""
+    from ticketctl.engine.errors import ConfigError
+
+    if page is not None and offset is not None:
         raise ConfigError("Give either --page or --offset, not both.")
     return offset if offset is not None else ((page or 1) - 1) * limit
 
 
-def say_page(noun: str, shown: int, offset: int, has_more: bool) -> None:
-    """The line under a listed page: which rows these are and how to see more (`noun` is plural)."""
-    if not shown:
-        say(f"No {noun} match." if offset == 0 else f"No {noun} on this page.")
-        return
-    more = f"; more with --offset {offset + shown}" if has_more else ""
-    say(f"{noun.capitalize()} {offset + 1}-{offset + shown}{more}.")
-
-
-JsonOption = typer.Option(False, "--json", help="Print JSON for scripts instead of a table.")
+def page_footer(one: str, many: str, offset: int, shown: int, total: int, exact: bool, has_more: bool) -> str:
+    """`212 tickets.` or `Tickets 51-100 of 212; more with --offset 100.` (not `exact`: "of more than")."""
+    last = offset + shown
+    of = f" of {total:,}" if exact else f" of more than {total:,}"
+    if offset == 0 and not has_more:
+        return f"{last:,} {one if last == 1 else many}."
+    if shown == 0:
+        return f"No {many} on this page{of}."
+    more = f"; more with --offset {last}" if has_more else ""
+    return f"{many.capitalize()} {offset + 1}-{last}{of}{more}."
 
 
 class lazy:  # noqa: N801 - stands in for a module

@@ -9,15 +9,17 @@ import typer
 
 from ticketctl.commands.common import (
     JsonOption,
+    WideOption,
     console,
     lazy,
-    page_start,
+    page_footer,
+    paging,
     print_json,
     print_table,
     safe,
     say,
-    say_page,
     state,
+    when,
     write_raw,
 )
 from ticketctl.engine.enums import Disposition
@@ -50,22 +52,27 @@ def list_(
     limit: int = typer.Option(50, "--limit", metavar="N", min=1, help="Mails per page."),
     page: int = typer.Option(None, "--page", metavar="N", min=1, help="Page number (with --limit)."),
     offset: int = typer.Option(None, "--offset", metavar="N", min=0, help="Skip this many mails (instead of --page)."),
+    wide: bool = WideOption,
     json: bool = JsonOption,
 ) -> None:
-    """List the mail taken in, newest first: when, from whom, about what, what became of it and why."""
-    start = page_start(page, offset, limit)
+    """List the mail taken in, newest first: when, from whom, about what, what became of it and why;
+    the footer gives the total."""
+    start = paging(limit, page, offset)
     filters = mails.MailFilters(dispositions=tuple(disposition or ()), mailbox=mailbox, since=since)
     result = mails.list_mail(state(ctx).store, filters, limit=limit, offset=start)
     if json:
         print_json(result)
         return
+    footer = page_footer(
+        "mail", "mails", result.offset, len(result.mails), result.total, result.total_exact, result.has_more
+    )
     print_table(
         "Mail taken in",
         ["ID", "Received", "From", "Subject", "Became", "Why"],
         [
             (
-                str(m.id),
-                m.received_at,
+                m.id,
+                when(m.received_at),
                 safe(m.from_email, oneline=True),
                 safe(m.subject, oneline=True),
                 _became(m),
@@ -73,8 +80,10 @@ def list_(
             )
             for m in result.mails
         ],
+        wide=wide,
+        footer=footer,
+        empty="No mail matches." if result.offset == 0 else None,
     )
-    say_page("mails", len(result.mails), result.offset, result.has_more)
     if result.mails:
         say("`ticketctl mail show ID` shows one; `ticketctl mail release ID` takes an ignored or rejected one in.")
 
@@ -96,7 +105,13 @@ def show(
     """Show one mail taken in: where from, what the rules decided and why, its headers, damage and text."""
     store = state(ctx).store
     if raw:
-        write_raw(mails.raw_mail(store, mail_id))
+        data = mails.raw_mail(store, mail_id)
+        if json:
+            import base64
+
+            print_json({"mail_id": mail_id, "size": len(data), "raw_base64": base64.b64encode(data).decode()})
+        else:
+            write_raw(data)
         return
     view = mails.show_mail(store, mail_id)
     if json:

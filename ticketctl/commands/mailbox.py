@@ -3,33 +3,63 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 
-from ticketctl.commands.common import JsonOption, lazy, print_json, print_record, print_table, safe, say, state
+from ticketctl.commands.common import (
+    JsonOption,
+    WideOption,
+    YesOption,
+    confirm,
+    lazy,
+    plural,
+    print_json,
+    print_record,
+    print_table,
+    safe,
+    say,
+    state,
+    warn,
+    when,
+)
 from ticketctl.commands.secrets_input import read_secret
+from ticketctl.engine.enums import MailboxAuth, MailboxKind, OAuthProvider, Security
+from ticketctl.engine.errors import SourceError, detail, typed
+
+if TYPE_CHECKING:
+    from ticketctl.engine.admin.mailboxes import MailboxCheck
 
 mailboxes = lazy("ticketctl.engine.admin.mailboxes")
 
 app = typer.Typer(help="Manage the mailboxes mail is read from.", no_args_is_help=True)
 
 Name = typer.Argument(..., help="The mailbox's name.")
-Kind = typer.Option(None, "--kind", help="imap, pop3 or maildir.")
+KIND_HELP = "Where mail is read from: an IMAP or POP3 server, or a local Maildir directory."
+SECURITY_HELP = "ssl: implicit TLS (IMAP 993, POP3 995); starttls: a plain port that switches to TLS (143, 110); none."
+AUTH_HELP = "password, or oauth2 (Microsoft 365: see `ticketctl oauth`)."
+Kind = typer.Option(None, "--kind", help=KIND_HELP)
+KindDefault = typer.Option(MailboxKind.IMAP, "--kind", help=KIND_HELP, show_default=True)
 Host = typer.Option(None, help="Server host name.")
-Port = typer.Option(None, help="Server port (default: by kind and security).")
-Security = typer.Option(None, help="ssl (implicit TLS), starttls or none.")
-Username = typer.Option(None, help="Login name on the server.")
-Auth = typer.Option(None, help="password or oauth2.")
+Port = typer.Option(None, help="Server port (default: by kind and security).", metavar="PORT")
+SecurityOption = typer.Option(None, "--security", help=SECURITY_HELP)
+Username = typer.Option(None, help="Login name on the server.", metavar="NAME")
+Auth = typer.Option(None, "--auth", help=AUTH_HELP)
 PasswordEnv = typer.Option(None, "--password-env", metavar="VAR", help="Read the password from this variable.")
 PasswordStdin = typer.Option(False, "--password-stdin", help="Read the password from standard input.")
-Folder = typer.Option(None, help="Folder to read (default INBOX); non-ASCII names work as typed.")
-Processed = typer.Option(None, "--processed-folder", help="Move processed mail here instead of deleting it.")
-MaildirPath = typer.Option(None, "--path", help="The Maildir directory (kind maildir).")
+Folder = typer.Option(None, help="Folder to read (default INBOX); non-ASCII names work as typed.", metavar="FOLDER")
+Processed = typer.Option(
+    None,
+    "--processed-folder",
+    metavar="FOLDER",
+    help="Move processed mail to this folder (created when needed) instead of deleting it; IMAP and Maildir.",
+)
+MaildirPath = typer.Option(None, "--path", metavar="DIR", help="The Maildir directory (kind maildir).")
 VerifyTls = typer.Option(None, "--verify-tls/--no-verify-tls", help="Verify the server's certificate.")
-CaFile = typer.Option(None, "--ca-file", help="A CA bundle to verify the server's certificate with.")
-Provider = typer.Option(None, "--oauth-provider", help="OAuth2 provider: microsoft.")
-Tenant = typer.Option(None, "--tenant-id", help="Azure directory (tenant) id.")
-Client = typer.Option(None, "--client-id", help="Azure application (client) id.")
+CaFile = typer.Option(None, "--ca-file", metavar="FILE", help="A CA bundle to verify the server's certificate with.")
+Provider = typer.Option(None, "--oauth-provider", help="OAuth2 provider (only Microsoft for now).")
+Tenant = typer.Option(None, "--tenant-id", metavar="ID", help="Azure directory (tenant) id.")
+Client = typer.Option(None, "--client-id", metavar="ID", help="Azure application (client) id.")
 SecretEnv = typer.Option(None, "--client-secret-env", metavar="VAR", help="Read the client secret from this variable.")
 SecretStdin = typer.Option(False, "--client-secret-stdin", help="Read the client secret from standard input.")
 SecretExpires = typer.Option(
@@ -38,19 +68,29 @@ SecretExpires = typer.Option(
     metavar="YYYY-MM-DD",
     help="When the Azure client secret expires (they live at most 730 days).",
 )
-Redirect = typer.Option(None, "--redirect-url", help="The redirect URL registered for the application.")
+RefreshEnv = typer.Option(
+    None,
+    "--refresh-token-env",
+    metavar="VAR",
+    help="An OAuth2 refresh token you already have (e.g. from another system), from this variable; "
+    "it then needs no `oauth url`/`oauth exchange`.",
+)
+RefreshStdin = typer.Option(
+    False, "--refresh-token-stdin", help="The same, from standard input (after any other secret read there)."
+)
+Redirect = typer.Option(None, "--redirect-url", metavar="URL", help="The redirect URL registered for the application.")
 
 
 @app.command("add")
 def add(
     ctx: typer.Context,
     name: str = Name,
-    kind: str = Kind,
+    kind: MailboxKind = KindDefault,
     host: str = Host,
     port: int = Port,
-    security: str = Security,
+    security: Security = typer.Option(Security.SSL, "--security", help=SECURITY_HELP, show_default=True),
     username: str = Username,
-    auth: str = Auth,
+    auth: MailboxAuth = typer.Option(MailboxAuth.PASSWORD, "--auth", help=AUTH_HELP, show_default=True),
     password_env: str = PasswordEnv,
     password_stdin: bool = PasswordStdin,
     folder: str = Folder,
@@ -58,27 +98,35 @@ def add(
     path: Path = MaildirPath,
     verify_tls: bool = VerifyTls,
     ca_file: Path = CaFile,
-    oauth_provider: str = Provider,
+    oauth_provider: OAuthProvider = Provider,
     tenant_id: str = Tenant,
     client_id: str = Client,
     client_secret_env: str = SecretEnv,
     client_secret_stdin: bool = SecretStdin,
     client_secret_expires: str = SecretExpires,
     redirect_url: str = Redirect,
+    refresh_token_env: str = RefreshEnv,
+    refresh_token_stdin: bool = RefreshStdin,
+    check: bool = typer.Option(
+        True, "--check/--no-check", help="Connect once to say what waits and what `process` will do with it."
+    ),
+    json: bool = JsonOption,
 ) -> None:
-    """Add a mailbox. Secrets come from a variable, standard input, or a hidden prompt."""
-    kind = kind or "imap"
-    auth = auth or "password"
-    needs_password = kind != "maildir" and auth == "password"
+    """Add a mailbox, then connect to it once: how many messages wait, and what `ticketctl process` will
+    do with them. Secrets come from a variable, standard input, or a hidden prompt, never an argument."""
+    needs_password = kind != MailboxKind.MAILDIR and auth == MailboxAuth.PASSWORD
     password = read_secret("password", password_env, password_stdin, ask=needs_password)
-    client_secret = read_secret("client secret", client_secret_env, client_secret_stdin, ask=auth == "oauth2")
+    oauth2 = auth == MailboxAuth.OAUTH2
+    client_secret = read_secret("client secret", client_secret_env, client_secret_stdin, ask=oauth2)
+    refresh_token = read_secret("refresh token", refresh_token_env, refresh_token_stdin, ask=False)
+    st = state(ctx)
     mailbox = mailboxes.add(
-        state(ctx).store,
+        st.store,
         name=name,
         kind=kind,
         host=host,
         port=port,
-        security=security or "ssl",
+        security=security,
         username=username,
         auth=auth,
         password=password,
@@ -93,12 +141,35 @@ def add(
         client_secret=client_secret,
         client_secret_expires_at=client_secret_expires,
         redirect_url=redirect_url,
+        refresh_token=refresh_token,
     )
+    name_ = typed(mailbox.name)
+    found, problem = None, None
+    unauthorized = oauth2 and not mailbox.refresh_token  # nothing to log in with before `oauth exchange`
+    if check and not unauthorized:
+        try:
+            found = mailboxes.check(st.store, st.config, mailbox.name)
+        except SourceError as exc:
+            problem = str(exc)
+    if json:
+        print_json({"mailbox": mailbox.public(), "check": found, "problem": problem})
+        return
     say(f"Added mailbox '{mailbox.name}' ({mailbox.kind}).")
+    if found is not None:
+        _say_check(found)
+    if problem is not None:
+        warn(
+            f"{detail(problem, f'Mailbox {mailbox.name!r}')}; the mailbox is saved: fix it with "
+            f"`ticketctl mailbox edit {name_} …`, then `ticketctl mailbox test {name_}`."
+        )
+    if unauthorized:
+        say(
+            f"Authorize it next (`ticketctl oauth url {name_}`); `ticketctl mailbox test {name_}` then says what waits."
+        )
 
 
 @app.command("list")
-def list_(ctx: typer.Context, json: bool = JsonOption) -> None:
+def list_(ctx: typer.Context, wide: bool = WideOption, json: bool = JsonOption) -> None:
     """List the mailboxes (secrets masked)."""
     boxes = mailboxes.list_all(state(ctx).store)
     if json:
@@ -109,16 +180,19 @@ def list_(ctx: typer.Context, json: bool = JsonOption) -> None:
         ["Name", "Kind", "Server", "User", "Auth", "Folder", "Last success"],
         [
             (
-                safe(m.name),
+                safe(m.name, oneline=True),
                 m.kind,
-                safe(m.maildir_path if m.kind == "maildir" else f"{m.host}:{m.port} ({m.security})"),
-                safe(m.username),
+                safe(m.maildir_path if m.kind == "maildir" else f"{m.host}:{m.port} ({m.security})", oneline=True),
+                safe(m.username, oneline=True),
                 m.auth,
-                safe(m.folder),
-                m.last_success_at or "never",
+                safe(m.folder, oneline=True),
+                when(m.last_success_at, "never"),
             )
             for m in boxes
         ],
+        wide=wide,
+        footer=plural(len(boxes), "mailbox", "mailboxes") + ".",
+        empty="No mailboxes yet; add one with `ticketctl mailbox add NAME …`.",
     )
 
 
@@ -136,13 +210,13 @@ def show(ctx: typer.Context, name: str = Name, json: bool = JsonOption) -> None:
 def edit(
     ctx: typer.Context,
     name: str = Name,
-    new_name: str = typer.Option(None, "--name", help="Rename the mailbox."),
-    kind: str = Kind,
+    new_name: str = typer.Option(None, "--name", metavar="NEW_NAME", help="Rename the mailbox."),
+    kind: MailboxKind = Kind,
     host: str = Host,
     port: int = Port,
-    security: str = Security,
+    security: Security = SecurityOption,
     username: str = Username,
-    auth: str = Auth,
+    auth: MailboxAuth = Auth,
     password_env: str = PasswordEnv,
     password_stdin: bool = PasswordStdin,
     ask_password: bool = typer.Option(False, "--ask-password", help="Prompt for a new password."),
@@ -151,17 +225,21 @@ def edit(
     path: Path = MaildirPath,
     verify_tls: bool = VerifyTls,
     ca_file: Path = CaFile,
-    oauth_provider: str = Provider,
+    oauth_provider: OAuthProvider = Provider,
     tenant_id: str = Tenant,
     client_id: str = Client,
     client_secret_env: str = SecretEnv,
     client_secret_stdin: bool = SecretStdin,
     client_secret_expires: str = SecretExpires,
     redirect_url: str = Redirect,
+    refresh_token_env: str = RefreshEnv,
+    refresh_token_stdin: bool = RefreshStdin,
+    json: bool = JsonOption,
 ) -> None:
     """Change fields of a mailbox; options left out keep their value."""
     password = read_secret("password", password_env, password_stdin, ask=ask_password)
     client_secret = read_secret("client secret", client_secret_env, client_secret_stdin, ask=False)
+    refresh_token = read_secret("refresh token", refresh_token_env, refresh_token_stdin, ask=False)
     mailbox = mailboxes.edit(
         state(ctx).store,
         name,
@@ -184,29 +262,59 @@ def edit(
         client_secret=client_secret,
         client_secret_expires_at=client_secret_expires,
         redirect_url=redirect_url,
+        refresh_token=refresh_token,
     )
-    say(f"Updated mailbox '{mailbox.name}'.")
+    if json:
+        print_json(mailbox.public())
+    else:
+        say(f"Updated mailbox '{mailbox.name}'.")
 
 
 @app.command("remove")
-def remove(ctx: typer.Context, name: str = Name) -> None:
-    """Remove a mailbox that no ticket type or ticket uses."""
-    mailboxes.remove(state(ctx).store, name)
-    say(f"Removed mailbox '{name}'.")
+def remove(ctx: typer.Context, name: str = Name, yes: bool = YesOption, json: bool = JsonOption) -> None:
+    """Remove a mailbox that no ticket type or ticket uses; asks first (--yes does not)."""
+    store = state(ctx).store
+    mailbox = mailboxes.removable(store, name)
+    confirm(f"Remove mailbox '{mailbox.name}' ({mailboxes.describe(mailbox)})?", yes)
+    removed = mailboxes.remove(store, name)
+    if json:
+        print_json({"removed": removed.public()})
+    else:
+        say(f"Removed mailbox '{removed.name}' ({mailboxes.describe(removed)}).")
 
 
 @app.command("test")
-def test_mailbox(ctx: typer.Context, name: str = Name) -> None:
-    """Connect and log in, then report how many messages wait and their total size (changes nothing)."""
-    from ticketctl.engine.intake.sources.probe import probe
-    from ticketctl.engine.oauth.tokens import token_source
-
+def test_mailbox(ctx: typer.Context, name: str = Name, json: bool = JsonOption) -> None:
+    """Connect and log in, then say how many messages wait and what `ticketctl process` will do with
+    them (changes nothing)."""
     st = state(ctx)
-    mailbox = mailboxes.get(st.store, name)
-    tokens = token_source(st.store, mailbox) if mailbox.auth == "oauth2" else None
-    result = probe(mailbox, st.config.limits, tokens)
-    size = _size(result.total_bytes)
-    say(f"Mailbox '{name}' is reachable: {result.count} message(s) waiting, {size} in all.")
+    found = mailboxes.check(st.store, st.config, name)
+    if json:
+        print_json(found)
+    else:
+        _say_check(found)
+
+
+def _say_check(found: MailboxCheck) -> None:
+    """What waits, and what the next `ticketctl process` does with it."""
+    name = typed(found.mailbox)
+    say(
+        f"Mailbox '{found.mailbox}' is reachable: {found.waiting} message(s) waiting, "
+        f"{_size(found.total_bytes)} in all."
+    )
+    say(f"`ticketctl process` records each message, then {found.after_processing}.")
+    if found.backlog and found.waiting:
+        say(
+            f"This is {found.backlog}: `process` takes them in as tickets without notifying anyone "
+            "(`ticketctl process --notify` would send every notice)."
+        )
+    elif found.waiting:
+        say("Each new ticket is announced to its type's admin as usual (`process --backlog` would not).")
+    if not found.read_by:
+        say(
+            "No active ticket type reads this mailbox yet, so `process` leaves it alone: "
+            f"add one with `ticketctl type add NAME --mailbox {name} …`."
+        )
 
 
 def _size(n: int) -> str:

@@ -24,9 +24,12 @@ Name = typer.Argument(..., help="The mailbox's name.")
 
 
 @app.command("url")
-def url(ctx: typer.Context, name: str = Name) -> None:
+def url(ctx: typer.Context, name: str = Name, json: bool = JsonOption) -> None:
     """Print the Microsoft sign-in URL for a mailbox, and what to do with it."""
     request = oauth.authorize_url(state(ctx).store, name)
+    if json:
+        print_json(request)
+        return
     say(f"Open this URL in a browser and sign in as {request.username or 'the mailbox user'}:")
     say("")
     say(request.url)
@@ -45,20 +48,28 @@ def exchange(
         None, "--redirect-url", metavar="URL", help="The whole address the browser landed on after sign-in."
     ),
     code: str = typer.Option(
-        None, "--code", help="Only the code from that address (the state then cannot be checked)."
+        None, "--code", metavar="CODE", help="Only the code from that address (the state then cannot be checked)."
     ),
+    json: bool = JsonOption,
 ) -> None:
     """Trade the sign-in answer for tokens and store the refresh token."""
     grant = oauth.exchange(state(ctx).store, name, redirect_url=redirect_url, code=code)
+    if json:
+        print_json(grant)
+        return
     who = f" as {grant.account}" if grant.account else ""
     say(f"Mailbox '{grant.mailbox}' is authorized{who}.")
     _say_lifetime(grant)
 
 
 @app.command("refresh")
-def refresh(ctx: typer.Context, name: str = Name) -> None:
+def refresh(ctx: typer.Context, name: str = Name, json: bool = JsonOption) -> None:
     """Fetch a new access token now and store the rotated refresh token."""
-    _say_lifetime(oauth.refresh(state(ctx).store, name))
+    grant = oauth.refresh(state(ctx).store, name)
+    if json:
+        print_json(grant)
+    else:
+        _say_lifetime(grant)
 
 
 @app.command("status")

@@ -4,7 +4,21 @@ from __future__ import annotations
 
 import typer
 
-from ticketctl.commands.common import JsonOption, lazy, print_json, print_record, print_table, safe, say, state
+from ticketctl.commands.common import (
+    JsonOption,
+    WideOption,
+    lazy,
+    page_footer,
+    paging,
+    print_json,
+    print_record,
+    print_table,
+    safe,
+    say,
+    state,
+    when,
+)
+from ticketctl.engine.enums import QueueStatus
 from ticketctl.engine.errors import SendError
 
 delivery = lazy("ticketctl.engine.outbound.delivery")
@@ -27,7 +41,12 @@ def send(
     if json:
         print_json(report)
     else:
-        say(f"Sent {len(report.sent)}, will retry {len(report.retry)}, failed {len(report.failed)}.")
+        went = (
+            f"Written {len(report.sent)} to {st.config.outbox.directory} (the directory outbox sends nothing)"
+            if st.config.outbox.kind == "directory"
+            else f"Sent {len(report.sent)} through {st.config.outbox.smtp.host}"
+        )
+        say(f"{went}, will retry {len(report.retry)}, failed {len(report.failed)}.")
     if report.error:
         raise SendError(report.error)
 
@@ -35,38 +54,64 @@ def send(
 @app.command("list")
 def list_(
     ctx: typer.Context,
-    status: str = typer.Option(None, "--status", help="Only rows in this state: pending, sending, sent, failed."),
-    limit: int = typer.Option(100, "--limit", min=1, help="Show at most this many rows (newest first)."),
+    status: QueueStatus = typer.Option(None, "--status", help="Only the mail in this state."),
+    limit: int = typer.Option(50, "--limit", metavar="N", min=1, help="Mails per page (at least 1)."),
+    page: int = typer.Option(None, "--page", metavar="N", min=1, help="Page number, from 1 (with --limit)."),
+    offset: int = typer.Option(None, "--offset", metavar="N", min=0, help="Skip this many mails (instead of --page)."),
+    wide: bool = WideOption,
     json: bool = JsonOption,
 ) -> None:
-    """List queued mail, newest first."""
-    rows = outbox.list_rows(state(ctx).store, status=status, limit=limit)
+    """List queued mail, newest first, with paging as `tickets list`; mail that came back as a bounce says
+    so; the footer gives the total."""
+    store = state(ctx).store
+    found = outbox.list_page(store, status=status, limit=limit, offset=paging(limit, page, offset))
+    bounced = outbox.bounced(store, [r.id for r in found.rows])
     if json:
-        print_json([r.public() for r in rows])
+        print_json(
+            {
+                "rows": [{**r.public(), "bounced": bounced.get(r.id)} for r in found.rows],
+                "limit": found.limit,
+                "offset": found.offset,
+                "has_more": found.has_more,
+                "total": found.total,
+                "total_exact": found.total_exact,
+            }
+        )
         return
     print_table(
         "Email queue",
-        ["Id", "Status", "Purpose", "To", "Subject", "Tries", "Next try", "Created"],
+        ["ID", "Status", "Purpose", "To", "Subject", "Tries", "Next try", "Created"],
         [
             (
                 r.id,
-                r.status,
+                bounced[r.id] if r.id in bounced and r.status == "sent" else r.status,  # sent, then it bounced
                 r.purpose,
-                safe(r.to_email),
-                safe(r.subject),
+                safe(r.to_email, oneline=True),
+                safe(r.subject, oneline=True),
                 r.attempts,
-                r.next_try or "",
-                r.created_at,
+                when(r.next_try),
+                when(r.created_at),
             )
-            for r in rows
+            for r in found.rows
         ],
+        wide=wide,
+        footer=page_footer(
+            "mail", "mails", found.offset, len(found.rows), found.total, found.total_exact, found.has_more
+        ),
+        empty="No mail in the queue." if found.offset == 0 else None,
     )
 
 
 @app.command("show")
 def show(ctx: typer.Context, queue_id: int = QueueId, json: bool = JsonOption) -> None:
-    """Show one queued mail: headers, state, attempts, next try and the last error."""
-    data = outbox.get(state(ctx).store, queue_id).public()
+    """Show one queued mail: headers, state, attempts, next try, the last error and its bounces."""
+    store = state(ctx).store
+    data = outbox.get(store, queue_id).public()
+    data["bounces"] = [
+        f"#{b.id} {b.address or '(unread address)'} {b.kind} {b.status_code or ''}".rstrip()
+        + (" (resolved)" if b.resolved else " (unresolved)")
+        for b in outbox.bounces_of(store, queue_id)
+    ]
     if json:
         print_json(data)
         return
@@ -92,6 +137,7 @@ def show(ctx: typer.Context, queue_id: int = QueueId, json: bool = JsonOption) -
         "attachments",
         "auto_submitted",
         "created_at",
+        "bounces",
         "body_text",
     )
     print_record(f"Queued mail {queue_id}", {k: _shown(data[k]) for k in order})
@@ -108,7 +154,11 @@ def retry(
     ctx: typer.Context,
     queue_id: int = typer.Argument(None, help="The queued mail to try again now."),
     all_failed: bool = typer.Option(False, "--all-failed", help="Try every failed mail again."),
+    json: bool = JsonOption,
 ) -> None:
     """Make a failed or waiting mail due now, with a fresh count of attempts; `queue send` sends it."""
     ids = outbox.retry(state(ctx).store, queue_id, all_failed=all_failed)
-    say(f"{len(ids)} mail(s) will be tried again at the next send." if ids else "No failed mail to retry.")
+    if json:
+        print_json({"retried": ids})
+    else:
+        say(f"{len(ids)} mail(s) will be tried again at the next send." if ids else "No failed mail to retry.")

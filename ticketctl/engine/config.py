@@ -27,6 +27,7 @@ class LimitsConfig:
     batch_messages: int = 100
     connect_timeout: float = 30.0
     read_timeout: float = 120.0
+    first_run_backlog: int = 50
 
 
 @dataclass(frozen=True)
@@ -63,6 +64,7 @@ class Config:
     limits: LimitsConfig = field(default_factory=LimitsConfig)
     outbox: OutboxConfig = field(default_factory=OutboxConfig)
     source: Path | None = None  # the file this came from; not a key
+    database_origin: str = "the default"  # where `database` came from, for messages; not a key
 
     @property
     def lock_path(self) -> Path:
@@ -97,7 +99,14 @@ def load_config(explicit: Path | None = None) -> Config:
     config = _resolve_paths(config, base)
     if os.environ.get("TICKETCTL_DB"):
         config = dataclasses.replace(config, database=Path(os.environ["TICKETCTL_DB"]).resolve())
-    return dataclasses.replace(config, source=path)
+        origin = "from $TICKETCTL_DB"
+    elif "database" in data:
+        origin = f"from 'database' in {path}"
+    elif path is not None:
+        origin = f"the default, as {path} sets no 'database'"
+    else:
+        origin = f"the default, as no configuration file was found: no --config, $TICKETCTL_CONFIG or ./{DEFAULT_FILE}"
+    return dataclasses.replace(config, source=path, database_origin=origin)
 
 
 def _read_yaml(path: Path) -> dict[str, Any]:
@@ -108,6 +117,7 @@ def _read_yaml(path: Path) -> dict[str, Any]:
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"Cannot read the configuration file {path}: {exc}.") from exc
     try:
+        _refuse_duplicate_keys(path, yaml.compose(text, Loader=yaml.SafeLoader))
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
@@ -120,11 +130,30 @@ def _read_yaml(path: Path) -> dict[str, Any]:
     return data
 
 
+def _refuse_duplicate_keys(path: Path, node: Any, prefix: str = "") -> None:
+    """PyYAML keeps the last of a key given twice without a word; we refuse it, naming both lines."""
+    import yaml
+
+    if isinstance(node, yaml.SequenceNode):
+        for item in node.value:
+            _refuse_duplicate_keys(path, item, prefix)
+    if not isinstance(node, yaml.MappingNode):
+        return
+    seen: dict[str, int] = {}
+    for key, value in node.value:
+        name = f"{prefix}{key.value}"
+        line = key.start_mark.line + 1
+        if name in seen:
+            raise ConfigError(f"In {path}, '{name}' is given twice (lines {seen[name]} and {line}); keep one of them.")
+        seen[name] = line
+        _refuse_duplicate_keys(path, value, name + ".")
+
+
 def _build(cls: type, data: Any, where: str, prefix: str) -> Any:
     if not isinstance(data, dict):
         raise ConfigError(f"In {where}, '{prefix.rstrip('.')}' must be a mapping of keys to values.")
     hints = typing.get_type_hints(cls)
-    known = {f.name for f in dataclasses.fields(cls) if f.name != "source"}
+    known = {f.name for f in dataclasses.fields(cls) if f.name not in ("source", "database_origin")}
     values: dict[str, Any] = {}
     for key, value in data.items():
         name = f"{prefix}{key}"

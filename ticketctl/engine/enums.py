@@ -22,6 +22,31 @@ class Disposition(StrEnum):
     DUPLICATE = "duplicate"
 
 
+class MailboxKind(StrEnum):
+    """Where a mailbox's mail is read from (engine/intake/sources/)."""
+
+    IMAP = "imap"
+    POP3 = "pop3"
+    MAILDIR = "maildir"
+
+
+class Security(StrEnum):
+    """How a connection to a mail server is protected."""
+
+    SSL = "ssl"  # implicit TLS (IMAP 993, POP3 995, SMTP 465)
+    STARTTLS = "starttls"  # a plain port that switches to TLS (IMAP 143, POP3 110, SMTP 587)
+    NONE = "none"
+
+
+class MailboxAuth(StrEnum):
+    PASSWORD = "password"
+    OAUTH2 = "oauth2"
+
+
+class OAuthProvider(StrEnum):
+    MICROSOFT = "microsoft"
+
+
 class Task(StrEnum):
     """A ticket type's task: which flow its tickets follow (engine/flows/)."""
 
@@ -43,6 +68,31 @@ class TicketKind(StrEnum):
     NORMAL = "normal"
     INVALID = "invalid"  # no type matched: waits for staff to reassign it
     ERROR = "error"  # unreadable or too big: kept for staff, no contact
+
+
+class Role(StrEnum):
+    """What a contact is to the organisation (the CRM's categories)."""
+
+    CONTACT = "contact"
+    LEAD = "lead"
+    STUDENT = "student"
+    TUTOR = "tutor"
+    ADMIN = "admin"
+
+
+class AssignmentStatus(StrEnum):
+    SUBMITTED = "submitted"
+    FEEDBACK_RETURNED = "feedback_returned"
+    RESUBMITTED = "resubmitted"
+    COMPLETED = "completed"  # closed by staff with a result
+
+
+class StepKind(StrEnum):
+    """One step of an assignment, each carried by a mail (store: `assignment_steps`)."""
+
+    SUBMITTED = "submitted"
+    RESUBMITTED = "resubmitted"
+    FEEDBACK = "feedback"
 
 
 class ParticipantRole(StrEnum):
@@ -69,6 +119,7 @@ class Purpose(StrEnum):
     ASSIGNMENT_SUBMITTED = "assignment_submitted"
     ASSIGNMENT_RESUBMITTED = "assignment_resubmitted"
     ASSIGNMENT_FEEDBACK = "assignment_feedback"
+    ASSIGNMENT_UNCLEAR = "assignment_unclear"
 
 
 class QueueStatus(StrEnum):

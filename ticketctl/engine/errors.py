@@ -51,5 +51,19 @@ class NotAllowed(TicketctlError):
     """The record exists, but what was asked cannot be done to it in its present state."""
 
 
-class NotBuilt(TicketctlError):
-    """A ticket type asks for a flow this version does not have."""
+def typed(value: str) -> str:
+    """A value as it is typed in the command a message suggests (quoted if it has spaces or quotes),
+    so the hint can be pasted as it stands."""
+    import shlex
+
+    return shlex.quote(value)
+
+
+def detail(message: str, subject: str) -> str:
+    """`message` as a part of a longer sentence about `subject`: without a leading "Mailbox 'x': " that
+    the longer sentence says already, and without its full stop."""
+    for prefix in (f"{subject}: ", f"{subject} "):
+        if message.startswith(prefix):
+            message = message[len(prefix) :]
+            break
+    return message.rstrip(".")

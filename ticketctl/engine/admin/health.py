@@ -2,10 +2,13 @@
 
 A report is `healthy` when `problems` is empty. Each problem is a sentence naming what to look at:
 - a mailbox whose last run(s) failed, that has not been read successfully for `STALE_AFTER`, or (an
-  OAuth2 mailbox) has no refresh token;
+  OAuth2 mailbox) has no refresh token; mailboxes no active type reads are not read, so not checked;
 - a refresh token older than 90 days minus `WARN_BEFORE`, a client secret expiring within `WARN_BEFORE`;
 - failed mails in the queue, or pending mails overdue by more than `QUEUE_OVERDUE`;
 - unresolved bounces.
+
+`warnings` are set-ups that work but probably not as meant (they do not make the report unhealthy): mail
+read from servers while the outbox only writes files, and the default `from_address`.
 """
 
 from __future__ import annotations
@@ -13,7 +16,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
-from ticketctl.engine.config import Config
+from ticketctl.engine.config import Config, OutboxConfig
+from ticketctl.engine.errors import detail
 from ticketctl.engine.store import bounces, mailboxes, queue
 from ticketctl.engine.store.connection import Store
 from ticketctl.engine.store.mailboxes import Mailbox
@@ -55,12 +59,17 @@ class HealthReport:
     queue: QueueHealth
     unresolved_bounces: int
     problems: list[str]
+    warnings: list[str] = field(default_factory=list)
+    not_read: list[str] = field(default_factory=list)  # mailboxes no active ticket type reads
 
 
 def health(store: Store, config: Config, now: datetime | None = None) -> HealthReport:
     """Check mailboxes, credentials, the email queue and bounces as of `now` (default: the clock)."""
     now = now or datetime.now(UTC)
-    boxes = [_mailbox(store, box, now) for box in mailboxes.list_all(store)]
+    read = mailboxes.to_process(store)
+    boxes = [_mailbox(store, box, now) for box in read]
+    read_ids = {box.id for box in read}
+    not_read = [box.name for box in mailboxes.list_all(store) if box.id not in read_ids]
     waiting = _queue(store, now)
     unresolved = bounces.unresolved_count(store)
     problems = [p for box in boxes for p in box.problems]
@@ -80,13 +89,34 @@ def health(store: Store, config: Config, now: datetime | None = None) -> HealthR
         queue=waiting,
         unresolved_bounces=unresolved,
         problems=problems,
+        warnings=_warnings(config.outbox, read),
+        not_read=not_read,
     )
+
+
+def _warnings(outbox: OutboxConfig, read: list[Mailbox]) -> list[str]:
+    found = []
+    servers = [box.name for box in read if box.kind != "maildir"]
+    if outbox.kind == "directory" and servers:
+        found.append(
+            f"Mail is read from {', '.join(repr(n) for n in servers)} on a server, but the outbox only "
+            f"writes files to {outbox.directory}: nobody receives the notices and replies. Set outbox.kind "
+            "to smtp in the configuration (see config.example.yaml)."
+        )
+    if outbox.from_address == OutboxConfig.from_address:
+        found.append(
+            f"outbox.from_address is still the default {outbox.from_address}; mail from it is refused or "
+            "lost as spam by most servers. Set it to an address of yours in the configuration."
+        )
+    return found
 
 
 def _mailbox(store: Store, box: Mailbox, now: datetime) -> MailboxHealth:
     name = box.name
     last_run = mailboxes.last_run(store, box.id)
     last_error = box.last_error or (last_run.error if last_run and not last_run.ok else None)
+    if last_error:  # "Mailbox 'x': ..." says again what the report says already
+        last_error = detail(last_error, f"Mailbox {name!r}")
     problems: list[str] = []
     if box.failed_runs:
         problems.append(

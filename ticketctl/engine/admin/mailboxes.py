@@ -3,17 +3,20 @@
 from __future__ import annotations
 
 import dataclasses
+from dataclasses import dataclass
 from typing import Any
 
-from ticketctl.engine.errors import ConfigError, InUse, NotFound
+from ticketctl.engine.config import Config
+from ticketctl.engine.enums import MailboxAuth, MailboxKind, OAuthProvider, Security
+from ticketctl.engine.errors import ConfigError, InUse, NotFound, typed
 from ticketctl.engine.store import mailboxes
-from ticketctl.engine.store.connection import Store
+from ticketctl.engine.store.connection import Store, utcnow
 from ticketctl.engine.store.mailboxes import Mailbox
 
-KINDS = ("imap", "pop3", "maildir")
-SECURITIES = ("ssl", "starttls", "none")
-AUTHS = ("password", "oauth2")
-PROVIDERS = ("microsoft",)
+KINDS = tuple(str(k) for k in MailboxKind)
+SECURITIES = tuple(str(s) for s in Security)
+AUTHS = tuple(str(a) for a in MailboxAuth)
+PROVIDERS = tuple(str(p) for p in OAuthProvider)
 DEFAULT_PORTS = {
     ("imap", "ssl"): 993,
     ("imap", "starttls"): 143,
@@ -35,9 +38,43 @@ EDITABLE = tuple(
         "last_success_at",
         "last_error",
         "failed_runs",
+        "backlog_open",
         "oauth_state",
     )
 )
+
+
+@dataclass(frozen=True)
+class MailboxCheck:
+    """What `mailbox test` (and `mailbox add`) found, and what the next `process` will do with it."""
+
+    mailbox: str
+    waiting: int
+    total_bytes: int
+    after_processing: str  # what becomes of a message on the server once it is recorded
+    backlog: str | None  # why the waiting mail will be taken in without notifying anyone, if it will
+    read_by: list[str]  # the active ticket types reading it; none: `process` leaves it alone
+
+
+def check(store: Store, config: Config, name: str) -> MailboxCheck:
+    """Connect, log in, open the folder and count what waits (changing nothing); raises SourceError or
+    MailboxAuthError with the sentence that says what to fix."""
+    from ticketctl.engine.intake.pipeline import default_backlog
+    from ticketctl.engine.intake.sources.probe import probe
+    from ticketctl.engine.oauth.tokens import token_source
+    from ticketctl.engine.store import types
+
+    mailbox = get(store, name)
+    tokens = token_source(store, mailbox) if mailbox.auth == "oauth2" else None
+    found = probe(mailbox, config.limits, tokens)
+    return MailboxCheck(
+        mailbox=mailbox.name,
+        waiting=found.count,
+        total_bytes=found.total_bytes,
+        after_processing=after_processing(mailbox),
+        backlog=default_backlog(store, config, mailbox, found.count),
+        read_by=[t.name for t in types.list_all(store, mailbox.id, active_only=True)],
+    )
 
 
 def get(store: Store, name: str) -> Mailbox:
@@ -61,7 +98,7 @@ def add(store: Store, **fields: Any) -> Mailbox:
     if unknown:
         raise ConfigError(f"Unknown mailbox field(s): {', '.join(sorted(unknown))}.")
     base = {f.name: f.default for f in dataclasses.fields(Mailbox) if f.name in EDITABLE}
-    values = validate({**base, **{k: v for k, v in fields.items() if v is not None}})
+    values = validate({**base, **_given(fields)}, editing=False)
     if mailboxes.get(store, values["name"]):
         raise ConfigError(f"A mailbox named '{values['name']}' already exists; choose another name.")
     with store.transaction():
@@ -72,7 +109,7 @@ def add(store: Store, **fields: Any) -> Mailbox:
 def edit(store: Store, name: str, /, **changes: Any) -> Mailbox:
     """Change the given fields of a mailbox; a None value leaves a field as it is."""
     current = get(store, name)
-    changes = {k: v for k, v in changes.items() if v is not None}
+    changes = _given(changes)
     unknown = set(changes) - set(EDITABLE)
     if unknown:
         raise ConfigError(f"Unknown mailbox field(s): {', '.join(sorted(unknown))}.")
@@ -81,7 +118,7 @@ def edit(store: Store, name: str, /, **changes: Any) -> Mailbox:
         if merged["port"] == DEFAULT_PORTS.get((merged["kind"], merged["security"])) and "port" not in changes:
             merged["port"] = None  # follow the new default
     merged.update(changes)
-    values = validate(merged)
+    values = validate(merged, editing=True)
     if values["name"] != name and mailboxes.get(store, values["name"]):
         raise ConfigError(f"A mailbox named '{values['name']}' already exists; choose another name.")
     with store.transaction():
@@ -89,8 +126,24 @@ def edit(store: Store, name: str, /, **changes: Any) -> Mailbox:
     return get(store, values["name"])
 
 
-def remove(store: Store, name: str) -> None:
-    """Remove an unused mailbox; refuse, naming what uses it, otherwise."""
+def _given(fields: dict[str, Any]) -> dict[str, Any]:
+    """The fields given (None: not given); a refresh token brought from elsewhere counts from now."""
+    given = {k: v for k, v in fields.items() if v is not None}
+    if given.get("refresh_token"):
+        given.setdefault("refresh_token_issued_at", utcnow())
+    return given
+
+
+def remove(store: Store, name: str) -> Mailbox:
+    """Remove an unused mailbox; refuse, naming what uses it, otherwise. Returns what was removed."""
+    mailbox = removable(store, name)
+    with store.transaction():
+        mailboxes.delete(store, mailbox.id)
+    return mailbox
+
+
+def removable(store: Store, name: str) -> Mailbox:
+    """The mailbox, if nothing uses it (to ask before removing it); else InUse naming what does."""
     mailbox = get(store, name)
     types, tickets, ledger = mailboxes.users(store, mailbox.id)
     users = []
@@ -105,32 +158,59 @@ def remove(store: Store, name: str) -> None:
             f"Mailbox '{name}' is used by {' and '.join(users)}; "
             "move or remove those first (or set its types inactive)."
         )
-    with store.transaction():
-        mailboxes.delete(store, mailbox.id)
+    return mailbox
 
 
-def validate(values: dict[str, Any]) -> dict[str, Any]:
-    """Check a complete set of mailbox fields; return them normalised. Raises ConfigError."""
+def after_processing(mailbox: Mailbox) -> str:
+    """What `ticketctl process` does with a message once the commit that records it is done."""
+    if mailbox.processed_folder:
+        return f"moves it to the folder '{mailbox.processed_folder}'"
+    if mailbox.kind == "pop3":
+        return "deletes it from the server (POP3 keeps no folders)"
+    where = "the Maildir" if mailbox.kind == "maildir" else "the server"
+    hint = f"; `ticketctl mailbox edit {typed(mailbox.name)} --processed-folder FOLDER` moves it there instead"
+    return f"deletes it from {where}{hint}"
+
+
+def describe(mailbox: Mailbox) -> str:
+    """`imap support@example.com at imap.example.com:993, folder INBOX`: what a mailbox reads."""
+    if mailbox.kind == "maildir":
+        return f"the Maildir {mailbox.maildir_path}"
+    return f"{mailbox.kind} {mailbox.username} at {mailbox.host}:{mailbox.port}, folder {mailbox.folder}"
+
+
+def validate(values: dict[str, Any], editing: bool = False) -> dict[str, Any]:
+    """Check a complete set of mailbox fields; return them normalised. Raises ConfigError, whose hint
+    is the option to add (`editing`: the whole `ticketctl mailbox edit NAME` command to run)."""
     v = dict(values)
     if not v.get("name") or not str(v["name"]).strip():
         raise ConfigError("A mailbox needs a name.")
     v["name"] = str(v["name"]).strip()
+
+    def give(option: str) -> str:
+        return f"`ticketctl mailbox edit {typed(v['name'])} {option}`" if editing else f"add {option} to the command"
+
     _choice(v, "kind", KINDS)
     _choice(v, "security", SECURITIES)
     _choice(v, "auth", AUTHS)
     if v["kind"] == "maildir":
         if not v.get("maildir_path"):
-            raise ConfigError("A maildir mailbox needs a path; give it with --path.")
+            raise ConfigError(f"A maildir mailbox needs a path; {give('--path DIR')}.")
         v["port"] = None
     else:
         if not v.get("host"):
-            raise ConfigError(f"An {v['kind']} mailbox needs a host; give it with --host.")
+            raise ConfigError(f"An {v['kind']} mailbox needs a host; {give('--host HOST')}.")
         if not v.get("username"):
-            raise ConfigError(f"An {v['kind']} mailbox needs a username; give it with --username.")
+            raise ConfigError(f"An {v['kind']} mailbox needs a username; {give('--username NAME')}.")
         if v.get("port") is None:
             v["port"] = DEFAULT_PORTS[(v["kind"], v["security"])]
         if not isinstance(v["port"], int) or not 1 <= v["port"] <= 65535:
             raise ConfigError(f"Port {v['port']} is not valid; use a number from 1 to 65535.")
+    if v["kind"] == "pop3" and v.get("processed_folder"):
+        raise ConfigError(
+            "POP3 has no folders to move processed mail to: a POP3 mailbox deletes what it took in; "
+            "use IMAP to keep processed mail in a folder."
+        )
     if v["auth"] == "oauth2":
         if v["kind"] == "maildir":
             raise ConfigError("A maildir mailbox has no login; OAuth2 applies to imap and pop3 only.")
@@ -139,7 +219,10 @@ def validate(values: dict[str, Any]) -> dict[str, Any]:
         missing = [k for k in ("tenant_id", "client_id", "client_secret", "redirect_url") if not v.get(k)]
         if missing:
             flags = ", ".join("--" + k.replace("_", "-") for k in missing)
-            raise ConfigError(f"An OAuth2 mailbox needs {flags}.")
+            hint = f"; {give(' '.join(f'{flag} …' for flag in flags.split(', ')))}" if editing else ""
+            raise ConfigError(f"An OAuth2 mailbox needs {flags}{hint}.")
+    if v.get("refresh_token") and v["auth"] != "oauth2":
+        raise ConfigError("A refresh token belongs to an OAuth2 mailbox; give --auth oauth2 with it.")
     if v.get("client_secret_expires_at"):
         v["client_secret_expires_at"] = _date(v["client_secret_expires_at"])
     v["verify_tls"] = bool(v.get("verify_tls", True))

@@ -7,14 +7,13 @@ import re
 from typing import Any
 
 from ticketctl.engine.enums import Task
-from ticketctl.engine.errors import ConfigError, InUse, NotBuilt, NotFound
+from ticketctl.engine.errors import ConfigError, InUse, NotFound, typed
 from ticketctl.engine.mail import addresses
-from ticketctl.engine.store import mailboxes, types
+from ticketctl.engine.store import courses, mailboxes, types
 from ticketctl.engine.store.connection import Store
 from ticketctl.engine.store.types import TicketType
 
 TASKS = tuple(str(t) for t in Task)
-BUILT_TASKS = (Task.QUESTION, Task.BOUNCE_BACK)  # the assignment flow is not built yet (flows/assignment.py)
 _TAG = re.compile(r"^[A-Za-z][A-Za-z0-9_-]{0,31}$")
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
 SAVE_COLUMNS = ("save_from_column", "save_subject_column", "save_body_column")
@@ -71,12 +70,22 @@ def edit(store: Store, name: str, /, **changes: Any) -> TicketType:
     merged.update({k: v for k, v in changes.items() if v is not None})
     values = _validate(store, merged)
     _check_unique(store, values, own_id=current.id)
+    _check_courses(store, current, values["task"])
     with store.transaction():
         types.update(store, current.id, values)
     return get(store, values["name"])
 
 
-def remove(store: Store, name: str) -> None:
+def remove(store: Store, name: str) -> TicketType:
+    """Remove a type no ticket or course uses; returns what was removed."""
+    ticket_type = removable(store, name)
+    with store.transaction():
+        types.delete(store, ticket_type.id)
+    return ticket_type
+
+
+def removable(store: Store, name: str) -> TicketType:
+    """The type, if nothing uses it (to ask before removing it); else InUse naming what does."""
     ticket_type = get(store, name)
     tickets, courses = types.users(store, ticket_type.id)
     users = []
@@ -87,10 +96,9 @@ def remove(store: Store, name: str) -> None:
     if users:
         raise InUse(
             f"Ticket type '{name}' is used by {' and '.join(users)}; "
-            "set it inactive with `ticketctl type edit --inactive` instead."
+            f"set it inactive with `ticketctl type edit {typed(name)} --inactive` instead."
         )
-    with store.transaction():
-        types.delete(store, ticket_type.id)
+    return ticket_type
 
 
 def _validate(store: Store, v: dict[str, Any]) -> dict[str, Any]:
@@ -102,11 +110,6 @@ def _validate(store: Store, v: dict[str, Any]) -> dict[str, Any]:
     if v.get("task") not in TASKS:
         raise ConfigError(f"Task '{v.get('task')}' is not valid; use one of: {', '.join(TASKS)}.")
     out["task"] = Task(v["task"])
-    if out["task"] not in BUILT_TASKS:
-        raise NotBuilt(
-            f"The task '{out['task']}' has no flow in this version (the assignment workflow is not built yet); "
-            "use simple_storage for now."
-        )
     out["description"] = str(v.get("description") or "")
     email_to = v.get("email_to") or ()
     if isinstance(email_to, str):
@@ -123,11 +126,20 @@ def _validate(store: Store, v: dict[str, Any]) -> dict[str, Any]:
     out["workflow_tag"] = tag
     if not v.get("mailbox"):
         raise ConfigError("A ticket type needs a mailbox; give it with --mailbox.")
-    out["mailbox_id"] = mailboxes.named(store, v["mailbox"]).id
+    mailbox = mailboxes.get(store, v["mailbox"])
+    if mailbox is None:
+        raise NotFound(
+            f"Ticket type '{name}' names the mailbox '{v['mailbox']}', which does not exist; add it first "
+            f"(`ticketctl mailbox add {typed(v['mailbox'])} …`) or pick one of `ticketctl mailbox list`."
+        )
+    out["mailbox_id"] = mailbox.id
     for key, what in (("admin_email", "the admin email"), ("email_forward", "the email forward")):
         out[key] = addresses.check(v[key], what) if v.get(key) else None
-    if out["task"] == Task.QUESTION and not out["admin_email"]:
-        raise ConfigError("A simple_storage ticket type needs an admin email; give it with --admin-email.")
+    if out["task"] in (Task.QUESTION, Task.ASSIGNMENT) and not out["admin_email"]:
+        raise ConfigError(
+            f"A ticket type with the task {out['task']} needs an admin email (who is told what arrives); "
+            "give it with --admin-email."
+        )
     out["save_table"] = v.get("save_table") or None
     for key in ("save_table", *SAVE_COLUMNS):
         value = v.get(key) or None
@@ -148,7 +160,23 @@ def _validate(store: Store, v: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+def _check_courses(store: Store, ticket_type: TicketType, task: Task) -> None:
+    """A type that courses use keeps the task they use it for."""
+    for course in courses.list_all(store):
+        for used, needs, what in (
+            (course.question_type_id, Task.QUESTION, "questions"),
+            (course.assignment_type_id, Task.ASSIGNMENT, "assignments"),
+        ):
+            if used == ticket_type.id and task != needs:
+                raise InUse(
+                    f"Course {course.code} uses ticket type '{ticket_type.name}' for its {what}, so its task must "
+                    f"stay {needs}; give the course another type first with `ticketctl courses edit {course.code}`."
+                )
+
+
 def _check_unique(store: Store, values: dict[str, Any], own_id: int | None) -> None:
+    """A name, a tag and (among active types) an address belong to one type: two active types on one
+    address would leave it to chance which of them a new mail becomes."""
     same_name = types.get(store, values["name"])
     if same_name and same_name.id != own_id:
         raise ConfigError(f"A ticket type named '{values['name']}' already exists; choose another name.")
@@ -158,3 +186,15 @@ def _check_unique(store: Store, values: dict[str, Any], own_id: int | None) -> N
             f"Workflow tag '{values['workflow_tag']}' is already used by type '{same_tag.name}'; "
             "tags must be unique so replies find their ticket."
         )
+    if values["active"]:
+        wanted = {addresses.routing_key(a): a for a in json.loads(values["email_to"])}
+        for other in types.list_all(store, active_only=True):
+            taken = [(wanted[key], a) for a in other.email_to if (key := addresses.routing_key(a)) in wanted]
+            if other.id != own_id and taken:
+                ours, theirs = taken[0]
+                same = f" (as {theirs})" if theirs != ours else ""
+                raise ConfigError(
+                    f"The address {ours} is already read by the active ticket type '{other.name}'{same}; "
+                    "a new mail to it could become either type. Use another address, or set that type "
+                    f"inactive first (`ticketctl type edit {typed(other.name)} --inactive`)."
+                )

@@ -14,8 +14,8 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from ticketctl.engine.config import Config
-from ticketctl.engine.desk.tickets import data_path, parse_since, read_original
-from ticketctl.engine.enums import Disposition, ParticipantRole
+from ticketctl.engine.desk.tickets import COUNT_CAP, data_path, parse_since, read_original
+from ticketctl.engine.enums import Disposition, ParticipantRole, Task
 from ticketctl.engine.errors import ConfigError, NotAllowed, NotFound, StoreError
 from ticketctl.engine.intake import record
 from ticketctl.engine.intake.rules import Decision
@@ -46,6 +46,8 @@ class MailPage:
     limit: int
     offset: int
     has_more: bool
+    total: int  # every mail matching the filters, counted up to COUNT_CAP
+    total_exact: bool  # False: there are more than `total`
 
 
 @dataclass(frozen=True)
@@ -83,8 +85,12 @@ def list_mail(store: Store, filters: MailFilters, limit: int = 50, offset: int =
         mailbox_id=mailboxes.named(store, filters.mailbox).id if filters.mailbox else None,
         since=parse_since(filters.since) if filters.since else None,
     )
-    rows = [_with_headers(store, r) for r in ledger.page(store, query, limit + 1, offset)]
-    return MailPage(rows[:limit], limit, offset, len(rows) > limit)
+    rows = ledger.page(store, query, limit + 1, offset)
+    page, has_more = [_with_headers(store, r) for r in rows[:limit]], len(rows) > limit
+    total = offset + len(page)
+    if has_more or (offset and not page):
+        total = ledger.count(store, query, COUNT_CAP + 1)
+    return MailPage(page, limit, offset, has_more, min(total, COUNT_CAP), total <= COUNT_CAP)
 
 
 def _with_headers(store: Store, entry: TakenIn) -> TakenIn:
@@ -140,7 +146,8 @@ def release(
 ) -> Released:
     """Take an ignored or rejected mail through the flow as if its rule had passed it: into ticket
     `ticket_id` as a reply (its sender then takes part in that ticket), else as a new ticket of
-    `type_name` or of the type its recipients name (an invalid ticket when none does)."""
+    `type_name` or of the type its recipients name (an invalid ticket when none does, or only a bounce
+    type: staff reassign it)."""
     if ticket_id is not None and type_name is not None:
         raise ConfigError("Give --ticket (release as a reply) or --type (release as a new ticket), not both.")
     entry = _releasable(get(store, mail_id))
@@ -186,6 +193,12 @@ def _decision(
     if ticket_id is not None:
         return Decision(Disposition.REPLY, RELEASE_RULE, was, ticket_id=ticket_id)
     chosen = ticket_type or view.type_for_recipients(msg.recipients)
+    if chosen is not None and chosen.task == Task.BOUNCE_BACK:  # bounces only: no ticket of that type
+        if ticket_type is not None:
+            raise NotAllowed(
+                f"Type '{chosen.name}' takes delivery reports only; name a type whose tickets people answer."
+            )
+        chosen = None
     if chosen is None:
         return Decision(Disposition.INVALID_TICKET, RELEASE_RULE, f"{was}; no active type is addressed")
     return Decision(Disposition.NEW_TICKET, RELEASE_RULE, was, type_id=chosen.id)

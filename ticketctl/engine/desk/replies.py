@@ -1,6 +1,9 @@
 """Staff replies to a ticket: the answer (typed, from a file, or a canned response) and any files go to
 the customer (Cc the people they copied, as the type allows) through the one writer, in one
-transaction with the ticket becoming `answered`."""
+transaction with the ticket becoming `answered`.
+
+A ticket a machine's mail opened (an auto-reply, a notification) is not answered unless staff say they
+mean it (`to_automatic`): nothing is sent to an automatic sender by accident."""
 
 from __future__ import annotations
 
@@ -11,7 +14,7 @@ from pathlib import Path
 from ticketctl.engine.admin import canned as canned_responses
 from ticketctl.engine.config import Config
 from ticketctl.engine.enums import TicketStatus
-from ticketctl.engine.errors import ConfigError, NotFound
+from ticketctl.engine.errors import ConfigError, NotAllowed, NotFound
 from ticketctl.engine.flows.notices import answer_cc, type_party
 from ticketctl.engine.outbound import writer
 from ticketctl.engine.outbound.contexts import ContactFacts, ReplyMail, TicketFacts, TypeFacts
@@ -38,6 +41,7 @@ def reply(
     text: str | None = None,
     canned: str | None = None,
     attachments: list[Path] | None = None,
+    to_automatic: bool = False,
 ) -> ReplyResult:
     """Answer ticket `ticket_id` with `text` or the canned response `canned`, attaching `attachments`.
 
@@ -56,6 +60,8 @@ def reply(
     contact = ContactFacts.of(contacts.get(store, ticket.contact_id), ticket)
     if not contact.email:
         raise ConfigError(f"Ticket {ticket_id} has no customer address to reply to.")
+    if not to_automatic and (why := writer.withheld(store, ticket.id, contact.email)):
+        raise NotAllowed(f"{why} If a person reads {contact.email}, send the reply with --to-automatic.")
     facts, type_facts = TicketFacts.of(ticket), TypeFacts.of(ticket_type)
     subject, body = ticket.subject, text or ""
     if canned is not None:
@@ -79,11 +85,13 @@ def reply(
         cc=answer_cc(store, ticket_type, ticket),
         files=stored,
         automatic=False,  # a person wrote it
+        to_automatic=to_automatic,
     )
     with store.transaction():
         written = writer.write(
             store, config, spec, ReplyMail(ticket=facts, type=type_facts, subject=subject, body=body, contact=contact)
         )
+        assert written is not None, "withheld was checked above"
         tickets.set_status(store, ticket.id, TicketStatus.ANSWERED)
     return ReplyResult(
         ticket.id, written.log_id, written.queue_id, written.message_id, contact.email, written.subject,

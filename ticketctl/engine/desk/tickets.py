@@ -28,14 +28,16 @@ from ticketctl.engine.enums import TicketKind, TicketStatus
 from ticketctl.engine.errors import ConfigError, NotAllowed, NotFound, StoreError
 from ticketctl.engine.flows.flow import FlowContext
 from ticketctl.engine.flows.tasks import flow_for
-from ticketctl.engine.store import bounces, contacts, mailboxes, participants, rawstore, tickets, types
+from ticketctl.engine.store import assignments, bounces, contacts, mailboxes, participants, rawstore, tickets, types
+from ticketctl.engine.store.assignments import AssignmentSummary
 from ticketctl.engine.store.bounces import BounceView
 from ticketctl.engine.store.connection import Store
 from ticketctl.engine.store.contacts import Contact
 from ticketctl.engine.store.participants import Participant
-from ticketctl.engine.store.tickets import AssignmentView, AttachmentView, LogView, TicketRecord, TicketSummary
+from ticketctl.engine.store.tickets import AttachmentView, AutomaticSender, LogView, TicketRecord, TicketSummary
 
 SORTS = tuple(tickets.ORDER)
+COUNT_CAP = 10_000  # a page's total is counted up to here; beyond it the total says "more than"
 
 
 @dataclass(frozen=True)
@@ -57,6 +59,8 @@ class TicketPage:
     limit: int
     offset: int
     has_more: bool
+    total: int  # every ticket matching the filters, counted up to COUNT_CAP
+    total_exact: bool  # False: there are more than `total`
 
 
 @dataclass(frozen=True)
@@ -76,10 +80,11 @@ class TicketView:
     updated_at: str
     allowed_statuses: tuple[str, ...]
     logs: list[LogView]
-    assignment: AssignmentView | None
+    assignment: AssignmentSummary | None
     bounces: list[BounceView]
     participants: list[Participant]
     copied_take_part: bool  # whether the type lets the people the customer copied take part
+    automatic_sender: AutomaticSender | None  # a machine's mail opened it: nothing is sent to that address
 
     @property
     def attachments(self) -> list[AttachmentView]:
@@ -95,8 +100,14 @@ def list_tickets(
         raise ConfigError(f"Sort '{sort}' is not valid; use updated, created or id, optionally with :asc or :desc.")
     if limit < 1 or offset < 0:
         raise ConfigError("The limit must be at least 1 and the offset not negative.")
-    rows = tickets.summaries(store, _query(store, filters), sort, limit + 1, offset)
-    return TicketPage(tickets=rows[:limit], limit=limit, offset=offset, has_more=len(rows) > limit)
+    query = _query(store, filters)
+    rows = tickets.summaries(store, query, sort, limit + 1, offset)
+    page, has_more = rows[:limit], len(rows) > limit
+    total = offset + len(page)
+    if has_more or (offset and not page):
+        total = tickets.count(store, query, COUNT_CAP + 1)
+    exact = total <= COUNT_CAP
+    return TicketPage(page, limit, offset, has_more, min(total, COUNT_CAP), exact)
 
 
 def _query(store: Store, f: TicketFilters) -> tickets.TicketQuery:
@@ -156,10 +167,11 @@ def get_ticket(store: Store, ticket_id: int) -> TicketView:
         updated_at=t.updated_at,
         allowed_statuses=TRANSITIONS[t.status],
         logs=tickets.logs(store, ticket_id),
-        assignment=tickets.assignment(store, ticket_id),
+        assignment=assignments.summary_of_ticket(store, ticket_id),
         bounces=bounces.of_ticket(store, ticket_id),
         participants=participants.of_ticket(store, ticket_id),
         copied_take_part=ticket_type is None or ticket_type.cc_participants,
+        automatic_sender=tickets.automatic_opener(store, ticket_id),
     )
 
 

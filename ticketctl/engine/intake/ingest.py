@@ -8,14 +8,15 @@ from __future__ import annotations
 import hashlib
 import logging
 import sqlite3
-from collections.abc import Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TypeVar
 
 from ticketctl.engine.config import Config
 from ticketctl.engine.enums import Disposition
 from ticketctl.engine.errors import TicketctlError
 from ticketctl.engine.intake import record
-from ticketctl.engine.intake.rules import Check, Decision, RuleView
+from ticketctl.engine.intake.rules import Chain, Decision, RuleView
 from ticketctl.engine.intake.sources import Fetched
 from ticketctl.engine.mail import message
 from ticketctl.engine.mail.message import ParsedMessage
@@ -25,7 +26,8 @@ from ticketctl.engine.store.mailboxes import Mailbox
 
 log = logging.getLogger(__name__)
 
-Chain = Sequence[tuple[str, Check]]
+_Arg = TypeVar("_Arg")  # what a step is given besides the message: the view (a rule) or the decision (a mark)
+_Out = TypeVar("_Out")
 
 
 @dataclass(frozen=True)
@@ -68,16 +70,26 @@ def ingest(
 
 
 def decide(msg: ParsedMessage, chain: Chain, view: RuleView) -> Decision:
-    """The first decision of the chain; a rule that fails makes an error ticket saying which and why."""
-    for name, check in chain:
-        try:
-            decision = check(msg, view)
-        except Exception as exc:
-            log.warning("rule %s failed", name, exc_info=True)
-            return Decision(Disposition.ERROR_TICKET, name, _failure(name, exc))
+    """The first decision of the chain's rules, as its marks leave it; a rule or mark that fails makes an
+    error ticket saying which and why."""
+    for name, check in chain.rules:
+        decision = _guarded(name, check, msg, view)
         if decision is not None:
-            return decision
-    raise AssertionError("the rule chain must end in a rule that always decides")
+            break
+    else:
+        raise AssertionError("the rule chain must end in a rule that always decides")
+    for name, mark in chain.marks:
+        decision = _guarded(name, mark, msg, decision)
+    return decision
+
+
+def _guarded(name: str, step: Callable[[ParsedMessage, _Arg], _Out], msg: ParsedMessage, arg: _Arg) -> _Out | Decision:
+    """A rule's or a mark's answer; one that fails is an error ticket saying which and why."""
+    try:
+        return step(msg, arg)
+    except Exception as exc:
+        log.warning("rule %s failed", name, exc_info=True)
+        return Decision(Disposition.ERROR_TICKET, name, _failure(name, exc))
 
 
 def _failure(rule: str, exc: Exception) -> str:

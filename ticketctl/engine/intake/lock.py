@@ -10,13 +10,14 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from ticketctl.engine.errors import LockHeld
+from ticketctl.engine.store.connection import make_private_dir
 
 
 @contextmanager
 def run_lock(path: Path, wait_seconds: float = 10.0) -> Iterator[None]:
     """Hold the lock for the block; wait up to `wait_seconds` for another run, then raise LockHeld.
     The kernel drops the lock when the process dies, so a crashed run never blocks the next."""
-    path.parent.mkdir(parents=True, exist_ok=True)
+    make_private_dir(path.parent)
     fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
     try:
         deadline = time.monotonic() + wait_seconds

@@ -13,7 +13,7 @@ from contextlib import nullcontext
 from dataclasses import dataclass, field
 
 from ticketctl.engine.config import Config
-from ticketctl.engine.errors import TicketctlError
+from ticketctl.engine.errors import TicketctlError, detail
 from ticketctl.engine.intake.ingest import Outcome, ingest
 from ticketctl.engine.intake.lock import run_lock
 from ticketctl.engine.intake.rules import chain as rule_chain
@@ -21,7 +21,7 @@ from ticketctl.engine.intake.sources import Fetched, Source, Waiting, open_sourc
 from ticketctl.engine.oauth.tokens import token_source
 from ticketctl.engine.outbound import delivery
 from ticketctl.engine.outbound.background import BackgroundDrain
-from ticketctl.engine.store import blobs, mailboxes, tickets
+from ticketctl.engine.store import blobs, ledger, mailboxes, tickets
 from ticketctl.engine.store.connection import Store
 from ticketctl.engine.store.mailboxes import Mailbox
 from ticketctl.engine.store.view import MailboxView
@@ -42,6 +42,8 @@ class MailboxReport:
     mailbox: str
     counts: dict[str, int] = field(default_factory=dict)
     error: str | None = None
+    backlog: str | None = None  # why the mail was taken in without notifying anyone, if it was
+    left: int = 0  # messages still waiting after this run (--limit)
 
     @property
     def failed(self) -> bool:
@@ -51,7 +53,11 @@ class MailboxReport:
         total = sum(self.counts.values())
         parts = ", ".join(f"{n} {d}" for d, n in sorted(self.counts.items())) or "nothing waiting"
         line = f"{self.mailbox}: {total} message(s): {parts}"
-        return f"{line}; FAILED: {self.error}" if self.error else line
+        if self.backlog and total:
+            line += f"; taken in as a backlog ({self.backlog}): nobody was notified"
+        if self.left:
+            line += f"; {self.left} left for the next run"
+        return f"{line}; FAILED: {detail(self.error, f'Mailbox {self.mailbox!r}')}" if self.error else line
 
 
 @dataclass
@@ -76,6 +82,24 @@ def mailboxes_to_process(store: Store, only: str | None = None) -> list[Mailbox]
     return [m for m in boxes if m.id == wanted.id] or [wanted]
 
 
+def first_run(store: Store, mailbox: Mailbox) -> bool:
+    """Nothing was ever taken from this mailbox: whatever waits there is old mail."""
+    return mailbox.last_success_at is None and not ledger.has_any(store, mailbox.id)
+
+
+def default_backlog(store: Store, config: Config, mailbox: Mailbox, waiting: int) -> str | None:
+    """Why a run without --backlog or --notify takes this mailbox's mail in without notifying anyone,
+    or None: a first run with more than `limits.first_run_backlog` messages waiting (years of old mail
+    must not become hundreds of notices), and the runs after it until that backlog is taken in whole
+    (a --limit, or a dropped connection, leaves part of it)."""
+    if mailbox.backlog_open:
+        return "the rest of its first run's backlog"
+    threshold = config.limits.first_run_backlog
+    if waiting > threshold and first_run(store, mailbox):
+        return f"a first run with {waiting} messages waiting, over limits.first_run_backlog ({threshold})"
+    return None
+
+
 def run(
     store: Store,
     config: Config,
@@ -83,14 +107,16 @@ def run(
     mailbox: str | None = None,
     dry_run: bool = False,
     limit: int | None = None,
-    notify: bool = True,
+    notify: bool | None = None,
     progress: Progress | None = None,
     lock_wait: float = 10.0,
 ) -> ProcessReport:
-    """One processing run. Raises LockHeld when another run holds the database."""
+    """One processing run. `notify`: True sends what new tickets and replies send, False takes mail in
+    as a backlog (nothing sent), None (the default) notifies except on a mailbox's first run with more
+    than `limits.first_run_backlog` messages waiting. Raises LockHeld when another run holds the database."""
     with run_lock(config.lock_path, lock_wait):
         report = ProcessReport(dry_run=dry_run)
-        sending = _Sending(config, enabled=not dry_run and notify)
+        sending = _Sending(config, enabled=not dry_run and notify is not False)
         for box in mailboxes_to_process(store, mailbox):
             report.mailboxes.append(
                 process_mailbox(
@@ -131,7 +157,7 @@ def process_mailbox(
     *,
     dry_run: bool = False,
     limit: int | None = None,
-    notify: bool = True,
+    notify: bool | None = None,
     progress: Progress | None = None,
     sending: _Sending | None = None,
 ) -> MailboxReport:
@@ -143,11 +169,28 @@ def process_mailbox(
         spool_dir = config.data_dir / "spool"  # large messages download here: a link away from the blob store
         tokens = token_source(store, mailbox) if mailbox.auth == "oauth2" else None
         source = open_source(mailbox, config.limits, tokens, spool_dir=spool_dir)
-        waiting = source.waiting()[: limit or None]
-        if sending is not None:
+        everything = source.waiting()
+        waiting = everything[: limit or None]
+        report.backlog = _backlog(store, config, mailbox, notify, len(everything), dry_run)
+        log.info("mailbox %s: %d message(s) waiting%s", mailbox.name, len(everything), _backlog_note(report))
+        if sending is not None and not report.backlog:
             sending.backlog(len(waiting))
-        _take_in(store, config, mailbox, source, waiting, counts, dry_run=dry_run, notify=notify, progress=progress)
+        _take_in(
+            store,
+            config,
+            mailbox,
+            source,
+            waiting,
+            counts,
+            dry_run=dry_run,
+            notify=not report.backlog,
+            progress=progress,
+        )
         source.close()
+        report.left = len(everything) - len(waiting)
+        if not report.left and not dry_run and (mailbox.backlog_open or report.backlog):
+            with store.transaction():
+                mailboxes.set_backlog_open(store, mailbox.id, False)
     except TicketctlError as exc:
         report.error = str(exc)
     except (OSError, EOFError) as exc:  # a connection that dropped mid-run
@@ -168,6 +211,24 @@ def process_mailbox(
     if run_id is not None:
         _finish_run(store, mailbox, run_id, report)
     return report
+
+
+def _backlog(
+    store: Store, config: Config, mailbox: Mailbox, notify: bool | None, waiting: int, dry_run: bool
+) -> str | None:
+    """Why this run takes the mailbox's mail in without notifying anyone, or None; a backlog that
+    starts here is marked open until a run takes in what waits in full."""
+    if notify is not None:
+        return None if notify else "--backlog"
+    why = default_backlog(store, config, mailbox, waiting)
+    if why and not dry_run and not mailbox.backlog_open:
+        with store.transaction():
+            mailboxes.set_backlog_open(store, mailbox.id, True)
+    return why
+
+
+def _backlog_note(report: MailboxReport) -> str:
+    return f"; taken in as a backlog ({report.backlog}), nobody notified" if report.backlog else ""
 
 
 def _take_in(
@@ -213,6 +274,7 @@ def _take_in(
             if not dry_run:
                 _dispose(source, fetched, outcomes)
             done += len(batch)
+            log.info("mailbox %s: %d of %d message(s) taken in", mailbox.name, done, len(waiting))
             if progress:
                 progress(mailbox.name, done, len(waiting))
 

@@ -5,6 +5,11 @@ invalid or error ticket is kept for staff; a bounce is matched and recorded (flo
 rejected, ignored or duplicate message is the ledger row alone. A mail that opens a ticket or replies
 into one makes its people participants (people.py); its incoming log keeps what the parser found
 damaged.
+
+A mail a machine wrote (the decision's `automatic`, from the auto-reply mark) is logged as automatic.
+On an existing ticket it is a note and nothing more: no flow runs, so it is never passed on, moves no
+status and no assignment. A new one still opens its ticket (server-rule forwards are often marked
+automatic), and its flow tells the admin; the writer sends nothing to the automatic sender, ever.
 """
 
 from __future__ import annotations
@@ -57,6 +62,7 @@ def _received(job: Job, ticket_id: int) -> Received:
             from_email=sender.email if sender else "",
             from_name=sender.name if sender else "",
             cc=", ".join(a.email.lower() for a in msg.cc),
+            mail_to=", ".join(a.email.lower() for a in msg.to),
             subject=msg.subject,
             body_text=msg.body_text,
             body_html=msg.body_html,
@@ -64,6 +70,7 @@ def _received(job: Job, ticket_id: int) -> Received:
             in_reply_to=msg.in_reply_to[0] if msg.in_reply_to else None,
             ledger_id=job.ledger_id,
             defects=tuple(msg.defects),
+            automatic=job.decision.automatic,
         ),
     )
     ids = tickets.add_attachments(job.store, job.config.data_dir, log_id, job.msg.attachments)
@@ -109,6 +116,8 @@ def _reply(job: Job) -> Written:
     copied = people.of_mail(job.msg, people.own_addresses(job.store, job.config))
     people.record(job.store, ticket.id, copied, opening=False)
     received = _received(job, ticket.id)
+    if job.decision.automatic:  # a note: never passed on, moves nothing
+        return ticket.id, received.log_id
     ticket_type = job.view.type_by_id(ticket.type_id) if ticket.type_id else None
     status = TicketStatus.OPEN
     if ticket_type is not None:

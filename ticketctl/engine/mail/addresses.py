@@ -28,3 +28,45 @@ def routing_key(address: str) -> str:
     if not at:
         return address
     return f"{local.split('+', 1)[0]}@{domain}"
+
+
+def drop_comments(value: str) -> str:
+    """An address header without the RFC 5322 comments of its `name <address>` entries, which mail
+    clients do not show: "Jane (Sales) <jane@example.com>" is Jane's. In an `address (Name)` entry the
+    comment is the only name there is, so it stays."""
+    if "(" not in value:
+        return value
+    entries: list[int] = []  # per character: which entry of the list it is in
+    comments: list[bool] = []  # per character: part of a comment
+    named: set[int] = set()  # entries with an <address>
+    entry = depth = 0
+    quoted = escaped = False
+    for ch in value:
+        comment = depth > 0
+        if escaped:
+            escaped = False
+        elif ch == "\\" and (quoted or depth):
+            escaped = True
+        elif quoted:
+            quoted = ch != '"'
+        elif ch == "(":
+            depth, comment = depth + 1, True
+        elif ch == ")" and depth:
+            depth -= 1
+        elif depth:
+            pass
+        elif ch == '"':
+            quoted = True
+        elif ch == "<":
+            named.add(entry)
+        elif ch == ",":
+            entry += 1
+        entries.append(entry)
+        comments.append(comment)
+    out: list[str] = []
+    for ch, where, comment in zip(value, entries, comments, strict=True):
+        if not (comment and where in named):
+            out.append(ch)
+        elif not out or out[-1] != " ":
+            out.append(" ")
+    return "".join(out)

@@ -8,6 +8,7 @@ raise on some malformed values and cost half the parsing time.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import re
 from dataclasses import dataclass, field
@@ -18,10 +19,19 @@ from email.utils import getaddresses
 from pathlib import Path
 from typing import BinaryIO
 
-from ticketctl.engine.mail.filenames import safe_filename
-from ticketctl.engine.mail.mailtext import decode_header, html_to_text, raw_header_text, sanitise_html
-from ticketctl.engine.mail.mimeparts import DecodedFile, Leaf, leaves, view
+from ticketctl.engine.mail.addresses import drop_comments
+from ticketctl.engine.mail.filenames import extension_for, safe_filename
+from ticketctl.engine.mail.mailtext import (
+    Declared,
+    decode_header,
+    header_charset,
+    html_to_text,
+    raw_header_text,
+    sanitise_html,
+)
+from ticketctl.engine.mail.mimeparts import DecodedFile, Leaf, leaves, raw_payload, view
 
+_WORD_CHARSET = re.compile(r"=\?([^?*\s]+)[^?\s]*\?[bBqQ]\?")  # the label of an RFC 2047 encoded word
 _FOLD = re.compile(r"\r?\n(?=[ \t])|\r(?=[ \t])")
 _ENVELOPE_HEADERS = ("Delivered-To", "X-Original-To", "Envelope-To")
 
@@ -91,9 +101,10 @@ def parse(raw: bytes) -> ParsedMessage:
     try:
         repaired, repairs = _repair_head(raw)
         msg = _load(BytesParser, repaired)
-        parsed = _from_headers(msg)
+        charset, declared = _charsets(msg)
+        parsed = _from_headers(msg, charset)
         parsed.defects.extend(repairs)
-        _read_body(msg, parsed)
+        _read_body(msg, parsed, charset, declared)
     except (Exception, RecursionError) as exc:  # the documented promise: a poisoned mail is still read
         return _fallback(raw, exc)
     return parsed
@@ -111,9 +122,10 @@ def parse_file(path: Path, scratch: Path) -> ParsedMessage:
             if head is not None:
                 repaired, repairs = _repair_head(head)
                 msg = mimespool.load(repaired, f, scratch)
-                parsed = _from_headers(msg)
+                charset, declared = _charsets(msg)
+                parsed = _from_headers(msg, charset)
                 parsed.defects.extend(repairs)
-                _read_body(msg, parsed)
+                _read_body(msg, parsed, charset, declared)
                 return parsed
     except (Exception, RecursionError):  # parse() gives the in-memory result, its fallback included
         pass
@@ -129,7 +141,8 @@ def parse_headers(header_bytes: bytes) -> ParsedMessage:
 
 def _headers(header_bytes: bytes) -> ParsedMessage:
     try:
-        return _from_headers(_load(BytesHeaderParser, header_bytes))
+        msg = _load(BytesHeaderParser, header_bytes)
+        return _from_headers(msg, _charsets(msg)[0])
     except (Exception, RecursionError) as exc:
         return _minimal(header_bytes, f"headers could not be parsed ({type(exc).__name__})")
 
@@ -190,27 +203,26 @@ def _repair_head(raw: bytes) -> tuple[bytes, list[str]]:
 # --- headers ---------------------------------------------------------------------------------
 
 
-def _from_headers(msg: Message) -> ParsedMessage:
-    hint = _charset_hint(msg)
+def _from_headers(msg: Message, charset: str | None) -> ParsedMessage:
     headers: dict[str, list[str]] = {}
     raw_values: dict[str, list[str]] = {}
     defects: list[str] = []
     for name, value in msg.raw_items():
         key = str(name).lower()
-        text, notes = decode_header(str(value), hint)
+        text, notes = decode_header(str(value), charset)
         headers.setdefault(key, []).append(text)
         raw_values.setdefault(key, []).append(str(value))
         defects.extend(f"{name}: {note}" for note in notes)
 
-    def addresses(name: str) -> list[Address]:
-        return _addresses(raw_values.get(name.lower(), []), hint)
+    def addresses(name: str, bare: bool = False) -> list[Address]:
+        return _addresses(raw_values.get(name.lower(), []), charset, bare)
 
     first = headers.get
     mid = _ids(" ".join(first("message-id", [])))
     return ParsedMessage(
         message_id=mid[0] if mid else _bare_id(first("message-id", [""])[0]),
         subject=first("subject", [""])[0],
-        from_=_sender(addresses("From") or addresses("Reply-To") or addresses("Sender")),
+        from_=_sender(addresses("From"), addresses("Reply-To"), addresses("Sender"), addresses("From", bare=True)),
         to=addresses("To"),
         cc=addresses("Cc"),
         reply_to=addresses("Reply-To"),
@@ -223,36 +235,49 @@ def _from_headers(msg: Message) -> ParsedMessage:
     )
 
 
-def _charset_hint(msg: Message) -> str | None:
-    """The body's charset: the best guess for raw 8-bit bytes in headers (old mailers used it)."""
-    part: Message | None = msg
-    for _ in range(10):  # down the first branch of a multipart to its first text part
-        if part is None:
-            break
+def _charsets(msg: Message) -> tuple[str | None, Declared]:
+    """The charset of the raw 8-bit bytes in the headers of the message and its parts (None if there
+    are none), and the charsets the message declares, worked out only when a text needs them."""
+    parts = _all_parts(msg)
+    values = [str(value) for part in parts for _, value in part.raw_items()]
+    declared = functools.cache(functools.partial(_declared_charsets, parts, values))
+    return header_charset(values, declared), declared
+
+
+def _declared_charsets(parts: list[Message], header_values: list[str]) -> list[str]:
+    """The charsets the parts declare, body first, then those of encoded words: what the sender's
+    mailer used, and so the best guess for its undeclared 8-bit text."""
+    found = []
+    for part in parts:
         try:
             charset = view(part).get_content_charset()
         except Exception:
-            return None
+            continue
         if charset:
-            return charset
-        payload = part._payload
-        part = payload[0] if isinstance(payload, list) and payload else None
-    return None
+            found.append(charset)
+    found += [label for value in header_values if "=?" in value for label in _WORD_CHARSET.findall(value)]
+    return list(dict.fromkeys(found))
 
 
-def _addresses(raw_values: list[str], hint: str | None) -> list[Address]:
-    # Split the raw value first and decode each name after, so an encoded comma or quote in a
-    # display name cannot change the structure.
-    values = [_FOLD.sub("", raw_header_text(v, hint)) for v in raw_values]
+def _addresses(raw_values: list[str], charset: str | None, bare: bool = False) -> list[Address]:
+    """The addresses of a header; with `bare`, those of a header that names no domain at all (a bare
+    MAILER-DAEMON) instead. The raw value is split first and each name decoded after, so an encoded
+    comma or quote in a name cannot change the structure; comments are dropped from names, as mail
+    clients show them."""
+    values = [drop_comments(_FOLD.sub("", raw_header_text(v, charset))) for v in raw_values]
+    if bare and any("@" in v for v in values):  # a domain was written: what failed to parse is no address
+        return []
     try:
         pairs = getaddresses(values)
     except Exception:
         return []
-    return [Address(decode_header(n)[0].strip(), e.strip()) for n, e in pairs if e and "@" in e]
+    return [Address(decode_header(n)[0].strip(), e.strip()) for n, e in pairs if e and (bare or "@" in e)]
 
 
-def _sender(candidates: list[Address]) -> Address | None:
-    return candidates[0] if candidates else None
+def _sender(*candidates: list[Address]) -> Address | None:
+    """From, else Reply-To, else Sender; last a From without a domain (a bare MAILER-DAEMON), which
+    still says who sent it."""
+    return next((addresses[0] for addresses in candidates if addresses), None)
 
 
 def _ids(value: str | None) -> list[str]:
@@ -267,9 +292,9 @@ def _bare_id(value: str) -> str | None:
 # --- body and attachments --------------------------------------------------------------------
 
 
-def _read_body(msg: Message, parsed: ParsedMessage) -> None:
+def _read_body(msg: Message, parsed: ParsedMessage, charset: str | None, declared: Declared) -> None:
     defects = parsed.defects
-    parts = leaves(msg, defects)
+    parts = leaves(msg, defects, charset, declared)
     plain, html = _choose_body(parts)
     if plain is not None:
         parsed.body_text, parsed.body_type = plain.text(), "text/plain"
@@ -284,7 +309,7 @@ def _read_body(msg: Message, parsed: ParsedMessage) -> None:
     for leaf in parts:
         if id(leaf) in chosen or _is_empty_body_part(leaf):
             continue
-        parsed.attachments.append(_attachment(leaf, len(parsed.attachments) + 1))
+        parsed.attachments.append(_attachment(leaf, len(parsed.attachments) + 1, charset))
     for leaf in parts:
         defects.extend(leaf.notes)
     defects.extend(_email_defects(msg))
@@ -320,16 +345,11 @@ def _is_empty_body_part(leaf: Leaf) -> bool:
     return leaf.is_body_candidate and leaf.content_type == "text/plain" and not leaf.payload.strip()
 
 
-def _attachment(leaf: Leaf, index: int) -> Attachment:
-    name = leaf.filename
-    if not name and leaf.content_type in ("message/rfc822", "message/global"):
-        name = _forwarded_name(leaf.part)
-    if not name and leaf.content_id and re.fullmatch(r"[^@/\\]+\.\w{1,5}@.*", leaf.content_id):
-        name = leaf.content_id.split("@", 1)[0]  # Outlook's "image001.jpg@01CD..." names the image
-    inline = leaf.disposition == "inline" or (leaf.content_id is not None and leaf.disposition is None)
+def _attachment(leaf: Leaf, index: int, charset: str | None) -> Attachment:
     decoded: DecodedFile | None = getattr(leaf.part, "decoded", None)  # set by parse_file (mimespool)
+    inline = leaf.disposition == "inline" or (leaf.content_id is not None and leaf.disposition is None)
     return Attachment(
-        filename=safe_filename(name, leaf.content_type, index),
+        filename=safe_filename(_name(leaf, charset), leaf.content_type, index),
         content_type=leaf.content_type,
         payload=b"" if decoded else leaf.payload,
         content_id=leaf.content_id,
@@ -338,14 +358,33 @@ def _attachment(leaf: Leaf, index: int) -> Attachment:
     )
 
 
-def _forwarded_name(part: Message) -> str:
-    """`<subject>.eml` for a forwarded message, as mail clients name them; else forwarded-message.eml."""
+def _name(leaf: Leaf, charset: str | None) -> str | None:
+    """The part's file name; for a nameless part what mail clients show: a forwarded message's
+    subject, the Content-Description, Outlook's image name in the Content-ID."""
+    if leaf.filename:
+        return leaf.filename
+    forwarded = leaf.content_type in ("message/rfc822", "message/global")
+    subject = _forwarded_subject(leaf.part, charset) if forwarded else ""
+    if subject:
+        return f"{subject}.eml"
+    if leaf.description:
+        stem, dot, ext = leaf.description.rpartition(".")
+        known = dot and stem and ext.isalnum() and len(ext) <= 5
+        return leaf.description if known else leaf.description + extension_for(leaf.content_type)
+    if forwarded:
+        return "forwarded-message.eml"
+    if leaf.content_id and re.fullmatch(r"[^@/\\]+\.\w{1,5}@.*", leaf.content_id):
+        return leaf.content_id.split("@", 1)[0]  # Outlook's "image001.jpg@01CD..." names the image
+    return None
+
+
+def _forwarded_subject(part: Message, charset: str | None) -> str:
+    """The subject of a forwarded message, which mail clients name it after."""
     inner = part.get_payload(0) if part.is_multipart() else None
-    subject = ""
-    if isinstance(inner, Message):
-        subject = next((decode_header(str(v))[0] for k, v in inner.raw_items() if k.lower() == "subject"), "")
-    subject = subject.strip()
-    return f"{subject}.eml" if subject else "forwarded-message.eml"
+    if not isinstance(inner, Message):
+        return ""
+    subject = next((v for k, v in inner.raw_items() if k.lower() == "subject"), "")
+    return decode_header(str(subject), charset)[0].strip()
 
 
 def _email_defects(msg: Message) -> list[str]:
@@ -358,14 +397,15 @@ def _email_defects(msg: Message) -> list[str]:
 
 
 def _all_parts(msg: Message) -> list[Message]:
+    """The message and all its parts, forwarded messages' included, in document order."""
     seen: list[Message] = []
     stack = [msg]
     while stack and len(seen) < 5000:
         part = stack.pop()
         seen.append(part)
-        payload = part._payload
+        payload = raw_payload(part)
         if isinstance(payload, list):
-            stack.extend(p for p in payload if isinstance(p, Message))
+            stack.extend(p for p in reversed(payload) if isinstance(p, Message))
     return seen
 
 

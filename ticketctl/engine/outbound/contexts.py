@@ -116,14 +116,23 @@ class ReplyMail(MailContext):
 
 
 @dataclass(frozen=True)
+class CourseFacts:
+    code: str
+    name: str
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.code})"
+
+
+@dataclass(frozen=True)
 class AssignmentMail(MailContext):
     """An assignment submitted, resubmitted, or its feedback returned. `body` is what was written;
-    `attempt` counts the submissions."""
+    `attempt` is the attempt submitted, or the one the feedback is on."""
 
     purpose: ClassVar[Purpose]
     student: Person
     tutor: Person
-    course: str
+    course: CourseFacts
     attempt: int
 
 
@@ -142,6 +151,18 @@ class AssignmentFeedbackMail(AssignmentMail):
     purpose: ClassVar[Purpose] = Purpose.ASSIGNMENT_FEEDBACK
 
 
+@dataclass(frozen=True)
+class AssignmentUnclearMail(MailContext):
+    """To the type's admin: a student's mail could not be filed under one course, so no tutor got it.
+    `body` is the student's mail; `courses` the student's courses using the type (none when they are
+    not enrolled in one); `named` those the subject names (none, or several)."""
+
+    purpose: ClassVar[Purpose] = Purpose.ASSIGNMENT_UNCLEAR
+    student: Person
+    courses: tuple[CourseFacts, ...]
+    named: tuple[CourseFacts, ...]
+
+
 CONTEXTS: dict[Purpose, type[MailContext]] = {
     c.purpose: c
     for c in (
@@ -152,5 +173,6 @@ CONTEXTS: dict[Purpose, type[MailContext]] = {
         AssignmentSubmittedMail,
         AssignmentResubmittedMail,
         AssignmentFeedbackMail,
+        AssignmentUnclearMail,
     )
 }

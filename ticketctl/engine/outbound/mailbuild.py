@@ -136,7 +136,7 @@ def build_mail(row: QueueRow, attachments: list[FileAttachment], installation_id
         ("Date", _rfc2822(row.created_at)),
         ("Message-ID", f"<{row.message_id}>"),
         ("In-Reply-To", f"<{row.in_reply_to}>" if row.in_reply_to else ""),
-        ("References", _folded(_one_line(row.references_))),
+        ("References", _folded(_one_line(row.references))),
         (LOOP_HEADER, installation_id),
         ("Auto-Submitted", "auto-generated" if row.auto_submitted else ""),
         ("X-Auto-Response-Suppress", "All" if row.auto_submitted else ""),

@@ -3,20 +3,38 @@ Mail is queued by the writer (writer.py) and sent by the drain (delivery.py)."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from ticketctl.engine.enums import QueueStatus
 from ticketctl.engine.errors import ConfigError, NotFound
-from ticketctl.engine.store import queue
+from ticketctl.engine.store import bounces, queue
 from ticketctl.engine.store.connection import Store, utcnow
 from ticketctl.engine.store.queue import QueueRow
 
 STATUSES = tuple(str(s) for s in QueueStatus)
+COUNT_CAP = 10_000  # a page's total is counted up to here
 
 
-def list_rows(store: Store, status: str | None = None, limit: int | None = None) -> list[QueueRow]:
-    """Queue rows, newest first, optionally of one status."""
+@dataclass(frozen=True)
+class QueuePage:
+    rows: list[QueueRow]
+    limit: int
+    offset: int
+    has_more: bool
+    total: int  # rows of the status asked for, counted up to COUNT_CAP
+    total_exact: bool  # False: there are more than `total`
+
+
+def list_page(store: Store, status: str | None = None, limit: int = 50, offset: int = 0) -> QueuePage:
+    """One page of queue rows, newest first, with the total (as `tickets list` pages tickets)."""
     if status is not None and status not in STATUSES:
         raise ConfigError(f"'{status}' is not a queue status; expected one of: {', '.join(STATUSES)}.")
-    return queue.rows(store, status, limit)
+    found = queue.rows(store, status, limit + 1, offset)
+    page, has_more = found[:limit], len(found) > limit
+    total = offset + len(page)
+    if has_more or (offset and not page):
+        total = queue.count_rows(store, status, COUNT_CAP + 1)
+    return QueuePage(page, limit, offset, has_more, min(total, COUNT_CAP), total <= COUNT_CAP)
 
 
 def get(store: Store, queue_id: int) -> QueueRow:
@@ -24,6 +42,17 @@ def get(store: Store, queue_id: int) -> QueueRow:
     if row is None:
         raise NotFound(f"There is no queued mail {queue_id}; `ticketctl queue list` shows the ids.")
     return row
+
+
+def bounced(store: Store, queue_ids: list[int]) -> dict[int, str]:
+    """Which of these queued mails bounced: id -> "bounced" (a failure came back for it) or "delayed"
+    (only delay warnings did). Read from the bounces, the queue's own state is left as delivery set it."""
+    found = bounces.of_queue_rows(store, queue_ids)
+    return {qid: "bounced" if any(b.kind != "delayed" for b in rows) else "delayed" for qid, rows in found.items()}
+
+
+def bounces_of(store: Store, queue_id: int) -> list[bounces.BounceView]:
+    return bounces.of_queue_rows(store, [queue_id]).get(queue_id, [])
 
 
 def retry(store: Store, queue_id: int | None = None, *, all_failed: bool = False) -> list[int]:

@@ -22,6 +22,7 @@ from typing import Any, Protocol
 from ticketctl.engine.config import SmtpConfig
 from ticketctl.engine.errors import SendError
 from ticketctl.engine.outbound.mailbuild import MailData, chunks
+from ticketctl.engine.store.connection import make_private_dir
 
 
 class MessageRefused(SendError):
@@ -71,7 +72,7 @@ class DirectorySender:
 
     def __enter__(self) -> DirectorySender:
         try:
-            self.directory.mkdir(parents=True, exist_ok=True, mode=0o700)
+            make_private_dir(self.directory)
         except OSError as exc:
             raise SendError(
                 f"Cannot create the outbox directory {self.directory}: {exc.strerror}; "

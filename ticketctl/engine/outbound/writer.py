@@ -7,19 +7,25 @@ What is written, in that one step:
 - the template of the context's purpose renders subject, text and HTML (templating.py);
 - the log row (From, To, Cc, subject, text as rendered) and the queue row (with the VERP envelope
   sender that names it, In-Reply-To/References to the receiver's last message on the ticket).
+
+Nothing is ever written to a machine: a mail to the automatic sender that opened its ticket
+(`withheld`) is not written at all, unless staff said they mean it (`MailSpec.to_automatic`).
 """
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 
 from ticketctl.engine.config import Config
 from ticketctl.engine.enums import Direction
-from ticketctl.engine.mail import msgid, tags
+from ticketctl.engine.mail import addresses, msgid, tags
 from ticketctl.engine.outbound.contexts import MailContext
 from ticketctl.engine.outbound.templating import render_mail
 from ticketctl.engine.store import queue, settings, tickets, types
 from ticketctl.engine.store.connection import Store
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -55,6 +61,7 @@ class MailSpec:
     attachment_ids: tuple[int, ...] = ()  # attachments already stored (a received mail's)
     files: tuple[NewFile, ...] = ()  # attachments stored with this mail's log
     automatic: bool = True  # written by the engine itself (Auto-Submitted: auto-generated), not a person's words
+    to_automatic: bool = False  # staff mean it: write even to the automatic sender that opened the ticket
 
 
 @dataclass(frozen=True)
@@ -65,8 +72,23 @@ class Written:
     subject: str
 
 
-def write(store: Store, config: Config, spec: MailSpec, context: MailContext) -> Written:
-    """Render `context` and write the outgoing log and the queued mail for `spec`; inside a transaction."""
+def withheld(store: Store, ticket_id: int, to_email: str) -> str | None:
+    """Why no mail may go to `to_email` on the ticket (it is the machine whose mail opened it), or None."""
+    opener = tickets.automatic_opener(store, ticket_id)
+    if opener is None or addresses.routing_key(opener.email) != addresses.routing_key(to_email):
+        return None
+    return (
+        f"Ticket {ticket_id} was opened by an automatic mail from {opener.email} ({opener.why}), "
+        "and ticketctl sends nothing to an automatic sender."
+    )
+
+
+def write(store: Store, config: Config, spec: MailSpec, context: MailContext) -> Written | None:
+    """Render `context` and write the outgoing log and the queued mail for `spec`; inside a transaction.
+    None: nothing was written, because `spec.to` is the automatic sender that opened the ticket."""
+    if not spec.to_automatic and (why := withheld(store, spec.ticket_id, spec.to.email)):
+        log.info("not writing the %s mail: %s", context.purpose, why)
+        return None
     log_id = tickets.next_log_id(store)
     rendered = render_mail(context.purpose, context.variables(), config.templates_dir)
     subject = tags.make_subject(spec.tag, spec.ticket_id, log_id, rendered.subject)

@@ -1,9 +1,11 @@
-"""The `bounces` table: one row per failed address of a delivery failure report, unresolved until staff
-resolve it."""
+"""The `bounces` table: one row per address a delivery report names (or one with no address, when none
+could be read), with the queued mail, ticket and contact it was matched to; unresolved until staff
+resolve it. A delay warning is recorded resolved: it needs nobody."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from ticketctl.engine.store.connection import Store, utcnow
 
@@ -14,26 +16,42 @@ class NewBounce:
     queue_id: int | None
     ticket_id: int | None
     contact_id: int | None
-    address: str
-    permanent: bool
+    address: str | None
+    kind: str  # permanent, temporary or delayed
     status_code: str | None
     diagnostic: str | None
+    original_address: str | None = None
+    action: str | None = None
+    remote_mta: str | None = None
+    report: str = ""
+    matched_by: str | None = None  # verp, message-id, tag
 
 
 def add(store: Store, bounce: NewBounce) -> int:
+    now = utcnow()
+    delay = bounce.kind == "delayed"
     cur = store.conn.execute(
-        "INSERT INTO bounces (ledger_id, queue_id, ticket_id, contact_id, address, permanent, status_code,"
-        " diagnostic, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        "INSERT INTO bounces (ledger_id, queue_id, ticket_id, contact_id, address, original_address, kind,"
+        " status_code, action, diagnostic, remote_mta, report, matched_by, resolved, resolved_at, resolved_note,"
+        " created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         (
             bounce.ledger_id,
             bounce.queue_id,
             bounce.ticket_id,
             bounce.contact_id,
             bounce.address,
-            int(bounce.permanent),
+            bounce.original_address,
+            bounce.kind,
             bounce.status_code,
+            bounce.action,
             bounce.diagnostic,
-            utcnow(),
+            bounce.remote_mta,
+            bounce.report,
+            bounce.matched_by,
+            int(delay),
+            now if delay else None,
+            "a delay warning: the mail is still being retried" if delay else None,
+            now,
         ),
     )
     return int(cur.lastrowid or 0)
@@ -42,21 +60,134 @@ def add(store: Store, bounce: NewBounce) -> int:
 @dataclass(frozen=True)
 class BounceView:
     id: int
-    address: str
-    permanent: bool
+    address: str | None
+    kind: str
     status_code: str | None
     diagnostic: str | None
     resolved: bool
     created_at: str
+    queue_id: int | None = None
+    ticket_id: int | None = None
+    contact_id: int | None = None
+    contact_email: str | None = None
+
+    @property
+    def permanent(self) -> bool:
+        return self.kind == "permanent"
+
+
+@dataclass(frozen=True)
+class BounceRecord:
+    """Everything one bounce row holds, with its contact's address and the report it came from."""
+
+    id: int
+    ledger_id: int | None
+    queue_id: int | None
+    ticket_id: int | None
+    contact_id: int | None
+    contact_email: str | None
+    address: str | None
+    original_address: str | None
+    kind: str
+    status_code: str | None
+    action: str | None
+    diagnostic: str | None
+    remote_mta: str | None
+    report: str
+    matched_by: str | None
+    resolved: bool
+    resolved_at: str | None
+    resolved_note: str | None
+    created_at: str
+    report_message_id: str | None
+    report_received_at: str | None
+
+
+_VIEW = (
+    "SELECT b.id, b.address, b.kind, b.status_code, b.diagnostic, b.resolved, b.created_at, b.queue_id,"
+    " b.ticket_id, b.contact_id, c.email AS contact_email FROM bounces b LEFT JOIN contacts c ON c.id = b.contact_id"
+)
+
+
+def _view(row: Any) -> BounceView:
+    return BounceView(**{**dict(row), "resolved": bool(row["resolved"])})
 
 
 def of_ticket(store: Store, ticket_id: int) -> list[BounceView]:
-    rows = store.query(
-        "SELECT id, address, permanent, status_code, diagnostic, resolved, created_at FROM bounces"
-        " WHERE ticket_id = ? ORDER BY id",
-        (ticket_id,),
+    return [_view(r) for r in store.query(_VIEW + " WHERE b.ticket_id = ? ORDER BY b.id", (ticket_id,))]
+
+
+def listing(
+    store: Store,
+    resolved: bool | None = False,
+    contact_id: int | None = None,
+    address: str | None = None,
+    limit: int = 100,
+) -> list[BounceView]:
+    """Bounces newest first: unresolved (default), resolved (True) or all (None); of one contact, by
+    its id or by the failed address."""
+    where: list[str] = []
+    params: list[Any] = []
+    if resolved is not None:
+        where.append("b.resolved = ?")
+        params.append(int(resolved))
+    who = []
+    if contact_id is not None:
+        who.append("b.contact_id = ?")
+        params.append(contact_id)
+    if address is not None:
+        who.append("b.address = ?")
+        params.append(address.lower())
+    if who:
+        where.append("(" + " OR ".join(who) + ")")
+    sql = _VIEW + (" WHERE " + " AND ".join(where) if where else "") + " ORDER BY b.id DESC LIMIT ?"
+    return [_view(r) for r in store.query(sql, [*params, limit])]
+
+
+def get(store: Store, bounce_id: int) -> BounceRecord | None:
+    row = store.one(
+        "SELECT b.*, c.email AS contact_email, l.message_id AS report_message_id, l.received_at AS report_received_at"
+        " FROM bounces b LEFT JOIN contacts c ON c.id = b.contact_id LEFT JOIN ledger l ON l.id = b.ledger_id"
+        " WHERE b.id = ?",
+        (bounce_id,),
     )
-    return [BounceView(**{**dict(r), "permanent": bool(r["permanent"]), "resolved": bool(r["resolved"])}) for r in rows]
+    if row is None:
+        return None
+    return BounceRecord(**{**dict(row), "resolved": bool(row["resolved"])})
+
+
+def of_contact(store: Store, contact_id: int, address: str, unresolved_only: bool = True) -> list[BounceView]:
+    """A contact's bounces, by the contact or by its address (a bounce may predate the contact), oldest
+    first."""
+    resolved = False if unresolved_only else None
+    return listing(store, resolved, contact_id=contact_id, address=address, limit=-1)[::-1]
+
+
+def of_ledger(store: Store, ledger_id: int) -> list[int]:
+    """The bounce rows one report made."""
+    return [r["id"] for r in store.query("SELECT id FROM bounces WHERE ledger_id = ? ORDER BY id", (ledger_id,))]
+
+
+def resolve(store: Store, bounce_id: int, note: str | None) -> bool:
+    """Mark a bounce resolved; False if it already was (its first resolution stands)."""
+    cur = store.conn.execute(
+        "UPDATE bounces SET resolved = 1, resolved_at = ?, resolved_note = ? WHERE id = ? AND resolved = 0",
+        (utcnow(), note, bounce_id),
+    )
+    return cur.rowcount == 1
+
+
+def of_queue_rows(store: Store, queue_ids: list[int]) -> dict[int, list[BounceView]]:
+    """The bounces of each queued mail, for showing which mail bounced."""
+    if not queue_ids:
+        return {}
+    found: dict[int, list[BounceView]] = {}
+    for start in range(0, len(queue_ids), 500):
+        chunk = queue_ids[start : start + 500]
+        marks = ", ".join("?" * len(chunk))
+        for row in store.query(_VIEW + f" WHERE b.queue_id IN ({marks}) ORDER BY b.id", chunk):  # noqa: S608
+            found.setdefault(row["queue_id"], []).append(_view(row))
+    return found
 
 
 def unresolved_count(store: Store) -> int:

@@ -7,8 +7,10 @@ caller's `store.transaction()` when they write.
 
 from __future__ import annotations
 
+import logging
 import os
 import sqlite3
+import stat
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -18,6 +20,8 @@ from typing import Any
 from ticketctl.engine.errors import StoreError
 from ticketctl.engine.store.schema import MIGRATIONS
 
+log = logging.getLogger(__name__)
+
 
 def utcnow() -> str:
     """The current time as an ISO 8601 UTC string, the one format stored in the database."""
@@ -25,18 +29,32 @@ def utcnow() -> str:
 
 
 def make_private_dir(path: Path) -> None:
-    """Create a directory (and its parents) readable only by its owner."""
-    path.mkdir(parents=True, exist_ok=True, mode=0o700)
-    os.chmod(path, 0o700)
+    """Create a directory and any missing parents, each readable only by its owner. A folder that
+    exists already is left as it is: it may be shared (/tmp, a team's folder) and is not ours to lock."""
+    missing = []
+    for folder in (path, *path.parents):
+        if folder.is_dir():
+            break
+        missing.append(folder)
+    for folder in reversed(missing):
+        try:
+            folder.mkdir(mode=0o700)
+        except FileExistsError:
+            continue  # made meanwhile by someone else: theirs
+        os.chmod(folder, 0o700)  # mkdir's mode is filtered by the umask
 
 
 class Store:
-    """One open database. Use `transaction()` for every group of writes that belong together."""
+    """One open database. Use `transaction()` for every group of writes that belong together.
 
-    def __init__(self, path: Path, data_dir: Path) -> None:
+    Only `create=True` (what `ticketctl init` does) makes a database that is not there; otherwise a
+    missing file raises `NoDatabase`, so a command run in the wrong folder never starts an empty one.
+    """
+
+    def __init__(self, path: Path, data_dir: Path, *, create: bool = False) -> None:
         self.path = path
         self.data_dir = data_dir
-        self.conn = _connect(path)
+        self.conn = _connect(path, create)
         self._savepoints = 0
         self.memo: dict[str, Any] = {}  # values that never change once written (the installation secret)
         try:
@@ -112,12 +130,18 @@ class Store:
         self.conn.close()
 
 
-def _connect(path: Path) -> sqlite3.Connection:
+def _connect(path: Path, create: bool) -> sqlite3.Connection:
     try:
-        make_private_dir(path.parent)
-        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
-        os.close(fd)
-        os.chmod(path, 0o600)
+        if not path.exists():
+            if not create:
+                raise NoDatabase(path)
+            make_private_dir(path.parent)
+            try:
+                os.close(os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o600))
+                os.chmod(path, 0o600)  # the umask may have taken bits of the owner's
+            except FileExistsError:
+                pass  # another process made it meanwhile: theirs, as it is
+        _warn_if_shared(path)
         conn = sqlite3.connect(path, isolation_level=None, timeout=30)
         conn.row_factory = sqlite3.Row
         conn.execute("PRAGMA journal_mode = WAL")
@@ -127,6 +151,26 @@ def _connect(path: Path) -> sqlite3.Connection:
     except (OSError, sqlite3.DatabaseError) as exc:
         raise StoreError(f"Cannot open the database {path}: {exc}; check the path and its permissions.") from exc
     return conn
+
+
+class NoDatabase(StoreError):
+    """There is no database file at the path, and the caller did not ask to create one."""
+
+    def __init__(self, path: Path) -> None:
+        super().__init__(f"There is no database at {path}; `ticketctl init` creates it.")
+        self.path = path
+
+
+def _warn_if_shared(path: Path) -> None:
+    mode = stat.S_IMODE(path.stat().st_mode)
+    if mode & 0o077:
+        log.warning(
+            "The database %s can be read or written by other users (mode %04o); it holds the mail and "
+            "the mailbox passwords: `chmod 600 %s` unless that is what you want.",
+            path,
+            mode,
+            path,
+        )
 
 
 def _split(script: str) -> list[str]:

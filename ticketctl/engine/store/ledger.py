@@ -93,6 +93,11 @@ def raw(store: Store, ledger_id: int, limit: int = -1) -> bytes | None:
     return rawstore.read(store, row["raw_id"], row["raw_path"], limit) if row else None
 
 
+def has_any(store: Store, mailbox_id: int) -> bool:
+    """Whether anything was ever taken from this mailbox."""
+    return store.one("SELECT 1 FROM ledger WHERE mailbox_id = ? LIMIT 1", (mailbox_id,)) is not None
+
+
 def release(store: Store, ledger_id: int, as_: Disposition, ticket_id: int, log_id: int | None, by: str) -> None:
     """Staff took the message through the flow again: what it became, when and by whom. The decision the
     rules made stays as it was."""
@@ -149,8 +154,7 @@ def _taken_in(row: Any) -> TakenIn:
     return TakenIn(**{**dict(row), "raw_kept": bool(row["raw_kept"])})
 
 
-def page(store: Store, query: LedgerQuery, limit: int, offset: int) -> list[TakenIn]:
-    """Up to `limit` rows matching `query`, newest first, after `offset`."""
+def _where(query: LedgerQuery) -> tuple[str, list[Any]]:
     where: list[str] = []
     params: list[Any] = []
     if query.dispositions:
@@ -162,9 +166,21 @@ def page(store: Store, query: LedgerQuery, limit: int, offset: int) -> list[Take
     if query.since:
         where.append("g.received_at >= ?")
         params.append(query.since)
-    clause = f" WHERE {' AND '.join(where)}" if where else ""
+    return (f" WHERE {' AND '.join(where)}" if where else ""), params
+
+
+def page(store: Store, query: LedgerQuery, limit: int, offset: int) -> list[TakenIn]:
+    """Up to `limit` rows matching `query`, newest first, after `offset`."""
+    clause, params = _where(query)
     rows = store.query(f"{_TAKEN_IN}{clause} ORDER BY g.id DESC LIMIT ? OFFSET ?", [*params, limit, offset])
     return [_taken_in(r) for r in rows]
+
+
+def count(store: Store, query: LedgerQuery, cap: int) -> int:
+    """How many rows match `query`, counted up to `cap`."""
+    clause, params = _where(query)
+    row = store.one(f"SELECT count(*) AS n FROM (SELECT 1 FROM ledger g{clause} LIMIT ?)", [*params, cap])  # noqa: S608
+    return int(row["n"]) if row else 0
 
 
 def get(store: Store, ledger_id: int) -> TakenIn | None:

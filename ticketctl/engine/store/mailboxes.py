@@ -44,6 +44,7 @@ class Mailbox:
     last_success_at: str | None = None
     last_error: str | None = None
     failed_runs: int = 0
+    backlog_open: bool = False  # a first run's backlog is not taken in completely yet
     created_at: str = ""
     updated_at: str = ""
 
@@ -62,6 +63,7 @@ class Mailbox:
 def _from_row(row: Any) -> Mailbox:
     data = dict(row)
     data["verify_tls"] = bool(data["verify_tls"])
+    data["backlog_open"] = bool(data["backlog_open"])
     return Mailbox(**data)
 
 
@@ -148,6 +150,10 @@ def finish_run(store: Store, mailbox_id: int, run_id: int, counts: dict[str, int
             " WHERE id = ?",
             (now, now, mailbox_id),
         )
+
+
+def set_backlog_open(store: Store, mailbox_id: int, is_open: bool) -> None:
+    store.conn.execute("UPDATE mailboxes SET backlog_open = ? WHERE id = ?", (int(is_open), mailbox_id))
 
 
 @dataclass(frozen=True)

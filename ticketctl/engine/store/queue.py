@@ -36,26 +36,10 @@ class NewMail:
 
 
 @dataclass(frozen=True)
-class QueueRow:
+class QueueRow(NewMail):
+    """A queued mail as stored, with how its delivery stands."""
+
     id: int
-    ticket_id: int | None
-    log_id: int | None
-    purpose: str
-    from_email: str
-    from_name: str
-    to_email: str
-    to_name: str
-    cc: str
-    reply_to: str | None
-    subject: str
-    body_text: str
-    body_html: str | None
-    message_id: str
-    in_reply_to: str | None
-    references_: str
-    envelope_from: str | None
-    attachments: tuple[int, ...]
-    auto_submitted: bool
     status: str
     attempts: int
     next_attempt_at: str
@@ -70,7 +54,6 @@ class QueueRow:
 
     def public(self) -> dict[str, Any]:
         data = asdict(self)
-        data["references"] = data.pop("references_")
         data["attachments"] = list(self.attachments)
         data["next_try"] = self.next_try
         return data
@@ -78,6 +61,8 @@ class QueueRow:
 
 def _row(row: Any) -> QueueRow:
     data = dict(row)
+    data["references"] = data.pop("references_") or ""
+    data["envelope_from"] = data["envelope_from"] or ""
     data["attachments"] = tuple(json.loads(data["attachments"] or "[]"))
     data["auto_submitted"] = bool(data["auto_submitted"])
     return QueueRow(**data)
@@ -133,18 +118,23 @@ def with_message_id(store: Store, message_id: str) -> QueueRow | None:
     return _row(row) if row else None
 
 
-def rows(store: Store, status: str | None = None, limit: int | None = None) -> list[QueueRow]:
-    """Rows newest first, optionally of one status."""
+def rows(store: Store, status: str | None = None, limit: int | None = None, offset: int = 0) -> list[QueueRow]:
+    """Rows newest first, optionally of one status, `offset` rows skipped."""
     sql = "SELECT * FROM email_queue"
     params: list[Any] = []
     if status:
         sql += " WHERE status = ?"
         params.append(status)
-    sql += " ORDER BY id DESC"
-    if limit:
-        sql += " LIMIT ?"
-        params.append(limit)
+    sql += " ORDER BY id DESC LIMIT ? OFFSET ?"
+    params += [limit or -1, offset]
     return [_row(r) for r in store.query(sql, params)]
+
+
+def count_rows(store: Store, status: str | None, cap: int) -> int:
+    """How many rows (of one status), counted up to `cap`."""
+    where, params = ("WHERE status = ?", [status]) if status else ("", [])
+    row = store.one(f"SELECT count(*) AS n FROM (SELECT 1 FROM email_queue {where} LIMIT ?)", [*params, cap])  # noqa: S608
+    return int(row["n"]) if row else 0
 
 
 def failed_ids(store: Store) -> list[int]:

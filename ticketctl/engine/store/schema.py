@@ -263,7 +263,83 @@ MIGRATIONS: list[str] = [
     """
     INSERT OR IGNORE INTO settings (key, value) VALUES ('installation_secret', lower(hex(randomblob(32))));
     """,
-    # 4: who takes part in a ticket (Reply-To, Cc), damaged mail flagged, every mail taken in listed and
+    # 4: the assignment workflow: a course has a code (students name it in subjects); every step of an
+    # assignment (each attempt, each feedback) with the mail that carried it; a result when staff close it
+    """
+    ALTER TABLE courses ADD COLUMN code TEXT;
+    UPDATE courses SET code = 'COURSE-' || id WHERE code IS NULL;
+    CREATE UNIQUE INDEX courses_code ON courses(code COLLATE NOCASE);
+    CREATE INDEX courses_assignment_type ON courses(assignment_type_id);
+    CREATE INDEX courses_question_type ON courses(question_type_id);
+    CREATE INDEX contacts_role ON contacts(role);
+
+    ALTER TABLE assignments ADD COLUMN result TEXT;
+    ALTER TABLE assignments ADD COLUMN closed_at TEXT;
+    CREATE INDEX assignments_status ON assignments(status, updated_at);
+    CREATE INDEX assignments_course ON assignments(course_id);
+    CREATE INDEX assignments_student ON assignments(student_id);
+    CREATE INDEX assignments_tutor ON assignments(tutor_id);
+
+    CREATE TABLE assignment_steps (
+        id INTEGER PRIMARY KEY,
+        assignment_id INTEGER NOT NULL REFERENCES assignments(id),
+        kind TEXT NOT NULL CHECK (kind IN ('submitted', 'resubmitted', 'feedback')),
+        attempt INTEGER NOT NULL,          -- the attempt submitted, or the one the feedback is on
+        log_id INTEGER NOT NULL REFERENCES ticket_logs(id),  -- the mail received: its text, its attachments
+        author_id INTEGER REFERENCES contacts(id),
+        created_at TEXT NOT NULL
+    );
+    CREATE INDEX assignment_steps_assignment ON assignment_steps(assignment_id, id);
+    """,
+    # 5: a received mail a machine wrote (auto-reply, notification) says so, and why; NULL: a person's
+    """
+    ALTER TABLE ticket_logs ADD COLUMN automatic TEXT;
+    """,
+    # 6: bounces read per recipient: a report with no readable address is kept too (address NULL), what
+    # happened to the address (permanent, temporary, or a delay), the DSN's Action and Remote-MTA, how
+    # it was read and matched; indexes for the lookups by queued mail, ticket and report
+    """
+    CREATE TABLE bounces_v4 (
+        id INTEGER PRIMARY KEY,
+        ledger_id INTEGER REFERENCES ledger(id),
+        queue_id INTEGER REFERENCES email_queue(id),
+        ticket_id INTEGER REFERENCES tickets(id),
+        contact_id INTEGER REFERENCES contacts(id),
+        address TEXT,                      -- the failed address, lower-cased; NULL: none could be read
+        original_address TEXT,             -- the address the mail was sent to, when the report names another
+        kind TEXT NOT NULL DEFAULT 'permanent' CHECK (kind IN ('permanent', 'temporary', 'delayed')),
+        status_code TEXT,                  -- RFC 3463, e.g. 5.1.1
+        action TEXT,                       -- the DSN's Action: failed, delayed
+        diagnostic TEXT,
+        remote_mta TEXT,
+        report TEXT NOT NULL DEFAULT '',   -- what the report was read as
+        matched_by TEXT CHECK (matched_by IN ('verp', 'message-id', 'tag')),
+        resolved INTEGER NOT NULL DEFAULT 0,
+        resolved_at TEXT,
+        resolved_note TEXT,
+        created_at TEXT NOT NULL
+    );
+    INSERT INTO bounces_v4 (id, ledger_id, queue_id, ticket_id, contact_id, address, kind, status_code, diagnostic,
+        resolved, resolved_at, resolved_note, created_at)
+        SELECT id, ledger_id, queue_id, ticket_id, contact_id, address,
+            CASE WHEN permanent THEN 'permanent' ELSE 'temporary' END, status_code, diagnostic,
+            resolved, resolved_at, resolved_note, created_at FROM bounces;
+    DROP TABLE bounces;
+    ALTER TABLE bounces_v4 RENAME TO bounces;
+    CREATE INDEX bounces_unresolved ON bounces(resolved, created_at);
+    CREATE INDEX bounces_contact ON bounces(contact_id, resolved);
+    CREATE INDEX bounces_address ON bounces(address, resolved);
+    CREATE INDEX bounces_queue ON bounces(queue_id);
+    CREATE INDEX bounces_ticket ON bounces(ticket_id);
+    CREATE INDEX bounces_ledger ON bounces(ledger_id);
+    """,
+    # 7: an incoming mail's own To (to_email is who it was passed on to); a first run's backlog that is
+    # not taken in completely yet (the next runs go on taking it in without notifying)
+    """
+    ALTER TABLE ticket_logs ADD COLUMN mail_to TEXT NOT NULL DEFAULT '';
+    ALTER TABLE mailboxes ADD COLUMN backlog_open INTEGER NOT NULL DEFAULT 0;
+    """,
+    # 8: who takes part in a ticket (Reply-To, Cc), damaged mail flagged, every mail taken in listed and
     # releasable by staff
     """
     -- everyone who may write into a ticket besides its type's staff; `cc` people get its answers in Cc

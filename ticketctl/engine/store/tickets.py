@@ -113,12 +113,14 @@ class NewLog:
     to_name: str = ""
     receiver_contact_id: int | None = None
     cc: str = ""
+    mail_to: str = ""  # an incoming mail's own To (to_email is who it was passed on to)
     subject: str = ""
     body_text: str = ""
     body_html: str | None = None
     message_id: str | None = None
     in_reply_to: str | None = None
     ledger_id: int | None = None
+    automatic: str | None = None  # a received mail a machine wrote: why it was taken as automatic
     defects: tuple[str, ...] = ()  # what the parser met in a received mail
 
 
@@ -133,8 +135,8 @@ def next_log_id(store: Store) -> int:
 def add_log(store: Store, log: NewLog, log_id: int | None = None) -> int:
     cur = store.conn.execute(
         "INSERT INTO ticket_logs (id, ticket_id, direction, from_email, from_name, to_email, to_name,"
-        " receiver_contact_id, cc, subject, body_text, body_html, message_id, in_reply_to, ledger_id, defects,"
-        " created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        " receiver_contact_id, cc, mail_to, subject, body_text, body_html, message_id, in_reply_to, ledger_id,"
+        " automatic, defects, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         (
             log_id,
             log.ticket_id,
@@ -145,12 +147,14 @@ def add_log(store: Store, log: NewLog, log_id: int | None = None) -> int:
             log.to_name,
             log.receiver_contact_id,
             log.cc,
+            log.mail_to,
             log.subject,
             log.body_text,
             log.body_html,
             log.message_id,
             log.in_reply_to,
             log.ledger_id,
+            log.automatic,
             json.dumps(list(log.defects), ensure_ascii=False) if log.defects else None,
             utcnow(),
         ),
@@ -183,6 +187,31 @@ def first_message(store: Store, ticket_id: int) -> FirstMessage | None:
     if row is None:
         return None
     return FirstMessage(row["id"], row["subject"], row["body_text"], attachment_ids(store, row["id"]))
+
+
+@dataclass(frozen=True)
+class AutomaticSender:
+    """The machine that opened a ticket: its address, and why its mail was taken as automatic."""
+
+    email: str
+    why: str
+
+
+def automatic_opener(store: Store, ticket_id: int) -> AutomaticSender | None:
+    """The sender of the ticket's first mail if a machine wrote it and no mail of theirs on the ticket
+    since was a person's; else None."""
+    first = store.one(
+        "SELECT from_email, automatic FROM ticket_logs WHERE ticket_id = ? AND direction = 'in' ORDER BY id LIMIT 1",
+        (ticket_id,),
+    )
+    if first is None or first["automatic"] is None:
+        return None
+    person = store.one(
+        "SELECT 1 FROM ticket_logs WHERE ticket_id = ? AND direction = 'in' AND from_email = ? AND automatic IS NULL"
+        " LIMIT 1",
+        (ticket_id, first["from_email"]),
+    )
+    return None if person else AutomaticSender(first["from_email"], first["automatic"])
 
 
 @dataclass(frozen=True)
@@ -369,6 +398,24 @@ def summaries(store: Store, query: TicketQuery, order: str, limit: int, offset: 
     return [TicketSummary(**{**dict(r), "damaged": bool(r["damaged"])}) for r in rows]
 
 
+def count(store: Store, query: TicketQuery, cap: int) -> int:
+    """How many tickets match `query`, counted up to `cap` (a bounded count: cheap on a million)."""
+    where, params = _where(query)
+    if query.search:
+        where.append(_MATCH)
+        params.extend([_pattern(query.search)] * 3)
+    clause = f"WHERE {' AND '.join(where)}" if where else ""
+    row = store.one(f"SELECT count(*) AS n FROM (SELECT 1 FROM tickets t {clause} LIMIT ?)", [*params, cap])  # noqa: S608
+    return int(row["n"]) if row else 0
+
+
+def _pattern(text: str) -> str:
+    return "%" + re.sub(r"([\\%_])", r"\\\1", text) + "%"
+
+
+_MATCH = "(t.subject LIKE ? ESCAPE '\\' OR t.from_email LIKE ? ESCAPE '\\' OR t.from_name LIKE ? ESCAPE '\\')"
+
+
 def _where(q: TicketQuery) -> tuple[list[str], list[Any]]:
     where: list[str] = []
     params: list[Any] = []
@@ -391,8 +438,7 @@ def _where(q: TicketQuery) -> tuple[list[str], list[Any]]:
 
 
 def _search(store: Store, text: str, clause: str, params: list[Any], order: str, limit: int, offset: int) -> list[Any]:
-    pattern = "%" + re.sub(r"([\\%_])", r"\\\1", text) + "%"
-    match = "(t.subject LIKE ? ESCAPE '\\' OR t.from_email LIKE ? ESCAPE '\\' OR t.from_name LIKE ? ESCAPE '\\')"
+    pattern, match = _pattern(text), _MATCH
     page = [*[pattern] * 3, limit, offset]
     if offset + limit <= SEARCH_WINDOW:
         window = f"SELECT * FROM tickets t {clause} ORDER BY {order} LIMIT {SEARCH_WINDOW}"  # noqa: S608
@@ -448,14 +494,16 @@ class LogView:
     direction: str
     from_email: str
     from_name: str
-    to_email: str
+    to_email: str  # incoming: who it was passed on to; outgoing: its recipient
     to_name: str
-    cc: str
+    cc: str  # the mail's own Cc
+    mail_to: str  # incoming: the mail's own To
     subject: str
     text: str
     created_at: str
     has_raw: bool
     delivery: str | None  # the email queue's status for an outgoing log
+    automatic: str | None  # a received mail a machine wrote: why (a note, never passed on)
     attachments: list[AttachmentView] = field(default_factory=list)
     damage: list[str] = field(default_factory=list)  # what was damaged in a received mail, as sentences
     mail_id: int | None = None  # the ledger row of a received mail (`ticketctl mail show`)
@@ -487,11 +535,13 @@ def logs(store: Store, ticket_id: int) -> list[LogView]:
             to_email=r["to_email"],
             to_name=r["to_name"],
             cc=r["cc"],
+            mail_to=r["mail_to"],
             subject=r["subject"],
             text=r["body_text"],
             created_at=r["created_at"],
             has_raw=r["raw_id"] is not None or r["raw_path"] is not None,
             delivery=r["delivery"],
+            automatic=r["automatic"],
             attachments=attachments.get(r["id"], []),
             damage=[damage.describe(d) for d in json.loads(r["defects"])] if r["defects"] else [],
             mail_id=r["ledger_id"],
@@ -518,27 +568,6 @@ def original(store: Store, ticket_id: int, log_id: int) -> Original | None:
         (log_id, ticket_id),
     )
     return Original(**dict(row)) if row else None
-
-
-@dataclass(frozen=True)
-class AssignmentView:
-    status: str
-    submissions: int
-    course: str | None
-    student: str | None
-    tutor: str | None
-    updated_at: str
-
-
-def assignment(store: Store, ticket_id: int) -> AssignmentView | None:
-    row = store.one(
-        "SELECT a.status, a.submissions, co.name AS course, s.email AS student, tu.email AS tutor,"
-        " a.updated_at FROM assignments a LEFT JOIN courses co ON co.id = a.course_id"
-        " LEFT JOIN contacts s ON s.id = a.student_id LEFT JOIN contacts tu ON tu.id = a.tutor_id"
-        " WHERE a.ticket_id = ?",
-        (ticket_id,),
-    )
-    return AssignmentView(**dict(row)) if row else None
 
 
 # --- upkeep ----------------------------------------------------------------------------------

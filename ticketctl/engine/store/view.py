@@ -7,9 +7,10 @@ from __future__ import annotations
 
 from functools import cached_property
 
-from ticketctl.engine.enums import ParticipantRole
+from ticketctl.engine.enums import ParticipantRole, Task
 from ticketctl.engine.mail import addresses
-from ticketctl.engine.store import contacts, ledger, participants, settings, tickets, types
+from ticketctl.engine.store import assignments, courses, ledger, participants, settings, tickets, types
+from ticketctl.engine.store.assignments import Parties
 from ticketctl.engine.store.connection import Store
 from ticketctl.engine.store.ledger import Recorded
 from ticketctl.engine.store.tickets import TicketRecord
@@ -33,6 +34,10 @@ class MailboxView:
     @property
     def secret(self) -> str:
         return settings.installation_secret(self.store)
+
+    @property
+    def bounce_mailbox(self) -> bool:
+        return bool(self._own_types) and all(t.task == Task.BOUNCE_BACK for t in self._own_types)
 
     def type_by_id(self, type_id: int) -> TicketType | None:
         return self._all_types.get(type_id)
@@ -63,10 +68,16 @@ class MailboxView:
                 keys.add(p.email)
         if ticket_type:
             keys.update(a for a in (ticket_type.admin_email, ticket_type.email_forward) if a)
-        tutor = contacts.tutor_email(self.store, ticket_id)
-        if tutor:
-            keys.add(tutor)
+        parties = self.assignment_parties(ticket_id)
+        if parties and parties.tutor:
+            keys.add(parties.tutor)
         return {addresses.routing_key(k) for k in keys if k}
+
+    def assignment_parties(self, ticket_id: int) -> Parties | None:
+        return assignments.parties(self.store, ticket_id)
+
+    def student_courses(self, type_id: int, email: str) -> list[str]:
+        return [e.course_code for e in courses.student_enrolments(self.store, type_id, email)]
 
     def taken_in(self, message_id: str) -> Recorded | None:
         return ledger.first_with_message_id(self.store, self.mailbox_id, message_id)

@@ -4,6 +4,9 @@ A rule is a module with a kebab-case `NAME`, a docstring saying what it catches,
 `check(msg, view) -> Decision | None`: it takes a parsed message and a read-only view of the store
 (`RuleView`, implemented by `store/view.py`; tests give an in-memory fake) and returns a Decision, or
 None to pass the message on. Rules read and never write; the run records the decision.
+
+A mark (`autoreply.py`) never decides: once a rule has, `mark(msg, decision)` adds what it knows to the
+decision (that the mail is automatic, and why). The chain lists rules and marks (`chain.py`).
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ from typing import Protocol
 
 from ticketctl.engine.enums import Disposition
 from ticketctl.engine.mail.message import ParsedMessage
+from ticketctl.engine.store.assignments import Parties
 from ticketctl.engine.store.ledger import Recorded
 from ticketctl.engine.store.tickets import TicketRecord
 from ticketctl.engine.store.types import TicketType
@@ -25,6 +29,7 @@ class Decision:
     reason: str
     ticket_id: int | None = None
     type_id: int | None = None
+    automatic: str | None = None  # why a machine wrote the mail (the auto-reply mark); None: a person
 
 
 class RuleView(Protocol):
@@ -34,6 +39,11 @@ class RuleView(Protocol):
 
     @property
     def secret(self) -> str: ...
+
+    @property
+    def bounce_mailbox(self) -> bool:
+        """Whether every active type of this mailbox is a bounce_back type (it takes bounces only)."""
+        ...
 
     def type_by_id(self, type_id: int) -> TicketType | None: ...
 
@@ -57,6 +67,26 @@ class RuleView(Protocol):
         """The first message of this mailbox with this Message-ID, if one was taken in before."""
         ...
 
+    def assignment_parties(self, ticket_id: int) -> Parties | None:
+        """The student and tutor of the assignment a ticket holds, if it holds one."""
+        ...
+
+    def student_courses(self, type_id: int, email: str) -> list[str]:
+        """The codes of the courses using assignment type `type_id` that this address is enrolled in."""
+        ...
+
 
 class Check(Protocol):
     def __call__(self, msg: ParsedMessage, view: RuleView) -> Decision | None: ...
+
+
+class Mark(Protocol):
+    def __call__(self, msg: ParsedMessage, decision: Decision) -> Decision: ...
+
+
+@dataclass(frozen=True)
+class Chain:
+    """The rules in order (the first decision wins), then the marks, each applied to that decision."""
+
+    rules: tuple[tuple[str, Check], ...]
+    marks: tuple[tuple[str, Mark], ...] = ()

@@ -8,18 +8,25 @@ from ticketctl.engine.intake.rules import Decision, RuleView
 from ticketctl.engine.intake.rules.subject_tag import participant_decision
 from ticketctl.engine.mail.message import ParsedMessage
 from ticketctl.engine.mail.msgid import verify_message_id
+from ticketctl.engine.store.tickets import TicketRecord
 
 NAME = "references"
 
 
 def check(msg: ParsedMessage, view: RuleView) -> Decision | None:
+    ticket = referenced(msg, view)
+    if ticket is None:
+        return None
+    return participant_decision(msg, view, ticket.id, NAME, "In-Reply-To/References")
+
+
+def referenced(msg: ParsedMessage, view: RuleView) -> TicketRecord | None:
+    """The ticket that In-Reply-To/References point to, if any."""
     ids = list(dict.fromkeys([*msg.in_reply_to, *reversed(msg.references)]))
     if not ids:
         return None
     ticket_id = _signed(ids, view) or view.ticket_of_message_ids(ids)
-    if ticket_id is None or view.ticket(ticket_id) is None:
-        return None
-    return participant_decision(msg, view, ticket_id, NAME, "In-Reply-To/References")
+    return view.ticket(ticket_id) if ticket_id is not None else None
 
 
 def _signed(ids: list[str], view: RuleView) -> int | None:

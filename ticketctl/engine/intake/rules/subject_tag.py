@@ -11,11 +11,21 @@ from ticketctl.engine.enums import Disposition
 from ticketctl.engine.intake.rules import Decision, RuleView
 from ticketctl.engine.mail import addresses, tags
 from ticketctl.engine.mail.message import ParsedMessage
+from ticketctl.engine.store.tickets import TicketRecord
 
 NAME = "subject-tag"
 
 
 def check(msg: ParsedMessage, view: RuleView) -> Decision | None:
+    found = tagged(msg, view)
+    if found is None:
+        return None
+    ticket, tag = found
+    return participant_decision(msg, view, ticket.id, NAME, f"subject tag {tag}")
+
+
+def tagged(msg: ParsedMessage, view: RuleView) -> tuple[TicketRecord, tags.Tag] | None:
+    """The ticket the first trusted tag of the subject names, with that tag."""
     for tag in tags.find(msg.subject):
         ticket = view.ticket(tag.ticket_id)
         if ticket is None or view.ticket_of_log(tag.log_id) != ticket.id:
@@ -23,7 +33,7 @@ def check(msg: ParsedMessage, view: RuleView) -> Decision | None:
         ticket_type = view.type_by_id(ticket.type_id) if ticket.type_id else None
         if ticket_type is not None and ticket_type.workflow_tag.lower() != tag.workflow_tag.lower():
             continue
-        return participant_decision(msg, view, ticket.id, NAME, f"subject tag {tag}")
+        return ticket, tag
     return None
 
 

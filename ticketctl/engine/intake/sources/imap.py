@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from ticketctl.engine.config import LimitsConfig
-from ticketctl.engine.errors import SourceError
+from ticketctl.engine.errors import SourceError, typed
 from ticketctl.engine.intake.sources import SPOOL_BYTES, Fetched, SpoolWriter, Waiting
 from ticketctl.engine.intake.sources.net import access_token, guarded, login_refused, tls_context
 from ticketctl.engine.oauth.tokens import AccessTokenSource
@@ -161,7 +161,7 @@ class ImapSource:
                 if not self.client.folder_exists(self.folder):
                     raise SourceError(
                         f"Mailbox '{self.mailbox.name}': the folder '{self.folder}' does not exist; "
-                        f"check the name with `ticketctl mailbox edit {self.mailbox.name} --folder`."
+                        f"check the name with `ticketctl mailbox edit {typed(self.mailbox.name)} --folder`."
                     ) from exc
                 raise
         return int(info[b"UIDVALIDITY"])
@@ -241,7 +241,8 @@ def _connect(mailbox: Mailbox, limits: LimitsConfig) -> Any:
                 if not client.has_capability("STARTTLS"):
                     raise SourceError(
                         f"Mailbox '{mailbox.name}': {mailbox.host}:{mailbox.port} does not offer STARTTLS; "
-                        "use --security ssl with the server's TLS port, or check the port."
+                        f"use `ticketctl mailbox edit {typed(mailbox.name)} --security ssl --port 993` (the TLS port), "
+                        "or check the port."
                     )
                 client.starttls(context)
         except BaseException:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from ticketctl.engine.errors import SourceError
+from ticketctl.engine.errors import SourceError, typed
 from ticketctl.engine.intake.sources import SPOOL_BYTES, Fetched, OneAtATime, SpoolWriter, Waiting
 from ticketctl.engine.store.mailboxes import Mailbox
 
@@ -24,7 +24,7 @@ class MaildirSource(OneAtATime):
         if not (self.root / "new").is_dir() or not (self.root / "cur").is_dir():
             raise SourceError(
                 f"Mailbox '{mailbox.name}': {self.root} is not a Maildir (it needs new/ and cur/); "
-                "check the path with `ticketctl mailbox edit --path`."
+                f"check the path with `ticketctl mailbox edit {typed(mailbox.name)} --path DIR`."
             )
         self._paths: dict[str, Path] = {}
 

@@ -11,7 +11,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from ticketctl.engine.config import LimitsConfig
-from ticketctl.engine.errors import MailboxAuthError, SourceError, TicketctlError
+from ticketctl.engine.errors import MailboxAuthError, SourceError, TicketctlError, typed
 from ticketctl.engine.oauth.tokens import AccessTokenSource
 from ticketctl.engine.store.mailboxes import Mailbox
 
@@ -26,7 +26,7 @@ def tls_context(mailbox: Mailbox) -> ssl.SSLContext:
     except (OSError, ssl.SSLError) as exc:
         raise SourceError(
             f"Mailbox '{mailbox.name}': the CA file {mailbox.ca_file} cannot be read ({_reason(exc)}); "
-            "fix the path with `ticketctl mailbox edit --ca-file`."
+            f"fix the path with `ticketctl mailbox edit {typed(mailbox.name)} --ca-file FILE`."
         ) from exc
     if not mailbox.verify_tls:
         context.check_hostname = False
@@ -53,11 +53,11 @@ def login_refused(mailbox: Mailbox, server_says: object) -> MailboxAuthError:
         return MailboxAuthError(
             f"Mailbox '{mailbox.name}': the server refused the OAuth2 access token for "
             f"'{mailbox.username}' (expired, revoked, or without mail access); "
-            "sign the mailbox in again with `ticketctl oauth`."
+            f"sign the mailbox in again with `ticketctl oauth url {typed(mailbox.name)}`, then `oauth exchange`."
         )
     return MailboxAuthError(
         f"Mailbox '{mailbox.name}': the server refused the login for '{mailbox.username}'; "
-        f"check the username and password (`ticketctl mailbox edit {mailbox.name} --ask-password`)."
+        f"check the username and password (`ticketctl mailbox edit {typed(mailbox.name)} --ask-password`)."
     )
 
 
@@ -81,12 +81,12 @@ def failure(exc: BaseException, mailbox: Mailbox, limits: LimitsConfig, doing: s
     if isinstance(exc, socket.gaierror):
         return SourceError(
             f"Mailbox '{name}': the host '{mailbox.host}' cannot be found; "
-            f"check the name with `ticketctl mailbox edit {name} --host`."
+            f"check the name with `ticketctl mailbox edit {typed(name)} --host`."
         )
     if isinstance(exc, ConnectionRefusedError):
         return SourceError(
             f"Mailbox '{name}': nothing accepts connections at {where}; check the port and security "
-            f"(`ticketctl mailbox edit {name} --port/--security`; usually ssl on 993 for IMAP, 995 for POP3)."
+            f"(`ticketctl mailbox edit {typed(name)} --port/--security`; usually ssl on 993 for IMAP, 995 for POP3)."
         )
     if isinstance(exc, TimeoutError):
         seconds = limits.connect_timeout if connecting else limits.read_timeout
@@ -99,18 +99,19 @@ def failure(exc: BaseException, mailbox: Mailbox, limits: LimitsConfig, doing: s
         if exc.verify_code in _NAME_MISMATCH:
             return SourceError(
                 f"Mailbox '{name}': the server's certificate is not valid for the name '{mailbox.host}'; "
-                "connect by a name the certificate lists (--host), "
-                "or use --no-verify-tls on a trusted network."
+                f"connect by a name the certificate lists (`ticketctl mailbox edit {typed(name)} --host NAME`), "
+                f"or, on a trusted network only, `ticketctl mailbox edit {typed(name)} --no-verify-tls`."
             )
         return SourceError(
             f"Mailbox '{name}': the certificate of {where} could not be verified "
-            f"({exc.verify_message}); give its CA with --ca-file, "
-            "or use --no-verify-tls on a trusted network."
+            f"({exc.verify_message}); give its CA with `ticketctl mailbox edit {typed(name)} --ca-file FILE`, "
+            f"or, on a trusted network only, `ticketctl mailbox edit {typed(name)} --no-verify-tls`."
         )
     if isinstance(exc, ssl.SSLError):
         return SourceError(
-            f"Mailbox '{name}': the TLS handshake with {where} failed ({_reason(exc)}); check that "
-            "--security matches the port (ssl for implicit TLS, starttls or none for plain ports)."
+            f"Mailbox '{name}': the TLS handshake with {where} failed ({_reason(exc)}); check that the "
+            f"security matches the port (`ticketctl mailbox edit {typed(name)} --security ssl|starttls|none`: ssl for "
+            "implicit TLS, starttls or none for plain ports)."
         )
     if connecting and isinstance(exc, (imaplib.IMAP4.error, poplib.error_proto, EOFError, OSError)):
         article = "an IMAP" if mailbox.kind == "imap" else "a POP3"

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from ticketctl.engine.config import LimitsConfig
-from ticketctl.engine.errors import SourceError
+from ticketctl.engine.errors import SourceError, typed
 from ticketctl.engine.intake.sources import SPOOL_BYTES, Fetched, OneAtATime, SpoolWriter, Waiting
 from ticketctl.engine.intake.sources.net import access_token, guarded, login_refused, tls_context
 from ticketctl.engine.oauth.tokens import AccessTokenSource
@@ -203,7 +203,8 @@ def _connect(mailbox: Mailbox, limits: LimitsConfig) -> poplib.POP3:
                 if "STLS" not in pop.capa():
                     raise SourceError(
                         f"Mailbox '{mailbox.name}': {host}:{port} does not offer STARTTLS (STLS); "
-                        "use --security ssl with the server's TLS port, or check the port."
+                        f"use `ticketctl mailbox edit {typed(mailbox.name)} --security ssl --port 995` (the TLS port), "
+                        "or check the port."
                     )
                 pop.stls(tls_context(mailbox))
     except BaseException:
