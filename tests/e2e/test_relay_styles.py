@@ -13,8 +13,11 @@ import re
 
 import pytest
 
-from tests.e2e import reply_styles
+from tests.e2e import reply_styles, test_assignments
 from tests.e2e.conftest import ADMIN, ADMIN_NAME, CUSTOMER, CUSTOMER_NAME, SUPPORT, Desk, Mail, customer_mail
+from tests.e2e.test_assignments import HOMEWORK, SAM, SAM_NAME, TESS, TESS_NAME, only_mail_to
+
+school = test_assignments.school  # the assignment desk of those tests (a fixture)
 
 SUBJECT = "The invoice PDF will not open"
 QUESTION = (
@@ -99,3 +102,26 @@ def test_each_side_receives_only_the_other_sides_new_words(desk: Desk, style: st
 
 def _plain(text: str) -> str:
     return re.sub(r"\s+", " ", text.replace(">", " "))
+
+
+def test_an_assignments_feedback_and_resubmission_travel_without_what_they_quote(school: Desk) -> None:
+    """The assignment flow passes mail on too: the tutor's feedback reaches the student without the
+    submission mail it quotes, and the student's resubmission reaches the tutor without the feedback."""
+    desk = school
+    desk.deliver(customer_mail(SUBJECT, "Hello Tess,\n\nhere is my essay for WEB101.\n", frm=(SAM_NAME, SAM),
+                               to=HOMEWORK))  # fmt: skip
+    desk.process()
+    submitted = only_mail_to(desk.postbox.new_mails(), TESS)
+
+    feedback_words = "Good start; see my notes on the grid section."
+    desk.deliver(reply_styles.reply_mail("outlook-desktop-en", submitted.msg, feedback_words, (TESS_NAME, TESS),
+                                         submitted.reply_address))  # fmt: skip
+    desk.process()
+    feedback = only_mail_to(desk.postbox.new_mails(), SAM)
+    assert_carries_only(feedback, [feedback_words], submitted, "tutor's feedback as the student gets it")
+
+    desk.deliver(reply_styles.reply_mail("gmail-en", feedback.msg, "Revised as you suggested.", (SAM_NAME, SAM),
+                                         feedback.reply_address))  # fmt: skip
+    desk.process()
+    resubmitted = only_mail_to(desk.postbox.new_mails(), TESS)
+    assert_carries_only(resubmitted, ["Revised as you suggested."], feedback, "resubmission as the tutor gets it")

@@ -48,3 +48,8 @@ def test_a_reply_to_of_our_own_is_not_taken_for_the_customer():
 
 def test_mail_from_our_own_address_copies_nobody_in():
     assert emails(of(frm="Lena <lead@example.com>", cc="carl@customer.example")) == (None, None, [])
+
+
+def test_a_machines_mail_copies_nobody_in():
+    msg = message.parse(mail(cc="carl@customer.example"))  # type: ignore[arg-type]
+    assert people.of_mail(msg, OWN, copies=False).copied == ()

@@ -23,7 +23,7 @@ from dataclasses import dataclass, replace
 from ticketctl.engine.enums import AssignmentStatus, StepKind, TicketStatus
 from ticketctl.engine.flows import notices
 from ticketctl.engine.flows.flow import FlowContext, Received
-from ticketctl.engine.mail import addresses, automatic, tags
+from ticketctl.engine.mail import addresses, automatic, quotes, tags
 from ticketctl.engine.outbound import writer
 from ticketctl.engine.outbound.contexts import (
     AssignmentFeedbackMail,
@@ -59,6 +59,13 @@ class Submission:
         return cls(received.log_id, received.msg.subject, received.msg.body_text, received.attachment_ids)
 
     @classmethod
+    def answer(cls, ctx: FlowContext, ticket: TicketRecord, received: Received) -> Submission:
+        """A mail answering one we sent on the ticket, cut to its new words (mail/quotes.py) as relays
+        are: the quoted history and our own mail do not travel on; the log keeps the mail whole."""
+        new = quotes.new_text(received.msg.body_text, tickets.sent_texts(ctx.store, ticket.id))
+        return cls(received.log_id, received.msg.subject, new, received.attachment_ids)
+
+    @classmethod
     def first(cls, first: FirstMessage) -> Submission:
         return cls(first.log_id, first.subject, first.body_text, first.attachment_ids)
 
@@ -81,10 +88,10 @@ def reply(ctx: FlowContext, ticket: TicketRecord, received: Received) -> TicketS
         return TicketStatus.OPEN  # kept on the ticket for staff; a closed assignment takes no more attempts
     student, tutor = contacts.get(ctx.store, assignment.student_id), contacts.get(ctx.store, assignment.tutor_id)
     if student is not None and author == addresses.routing_key(student.email):
-        _resubmit(ctx, ticket, assignment, student, Submission.of(received))
+        _resubmit(ctx, ticket, assignment, student, Submission.answer(ctx, ticket, received))
         return TicketStatus.OPEN
     if student is not None and tutor is not None and author == addresses.routing_key(tutor.email):
-        _feedback(ctx, ticket, assignment, student, tutor, Submission.of(received))
+        _feedback(ctx, ticket, assignment, student, tutor, Submission.answer(ctx, ticket, received))
         return TicketStatus.ANSWERED
     return ticket.status
 

@@ -32,7 +32,9 @@ def own_addresses(store: Store, config: Config) -> set[str]:
     return own
 
 
-def of_mail(msg: ParsedMessage, own: set[str]) -> People:
+def of_mail(msg: ParsedMessage, own: set[str], copies: bool = True) -> People:
+    """The mail's customer, the From behind them, and (with `copies`) the people it copies."""
+
     def theirs(a: Address | None) -> bool:
         return a is not None and addresses.is_valid(a.email) and addresses.routing_key(a.email) not in own
 
@@ -41,7 +43,7 @@ def of_mail(msg: ParsedMessage, own: set[str]) -> People:
     behind = sender if sender is not None and customer is not None and _key(sender) != _key(customer) else None
     named = {_key(a) for a in (customer, sender) if a is not None}
     copied: dict[str, Address] = {}
-    if sender is not None:
+    if sender is not None and copies:
         for a in (*msg.to, *msg.cc):
             if theirs(a) and _key(a) not in named:
                 copied.setdefault(_key(a), a)

@@ -79,7 +79,7 @@ def _received(job: Job, ticket_id: int) -> Received:
 
 def _open(job: Job, kind: TicketKind, ticket_type: TicketType | None, error: str | None = None) -> TicketRecord:
     """A new ticket whose customer is the mail's Reply-To, else its From; the mail's people take part."""
-    found = people.of_mail(job.msg, people.own_addresses(job.store, job.config)) if kind != TicketKind.ERROR else None
+    found = _people(job) if kind != TicketKind.ERROR else None
     customer = (found.customer if found else None) or job.msg.from_
     contact_id = None
     if customer and kind != TicketKind.ERROR:
@@ -113,17 +113,22 @@ def _new_ticket(job: Job) -> Written:
 def _reply(job: Job) -> Written:
     ticket = tickets.get(job.store, job.decision.ticket_id or 0)
     assert ticket is not None, "the subject-tag and references rules name an existing ticket"
-    copied = people.of_mail(job.msg, people.own_addresses(job.store, job.config))
-    people.record(job.store, ticket.id, copied, opening=False)
     received = _received(job, ticket.id)
     if job.decision.automatic:  # a note: never passed on, moves nothing
         return ticket.id, received.log_id
+    people.record(job.store, ticket.id, _people(job), opening=False)
     ticket_type = job.view.type_by_id(ticket.type_id) if ticket.type_id else None
     status = TicketStatus.OPEN
     if ticket_type is not None:
         status = flow_for(ticket_type.task).reply(_flow_context(job, ticket_type), ticket, received)
     tickets.set_status(job.store, ticket.id, status)
     return ticket.id, received.log_id
+
+
+def _people(job: Job) -> people.People:
+    """Whom the mail brings into its ticket; a machine's mail copies nobody in."""
+    own = people.own_addresses(job.store, job.config)
+    return people.of_mail(job.msg, own, copies=job.decision.automatic is None)
 
 
 def _invalid(job: Job) -> Written:
