@@ -85,7 +85,7 @@ def list_(
         empty="No mail matches." if result.offset == 0 else None,
     )
     if result.mails:
-        say("`ticketctl mail show ID` shows one; `ticketctl mail release ID` takes an ignored or rejected one in.")
+        say("`mail show ID` shows one; `mail release ID` takes an ignored or rejected one in.")
 
 
 def _became(m: TakenIn) -> str:
