@@ -263,4 +263,25 @@ MIGRATIONS: list[str] = [
     """
     INSERT OR IGNORE INTO settings (key, value) VALUES ('installation_secret', lower(hex(randomblob(32))));
     """,
+    # the report: when tickets change status (set_status writes it), and the indexes its queries read
+    """
+    CREATE TABLE ticket_status_changes (
+        id INTEGER PRIMARY KEY,
+        ticket_id INTEGER NOT NULL REFERENCES tickets(id),
+        old_status TEXT,                   -- NULL on the rows this migration backfilled
+        new_status TEXT NOT NULL,
+        changed_at TEXT NOT NULL,
+        estimated INTEGER NOT NULL DEFAULT 0  -- 1: made by this migration; changed_at is the last update
+    );
+    CREATE INDEX ticket_status_changes_ticket ON ticket_status_changes(ticket_id, changed_at);
+    CREATE INDEX ticket_status_changes_at ON ticket_status_changes(changed_at, new_status);
+    -- tickets resolved before this table existed: their last update is the best time there is
+    INSERT INTO ticket_status_changes (ticket_id, old_status, new_status, changed_at, estimated)
+        SELECT id, NULL, status, updated_at, 1 FROM tickets WHERE status IN ('resolved', 'closed');
+    CREATE INDEX tickets_created ON tickets(created_at, type_id, mailbox_id, kind);
+    CREATE INDEX tickets_backlog ON tickets(created_at, type_id, mailbox_id, kind, status)
+        WHERE status IN ('new', 'open', 'answered', 'waiting');
+    CREATE INDEX ledger_received ON ledger(received_at, mailbox_id, disposition);
+    CREATE INDEX bounces_created ON bounces(created_at);
+    """,
 ]
