@@ -10,7 +10,7 @@ import typer
 from typer.core import TyperGroup
 
 from ticketctl import __version__, exit_codes
-from ticketctl.commands import canned, mailbox, oauth, process, queue, status, tickets, types
+from ticketctl.commands import canned, mailbox, oauth, process, queue, report, status, tickets, types
 from ticketctl.commands.common import State, error_console, say, state
 from ticketctl.engine.errors import TicketctlError
 
@@ -66,6 +66,7 @@ app.add_typer(mailbox.app, name="mailbox")
 app.add_typer(types.app, name="type")
 app.command("process")(process.process)
 app.command("status")(status.status)
+app.command("report")(report.report)
 app.add_typer(tickets.app, name="tickets")
 app.add_typer(queue.app, name="queue")
 app.add_typer(canned.app, name="canned")
