@@ -46,10 +46,10 @@ class Desk:
         }
         self.count = 0
 
-    def ticket(self, type_name, created, status="new", answer_after=None, kind="normal", contact=True, **fields):
+    def ticket(self, type_name, created, status="new", answer_after=None, kind="normal", **fields):
         self.count += 1
         email = f"customer{self.count}@example.com"
-        contact_id = b.contact(self.store, email) if contact and kind != "error" else None
+        contact_id = b.contact(self.store, email) if kind != "error" else None
         ticket = b.ticket(
             self.store,
             subject=f"Question {self.count}",
@@ -65,10 +65,16 @@ class Desk:
         b.log(self.store, ticket, "in", from_email=email, created_at=created)
         # the notice to the type's admin, at once: mail out, but not to the customer, so not an answer
         b.log(self.store, ticket, "out", to_email="admin@example.org", created_at=created)
-        if answer_after is not None:
-            receiver = {"receiver_contact_id": contact_id} if contact_id else {}
-            b.log(self.store, ticket, "out", to_email=email, created_at=plus(created, answer_after), **receiver)
-            b.log(self.store, ticket, "out", to_email=email, created_at=plus(created, answer_after + H), **receiver)
+        if answer_after is not None:  # the first answer to the customer, and a second one an hour later
+            for after in (answer_after, answer_after + H):
+                b.log(
+                    self.store,
+                    ticket,
+                    "out",
+                    to_email=email,
+                    receiver_contact_id=contact_id,
+                    created_at=plus(created, after),
+                )
         return ticket
 
     def change(self, ticket, old, new, when, estimated=0):
@@ -115,8 +121,7 @@ def desk(store):
     t[4] = d.ticket("Support", at("01-12"), "resolved", answer_after=1800)  # 30m
     d.change(t[4], "answered", "resolved", at("01-20"))  # after the window
     t[5] = d.ticket("Support", at("01-13", "10:00"), "new")  # never answered
-    # no contact row: the answer is recognised by its address
-    t[6] = d.ticket("Support", at("01-14", "10:00"), "waiting", answer_after=2 * H, contact=False)  # 2h
+    t[6] = d.ticket("Support", at("01-14", "10:00"), "waiting", answer_after=2 * H)  # 2h
     t[7] = d.ticket("Support", at("01-16", "08:00"), "answered", answer_after=300)  # 5m
     t[8] = d.ticket("Support", at("01-17"), "answered", answer_after=1200)  # 20m
     t[11] = d.ticket("Support", at("01-18", "20:00"), "answered", answer_after=H)  # 1h
@@ -492,3 +497,13 @@ def test_piped_it_prints_no_escape_sequences(desk, workdir):
     assert not set(out) & set("█▓▒░▁▂▃▄▅▆▇")
     assert re.search(r"^2026-01-05\s+9\s+3\s+14\s*$", out, re.M)
     assert max(len(line) for line in out.splitlines()) <= 80  # no COLUMNS: Rich's 80 for a pipe
+
+
+def test_waiting_is_late_only_past_the_threshold(cli, store):
+    d = Desk(store)
+    d.ticket("Support", ago(hours=2), "new")  # waiting 2h: not late
+    d.ticket("Support", ago(hours=30), "new")  # waiting 30h: over 24h
+    d.ticket("Support", ago(hours=40), "answered", answer_after=H)
+    support = json.loads(cli("report", "--json").stdout)["speed"][0]
+    assert (support["tickets"], support["unanswered"], support["unanswered_late"]) == (3, 2, 1)
+    assert json.loads(cli("report", "--json", "--answer-within", "1h").stdout)["speed"][0]["unanswered_late"] == 2

@@ -332,7 +332,11 @@ def _backlog(store: Store, scope: report.Scope, names: dict[int, str], now: date
     buckets = [Counter[str]() for _ in range(len(edges) + 1)]
     by_status: Counter[str] = Counter()
     for row in report.backlog(store, scope, edges):
-        buckets[row.bucket][_label(row.type_id, row.kind, names)] += row.count
+        label = _label(row.type_id, row.kind, names)
+        upto = (0, *row.newer, row.count)  # created after no edge, after each edge, at all: newest first
+        for i, bucket in enumerate(buckets):
+            if upto[i + 1] > upto[i]:
+                bucket[label] += upto[i + 1] - upto[i]
         by_status[row.status] += row.count
     lows, highs = (0, *BACKLOG_EDGES), (*BACKLOG_EDGES, None)
     ages = [

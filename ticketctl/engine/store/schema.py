@@ -273,14 +273,16 @@ MIGRATIONS: list[str] = [
         changed_at TEXT NOT NULL,
         estimated INTEGER NOT NULL DEFAULT 0  -- 1: made by this migration; changed_at is the last update
     );
-    CREATE INDEX ticket_status_changes_ticket ON ticket_status_changes(ticket_id, changed_at);
+    CREATE INDEX ticket_status_changes_ticket ON ticket_status_changes(ticket_id, new_status);
     CREATE INDEX ticket_status_changes_at ON ticket_status_changes(changed_at, new_status);
     -- tickets resolved before this table existed: their last update is the best time there is
     INSERT INTO ticket_status_changes (ticket_id, old_status, new_status, changed_at, estimated)
         SELECT id, NULL, status, updated_at, 1 FROM tickets WHERE status IN ('resolved', 'closed');
     CREATE INDEX tickets_created ON tickets(created_at, type_id, mailbox_id, kind);
-    CREATE INDEX tickets_backlog ON tickets(created_at, type_id, mailbox_id, kind, status)
+    CREATE INDEX tickets_backlog ON tickets(status, type_id, kind, created_at, mailbox_id)
         WHERE status IN ('new', 'open', 'answered', 'waiting');
+    CREATE INDEX ticket_logs_answers ON ticket_logs(ticket_id, receiver_contact_id, created_at)
+        WHERE direction = 'out';
     CREATE INDEX ledger_received ON ledger(received_at, mailbox_id, disposition);
     CREATE INDEX bounces_created ON bounces(created_at);
     """,
