@@ -50,13 +50,13 @@ class Desk:
         self.count += 1
         email = f"customer{self.count}@example.com"
         contact_id = b.contact(self.store, email) if kind != "error" else None
+        fields.setdefault("subject", f"Question {self.count}")
         ticket = b.ticket(
             self.store,
-            subject=f"Question {self.count}",
             from_email=email,
             at=created,
             type_id=self.types[type_name] if type_name else None,
-            mailbox_id=self.boxes[(type_name or "support").lower()],
+            mailbox_id=self.boxes["billing" if type_name == "Billing" else "support"],
             contact_id=contact_id,
             kind=kind,
             status=status,
@@ -507,3 +507,52 @@ def test_waiting_is_late_only_past_the_threshold(cli, store):
     support = json.loads(cli("report", "--json").stdout)["speed"][0]
     assert (support["tickets"], support["unanswered"], support["unanswered_late"]) == (3, 2, 1)
     assert json.loads(cli("report", "--json", "--answer-within", "1h").stdout)["speed"][0]["unanswered_late"] == 2
+
+
+def test_help_states_the_definitions(cli):
+    result = cli("report", "--help")
+    assert result.exit_code == 0
+    text = " ".join(result.stdout.split())
+    for words in (
+        "the first mail from staff to the customer",
+        "first move to resolved or closed",
+        "90th percentiles by nearest rank",
+        "timed at their last update",
+        "--answer-within",
+        "--csv",
+        "--json",
+    ):
+        assert words in text
+
+
+def test_many_types_and_long_names_still_fit_a_terminal_of_80_columns(cli, store):
+    d = Desk(store)
+    long = "Customer onboarding, account migration and everything else that comes with it"
+    for name in (long, "Exams", "Refunds", "Access"):
+        d.types[name] = b.ticket_type(store, name, tag=name.split()[0][:8], mailbox_id=d.boxes["support"])
+    days = ("01-05", "01-06", "01-07", "01-08", "01-13")
+    for day, name in zip(days, ("Support", long, "Exams", "Refunds", "Access"), strict=True):
+        d.ticket(name, at(day), "open", answer_after=H)
+    d.ticket(long, at("01-14"), "new")
+    result = cli("report", *WINDOW, env={"COLUMNS": "80", "TTY_COMPATIBLE": "1", "TTY_INTERACTIVE": "0"})
+    assert result.exit_code == 0, result.stderr
+    text = ANSI.sub("", result.stdout)
+    assert "█" in text  # drawn as on a terminal
+    assert max(len(line) for line in text.splitlines()) <= 80
+    assert "░ other" in text  # five types with tickets: three drawn apart, the rest together
+    assert "Customer onboarding" in text and "…" in text  # a long name gives way, with an ellipsis
+    # ... and never a figure: every row of the first answer table still has its eight cells
+    rows = rows_of(text)
+    assert rows["all types"][0] == ["6", "5", "1h", "1h", "0", "1", "1"]
+    (oldest,) = rows["2"]  # ticket 2 in the oldest open tickets: its type cut, its status, age, subject kept
+    assert oldest[0].startswith("Customer onbo") and oldest[0].endswith("…") and len(oldest[0]) == 20
+    assert oldest[1] == "open" and oldest[3] == "Question 2"
+
+
+def test_text_from_mail_cannot_drive_the_terminal(cli, store):
+    d = Desk(store)
+    d.ticket("Support", ago(days=2), "new", subject="Hi \x1b]0;pwned\x07\x1b[2J [bold]x[/bold]")
+    for args in ((), ("--json",), ("--csv",)):
+        out = cli("report", *args).stdout
+        assert "\x1b" not in out and "\x07" not in out
+    assert "\\x1b]0;pwned\\x07" in cli("report").stdout

@@ -17,6 +17,9 @@ if TYPE_CHECKING:
 
 report_ = lazy("ticketctl.engine.desk.report")
 
+GAP = 2  # between two columns: a space of padding and the space that divides them
+MIN_GIVE = 12  # the narrowest a name or subject column gets, however wide the figures beside it
+TYPE_BESIDE_SUBJECT = 20  # the widest a type's name gets beside a subject
 MAIL_WORDS = {  # what became of the mail taken in (the ledger's disposition): one, several
     "new_ticket": ("new ticket", "new tickets"),
     "reply": ("reply", "replies"),
@@ -99,33 +102,66 @@ def _render(r: Report) -> None:
         out.print(f"Note: {safe(note)}", soft_wrap=False)
 
 
-def _table(title: str, *columns: str, left: tuple[int, ...] = (0,)) -> Any:
-    """A table whose rows stay one line: cells give way with an ellipsis; numbers right, `left` left."""
+def _table(
+    out: Any,
+    title: str,
+    columns: list[str],
+    rows: list[list[Any]],
+    left: tuple[int, ...] = (0,),
+    give: int = 0,
+    caps: dict[int, int] | None = None,
+) -> None:
+    """Print a table whose rows stay one line at the console's width: numbers right, `left` columns left;
+    only column `give` (a name or subject) gives way, with an ellipsis, so no figure is ever cut. `caps`
+    bounds other text columns (a type's name beside a subject)."""
     from rich import box
     from rich.table import Table
+    from rich.text import Text
 
-    table = Table(title=title, title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False)
+    def width(cell: Any) -> int:
+        return (cell if isinstance(cell, Text) else Text.from_markup(str(cell))).cell_len
+
+    caps = caps or {}
+    needed = [max([width(name)] + [width(row[i]) for row in rows]) for i, name in enumerate(columns)]
+    needed = [min(w, caps.get(i, w)) for i, w in enumerate(needed)]
+    room = out.width - sum(w for i, w in enumerate(needed) if i != give) - GAP * (len(columns) - 1)
+    table = Table(box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False, padding=(0, 1, 0, 0))
     for i, name in enumerate(columns):
-        table.add_column(name, justify="left" if i in left else "right", no_wrap=True, overflow="ellipsis")
-    return table
+        table.add_column(
+            name,
+            justify="left" if i in left else "right",
+            no_wrap=True,
+            overflow="ellipsis",
+            min_width=None if i == give else needed[i],
+            max_width=max(MIN_GIVE, room) if i == give else caps.get(i),
+        )
+    for row in rows:
+        table.add_row(*row)
+    out.print(f"[italic]{title}[/]")  # above the table, not its title: Rich would wrap it to the table's width
+    out.print(table)
 
 
 def _volume(out: Any, r: Report, picture: bool) -> None:
     heading = {"day": "Day", "week": "Week of", "month": "Month"}[r.window.by]
     drawn = r.types if len(r.types) <= len(charts.SERIES) else r.types[: len(charts.SERIES) - 1]
-    columns = [heading, "Opened", "", "Resolved", "", "Mail in"] if picture else [heading, "Opened", "Resolved"]
-    table = _table("Volume", *columns, *([] if picture else ["Mail in"]), left=(0, 2, 4) if picture else (0,))
     if picture:
-        width = max(8, (out.width - 40) // 2)
+        bar = max(8, (out.width - 40) // 2)
         top = max([max(p.opened, p.resolved) for p in r.volume] + [0])
-    for p in r.volume:
-        if picture:
-            opened = charts.bar(_series(p.opened_by_type, drawn), top, width)
-            resolved = charts.bar(_series(p.resolved_by_type, drawn), top, width)
-            table.add_row(p.label, str(p.opened), opened, str(p.resolved), resolved, str(p.mail_in))
-        else:
-            table.add_row(p.label, str(p.opened), str(p.resolved), str(p.mail_in))
-    out.print(table)
+        rows = [
+            [
+                p.label,
+                str(p.opened),
+                charts.bar(_series(p.opened_by_type, drawn), top, bar),
+                str(p.resolved),
+                charts.bar(_series(p.resolved_by_type, drawn), top, bar),
+                str(p.mail_in),
+            ]
+            for p in r.volume
+        ]
+        _table(out, "Volume", [heading, "Opened", "", "Resolved", "", "Mail in"], rows, left=(0, 2, 4))
+    else:
+        rows = [[p.label, str(p.opened), str(p.resolved), str(p.mail_in)] for p in r.volume]
+        _table(out, "Volume", [heading, "Opened", "Resolved", "Mail in"], rows)
     if picture and r.types:
         legend = [f"[{style}]{fill}[/] {safe(name)}" for name, (fill, style) in zip(drawn, charts.SERIES, strict=False)]
         if len(r.types) > len(drawn):
@@ -152,40 +188,18 @@ def _series(by_type: dict[str, int], drawn: list[str]) -> list[tuple[float, int]
 
 def _trend(out: Any, title: str, values: list[float | None], show: Any) -> None:
     known = [v for v in values if v is not None]
-    if not known:
+    if not known or max(known) == 0:
         return
-    out.print(
-        f"{title}: [cyan]{charts.sparkline(values)}[/] {show(min(known))} to {show(max(known))}",
-        overflow="ellipsis",
-        no_wrap=True,
-    )
+    low, high = show(min(known)), show(max(known))
+    span = f"{low} to {high}" if low != high else f"{low} each"
+    out.print(f"{title}: [cyan]{charts.sparkline(values)}[/] {span}", overflow="ellipsis", no_wrap=True)
 
 
 def _speed(out: Any, r: Report) -> None:
-    late_answer = f"> {human(r.window.answer_within_seconds)}"
-    answers = _table(
-        "First answer (tickets opened in the window)",
-        "Type",
-        "Tickets",
-        "Answered",
-        "Median",
-        "90%",
-        late_answer,
-        "Waiting",
-        late_answer,
-    )
-    resolutions = _table(
-        "Resolution (tickets resolved in the window)",
-        "Type",
-        "Resolved",
-        "Median",
-        "90%",
-        f"> {human(r.window.resolve_within_seconds)}",
-        "Estimated",
-    )
-    for s in r.speed:
-        name = "all types" if s.type is None else safe(s.type)
-        answers.add_row(
+    late = f"> {human(r.window.answer_within_seconds)}"
+    names = ["all types" if s.type is None else safe(s.type) for s in r.speed]
+    answers = [
+        [
             name,
             str(s.tickets),
             str(s.answered),
@@ -194,61 +208,59 @@ def _speed(out: Any, r: Report) -> None:
             str(s.answered_late),
             str(s.unanswered),
             str(s.unanswered_late),
-        )
-        resolutions.add_row(
+        ]
+        for name, s in zip(names, r.speed, strict=True)
+    ]
+    columns = ["Type", "Tickets", "Answered", "Median", "90%", late, "Waiting", late]
+    _table(out, "First answer (tickets opened in the window)", columns, answers)
+    resolutions = [
+        [
             name,
             str(s.resolved),
             human(s.resolution_median_seconds),
             human(s.resolution_p90_seconds),
             str(s.resolved_late),
             str(s.resolution_estimated),
-        )
-    out.print(answers)
-    out.print(resolutions)
+        ]
+        for name, s in zip(names, r.speed, strict=True)
+    ]
+    columns = ["Type", "Resolved", "Median", "90%", f"> {human(r.window.resolve_within_seconds)}", "Estimated"]
+    _table(out, "Resolution (tickets resolved in the window)", columns, resolutions)
 
 
 def _backlog(out: Any, b: Backlog, picture: bool) -> None:
     statuses = ", ".join(f"{s} {n}" for s, n in b.by_status.items())
     title = f"Backlog now: {b.open} open ({statuses})"
     if picture:
-        chart = _table(title, "Age", "Tickets", "", left=(0, 2))
         top = max([a.count for a in b.buckets] + [0])
-        for a in b.buckets:
-            chart.add_row(a.label, str(a.count), charts.bar([(float(a.count), 0)], top, max(8, out.width - 24)))
-        out.print(chart)
-        title = ""
+        bars = [
+            [a.label, str(a.count), charts.bar([(float(a.count), 0)], top, max(8, out.width - 24))] for a in b.buckets
+        ]
+        _table(out, title, ["Age", "Tickets", ""], bars, left=(0, 2), give=2)
+        title = "Open tickets by type and age"
     totals = {t: sum(a.by_type.get(t, 0) for a in b.buckets) for a in b.buckets for t in a.by_type}
     types = sorted(totals, key=lambda t: (-totals[t], t))
-    if types:
-        table = _table(title or "Open tickets by type and age", "Type", *(a.label for a in b.buckets), "Total")
-        for t in types:
-            counts = [a.by_type.get(t, 0) for a in b.buckets]
-            table.add_row(safe(t), *map(str, counts), str(sum(counts)))
-        if len(types) > 1:
-            table.add_row("all types", *(str(a.count) for a in b.buckets), str(b.open))
-        out.print(table)
+    rows = [[safe(t), *(str(a.by_type.get(t, 0)) for a in b.buckets), str(totals[t])] for t in types]
+    if len(types) > 1:
+        rows.append(["all types", *(str(a.count) for a in b.buckets), str(b.open)])
+    if rows:
+        _table(out, title, ["Type", *(a.label for a in b.buckets), "Total"], rows)
     elif not picture:
         out.print(f"{title}.")
     if b.oldest:
-        oldest = _table("Oldest open tickets", "Ticket", "Type", "Status", "Age", "Subject", left=(1, 2, 4))
-        for ticket in b.oldest:
-            oldest.add_row(
-                str(ticket.id),
-                safe(ticket.type),
-                ticket.status,
-                human(ticket.age_seconds),
-                safe(ticket.subject, oneline=True),
-            )
-        out.print(oldest)
+        oldest = [
+            [str(t.id), safe(t.type), t.status, human(t.age_seconds), safe(t.subject, oneline=True)] for t in b.oldest
+        ]
+        columns = ["Ticket", "Type", "Status", "Age", "Subject"]
+        _table(out, "Oldest open tickets", columns, oldest, left=(1, 2, 4), give=4, caps={1: TYPE_BESIDE_SUBJECT})
 
 
 def _mail_health(out: Any, items: list[MailHealthItem]) -> None:
-    table = _table("Mail health in the window", "Count", "What", "Listed by", left=(1, 2))
-    table.columns[2].min_width = max(len(item.command) for item in items)  # a command is never cut
-    for item in items:
-        label = item.label + (f" ({item.unresolved} unresolved)" if item.unresolved else "")
-        table.add_row(str(item.count), label, item.command)
-    out.print(table)
+    rows = [
+        [str(item.count), item.label + (f" ({item.unresolved} unresolved)" if item.unresolved else ""), item.command]
+        for item in items
+    ]
+    _table(out, "Mail health in the window", ["Count", "What", "Listed by"], rows, left=(1, 2), give=1)
 
 
 def human(seconds: float | None) -> str:
