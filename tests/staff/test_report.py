@@ -214,56 +214,60 @@ def test_volume_per_week_by_type(cli, desk):
     }
 
 
+def times(count, median, p90, late):
+    return {"count": count, "median_seconds": median, "p90_seconds": p90, "late": late}
+
+
 def test_speed_medians_and_90th_percentiles(cli, desk):
     speed = {s["type"]: s for s in report_json(cli)["speed"]}
     assert list(speed) == ["Support", "Billing", "(invalid)", None]  # error tickets have no customer
-    support, billing, invalid, every = speed["Support"], speed["Billing"], speed["(invalid)"], speed[None]
-    # Support answers: 300 900 1200 1800 2700 3600 3600 7200 86400 172800 (ticket 5 unanswered)
-    # median (2700 + 3600) / 2; 90th: rank ceil(0.9 * 10) = 9 -> 86400; over 24h: only 172800
-    assert support == {
+    assert speed["Support"] == {
         "type": "Support",
         "tickets": 11,
-        "answered": 10,
-        "first_answer_median_seconds": 3150,
-        "first_answer_p90_seconds": 86400,
-        "answered_late": 1,
+        # answers: 300 900 1200 1800 2700 3600 3600 7200 86400 172800 (ticket 5 unanswered): median
+        # (2700 + 3600) / 2; 90th: rank ceil(0.9 * 10) = 9 -> 86400; over 24h: only 172800
+        "first_answer": times(10, 3150, 86400, 1),
         "unanswered": 1,
         "unanswered_late": 1,
         # resolutions: ticket 1 86400, ticket 2 259200, ticket 20 428400 (estimated)
-        "resolved": 3,
-        "resolution_median_seconds": 259200,
-        "resolution_p90_seconds": 428400,
-        "resolved_late": 0,
+        "resolution": times(3, 259200, 428400, 0),
         "resolution_estimated": 1,
     }
-    # Billing answers 600 43200: median 21900, 90th rank 2 -> 43200; resolutions 604800 (7d: not over
-    # 7d) and 691200 -> median 648000, 90th 691200, one late
-    assert (billing["tickets"], billing["answered"], billing["unanswered"], billing["unanswered_late"]) == (3, 2, 1, 1)
-    assert (billing["first_answer_median_seconds"], billing["first_answer_p90_seconds"]) == (21900, 43200)
-    assert (billing["resolved"], billing["resolution_median_seconds"], billing["resolution_p90_seconds"]) == (
-        2,
-        648000,
-        691200,
-    )
-    assert (billing["resolved_late"], billing["answered_late"], billing["resolution_estimated"]) == (1, 0, 0)
-    assert (invalid["tickets"], invalid["answered"], invalid["unanswered"], invalid["resolved"]) == (1, 0, 1, 0)
-    assert invalid["first_answer_median_seconds"] is None and invalid["first_answer_p90_seconds"] is None
-    # all: 300 600 900 1200 1800 2700 3600 3600 7200 43200 86400 172800 -> median 3150, 90th rank 11
-    assert (every["tickets"], every["answered"], every["unanswered"], every["unanswered_late"]) == (15, 12, 3, 3)
-    assert (every["first_answer_median_seconds"], every["first_answer_p90_seconds"]) == (3150, 86400)
-    # resolutions 86400 259200 428400 604800 691200 -> median 428400, 90th rank 5
-    assert (every["resolved"], every["resolution_median_seconds"], every["resolution_p90_seconds"]) == (
-        5,
-        428400,
-        691200,
-    )
-    assert (every["resolved_late"], every["resolution_estimated"]) == (1, 1)
+    assert speed["Billing"] == {
+        "type": "Billing",
+        "tickets": 3,
+        "first_answer": times(2, 21900, 43200, 0),  # 600 43200: 90th rank ceil(1.8) = 2
+        "unanswered": 1,
+        "unanswered_late": 1,
+        "resolution": times(2, 648000, 691200, 1),  # 604800 (7d: not over 7d), 691200
+        "resolution_estimated": 0,
+    }
+    assert speed["(invalid)"] == {
+        "type": "(invalid)",
+        "tickets": 1,
+        "first_answer": times(0, None, None, 0),
+        "unanswered": 1,
+        "unanswered_late": 1,
+        "resolution": times(0, None, None, 0),
+        "resolution_estimated": 0,
+    }
+    assert speed[None] == {
+        "type": None,
+        "tickets": 15,
+        # 300 600 900 1200 1800 2700 3600 3600 7200 43200 86400 172800: median 3150, 90th rank 11
+        "first_answer": times(12, 3150, 86400, 1),
+        "unanswered": 3,
+        "unanswered_late": 3,
+        # 86400 259200 428400 604800 691200: median 428400, 90th rank ceil(4.5) = 5
+        "resolution": times(5, 428400, 691200, 1),
+        "resolution_estimated": 1,
+    }
 
 
 def test_thresholds_change_what_counts_as_late(cli, desk):
     every = report_json(cli, "--answer-within", "1h", "--resolve-within", "3d")["speed"][-1]
     # answers over 1h: 7200 43200 86400 172800; resolutions over 3d: 428400 604800 691200
-    assert (every["answered_late"], every["resolved_late"]) == (4, 3)
+    assert (every["first_answer"]["late"], every["resolution"]["late"]) == (4, 3)
     assert report_json(cli, "--answer-within", "1h")["window"]["answer_within_seconds"] == 3600
 
 
@@ -338,11 +342,20 @@ def test_csv_for_spreadsheets(cli, desk):
     assert result.exit_code == 0, result.stderr
     rows = list(csv.DictReader(io.StringIO(result.stdout)))
     cell = {(r["section"], r["period"], r["type"], r["metric"]): r["value"] for r in rows}
+    assert [(r["metric"], r["value"]) for r in rows if r["section"] == "window"] == [
+        ("since", "2026-01-05"),
+        ("until", "2026-01-18"),
+        ("by", "week"),
+        ("type", "all"),
+        ("mailbox", "all"),
+    ]
     assert cell[("volume", W1, "", "opened")] == "9"
     assert cell[("volume", W1, "Support", "opened")] == "5"
     assert cell[("volume", W2, "Billing", "resolved")] == "2"
     assert cell[("speed", "", "Support", "first answer median seconds")] == "3150"
+    assert cell[("speed", "", "Support", "first answer count")] == "10"
     assert cell[("speed", "", "all types", "resolution p90 seconds")] == "691200"
+    assert cell[("speed", "", "all types", "resolution late")] == "1"
     assert cell[("speed", "", "(invalid)", "first answer median seconds")] == ""
     assert cell[("backlog", "", "", "age 7+ days")] == "11"
     assert cell[("backlog", "", "Support", "age 3-7 days")] == "2"
@@ -405,7 +418,7 @@ def test_no_tickets_at_all(cli, store):
     assert "Backlog now: 0 open" in result.stdout
     data = json.loads(cli("report", *WINDOW, "--json").stdout)
     assert [s["type"] for s in data["speed"]] == [None]
-    assert data["speed"][0]["first_answer_median_seconds"] is None
+    assert data["speed"][0]["first_answer"]["median_seconds"] is None
 
 
 @pytest.mark.parametrize(
@@ -556,3 +569,11 @@ def test_text_from_mail_cannot_drive_the_terminal(cli, store):
         out = cli("report", *args).stdout
         assert "\x1b" not in out and "\x07" not in out
     assert "\\x1b]0;pwned\\x07" in cli("report").stdout
+
+
+def test_csv_never_hands_a_spreadsheet_a_formula(cli, store):
+    d = Desk(store)
+    d.types["=HYPERLINK(1)"] = b.ticket_type(store, "=HYPERLINK(1)", tag="Evil", mailbox_id=d.boxes["support"])
+    d.ticket("=HYPERLINK(1)", at("01-06"))
+    rows = list(csv.DictReader(io.StringIO(cli("report", *WINDOW, "--csv").stdout)))
+    assert {r["type"] for r in rows if r["type"].endswith("HYPERLINK(1)")} == {"'=HYPERLINK(1)"}

@@ -13,7 +13,7 @@ from ticketctl.commands.common import JsonOption, console, lazy, print_json, saf
 from ticketctl.engine.errors import ConfigError
 
 if TYPE_CHECKING:
-    from ticketctl.engine.desk.report import Backlog, MailHealthItem, PeriodVolume, Report, Speed
+    from ticketctl.engine.desk.report import Backlog, MailHealthItem, PeriodVolume, Report, Speed, Times
 
 report_ = lazy("ticketctl.engine.desk.report")
 
@@ -199,33 +199,20 @@ def _speed(out: Any, r: Report) -> None:
     late = f"> {human(r.window.answer_within_seconds)}"
     names = ["all types" if s.type is None else safe(s.type) for s in r.speed]
     answers = [
-        [
-            name,
-            str(s.tickets),
-            str(s.answered),
-            human(s.first_answer_median_seconds),
-            human(s.first_answer_p90_seconds),
-            str(s.answered_late),
-            str(s.unanswered),
-            str(s.unanswered_late),
-        ]
+        [name, str(s.tickets), *_times(s.first_answer), str(s.unanswered), str(s.unanswered_late)]
         for name, s in zip(names, r.speed, strict=True)
     ]
     columns = ["Type", "Tickets", "Answered", "Median", "90%", late, "Waiting", late]
     _table(out, "First answer (tickets opened in the window)", columns, answers)
     resolutions = [
-        [
-            name,
-            str(s.resolved),
-            human(s.resolution_median_seconds),
-            human(s.resolution_p90_seconds),
-            str(s.resolved_late),
-            str(s.resolution_estimated),
-        ]
-        for name, s in zip(names, r.speed, strict=True)
+        [name, *_times(s.resolution), str(s.resolution_estimated)] for name, s in zip(names, r.speed, strict=True)
     ]
     columns = ["Type", "Resolved", "Median", "90%", f"> {human(r.window.resolve_within_seconds)}", "Estimated"]
     _table(out, "Resolution (tickets resolved in the window)", columns, resolutions)
+
+
+def _times(t: Times) -> list[str]:
+    return [str(t.count), human(t.median_seconds), human(t.p90_seconds), str(t.late)]
 
 
 def _backlog(out: Any, b: Backlog, picture: bool) -> None:
@@ -292,11 +279,8 @@ def _write_csv(r: Report) -> None:
 
 def _csv_rows(r: Report) -> list[tuple[str, str, str, str, Any]]:
     w = r.window
-    rows: list[tuple[str, str, str, str, Any]] = [
-        ("window", "", w.type or "", "since", w.since),
-        ("window", "", w.type or "", "until", w.until),
-        ("window", "", w.type or "", "by", w.by),
-    ]
+    scope = (("since", w.since), ("until", w.until), ("by", w.by), ("type", w.type), ("mailbox", w.mailbox))
+    rows: list[tuple[str, str, str, str, Any]] = [("window", "", "", key, value or "all") for key, value in scope]
     for p in r.volume:
         rows += _period_rows(p)
     for s in r.speed:
@@ -330,20 +314,19 @@ def _period_rows(p: PeriodVolume) -> list[tuple[str, str, str, str, Any]]:
 
 def _speed_rows(s: Speed) -> list[tuple[str, str, str, str, Any]]:
     name = s.type if s.type is not None else "all types"
-    figures = (
+    figures: list[tuple[str, Any]] = [
         ("tickets", s.tickets),
-        ("answered", s.answered),
-        ("first answer median seconds", _number(s.first_answer_median_seconds)),
-        ("first answer p90 seconds", _number(s.first_answer_p90_seconds)),
-        ("answered late", s.answered_late),
         ("unanswered", s.unanswered),
         ("unanswered late", s.unanswered_late),
-        ("resolved", s.resolved),
-        ("resolution median seconds", _number(s.resolution_median_seconds)),
-        ("resolution p90 seconds", _number(s.resolution_p90_seconds)),
-        ("resolved late", s.resolved_late),
-        ("resolution estimated", s.resolution_estimated),
-    )
+    ]
+    for what, t in (("first answer", s.first_answer), ("resolution", s.resolution)):
+        figures += [
+            (f"{what} count", t.count),
+            (f"{what} median seconds", _number(t.median_seconds)),
+            (f"{what} p90 seconds", _number(t.p90_seconds)),
+            (f"{what} late", t.late),
+        ]
+    figures.append(("resolution estimated", s.resolution_estimated))
     return [("speed", "", name, metric, value) for metric, value in figures]
 
 

@@ -91,20 +91,24 @@ class PeriodVolume:
 
 
 @dataclass(frozen=True)
+class Times:
+    """How long some tickets took for one thing: their first answer, or their resolution."""
+
+    count: int
+    median_seconds: float | None
+    p90_seconds: int | None
+    late: int  # took longer than the threshold (answer_within, resolve_within)
+
+
+@dataclass(frozen=True)
 class Speed:
     type: str | None  # None: all types together
     tickets: int  # opened in the window with a customer
-    answered: int
-    first_answer_median_seconds: float | None
-    first_answer_p90_seconds: int | None
-    answered_late: int
+    first_answer: Times  # of those tickets, the answered ones
     unanswered: int
-    unanswered_late: int
-    resolved: int  # first resolved in the window
-    resolution_median_seconds: float | None
-    resolution_p90_seconds: int | None
-    resolved_late: int
-    resolution_estimated: int
+    unanswered_late: int  # still unanswered, waiting longer than answer_within now
+    resolution: Times  # the tickets first resolved in the window
+    resolution_estimated: int  # of those, resolved before the status history: timed at their last update
 
 
 @dataclass(frozen=True)
@@ -204,7 +208,7 @@ def build(store: Store, request: ReportRequest, now: datetime | None = None) -> 
         for i, (label, first, last) in enumerate(periods)
     ]
     speed = [_speed(t, answers, resolutions, answer_within, resolve_within) for t in ordered]
-    speed = [s for s in speed if s.tickets or s.resolved]  # error tickets have no customer to answer
+    speed = [s for s in speed if s.tickets or s.resolution.count]  # error tickets have no customer to answer
     if len(speed) != 1:
         speed.append(_speed(None, answers, resolutions, answer_within, resolve_within))
     estimated = resolutions.estimated[None]
@@ -288,23 +292,20 @@ def _resolutions(
 def _speed(
     key: str | None, answers: _Answers, resolutions: _Resolutions, answer_within: int, resolve_within: int
 ) -> Speed:
-    answered = sorted(answers.by_type.get(key, ()))
-    resolved = sorted(resolutions.by_type.get(key, ()))
     return Speed(
         type=key,
         tickets=answers.tickets[key],
-        answered=len(answered),
-        first_answer_median_seconds=median(answered),
-        first_answer_p90_seconds=percentile(answered, 90),
-        answered_late=len(answered) - bisect_right(answered, answer_within),
+        first_answer=_times(answers.by_type.get(key, ()), answer_within),
         unanswered=answers.unanswered[key],
         unanswered_late=answers.unanswered_late[key],
-        resolved=len(resolved),
-        resolution_median_seconds=median(resolved),
-        resolution_p90_seconds=percentile(resolved, 90),
-        resolved_late=len(resolved) - bisect_right(resolved, resolve_within),
+        resolution=_times(resolutions.by_type.get(key, ()), resolve_within),
         resolution_estimated=resolutions.estimated[key],
     )
+
+
+def _times(seconds: Iterable[int], within: int) -> Times:
+    ordered = sorted(seconds)
+    return Times(len(ordered), median(ordered), percentile(ordered, 90), len(ordered) - bisect_right(ordered, within))
 
 
 def median(ordered: list[int]) -> float | None:
