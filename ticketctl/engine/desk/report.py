@@ -26,7 +26,8 @@ from bisect import bisect_right
 from collections import Counter, defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
+from itertools import chain
 
 from ticketctl.engine.errors import ConfigError
 from ticketctl.engine.store import mailboxes, report, types
@@ -171,47 +172,46 @@ def build(store: Store, request: ReportRequest, now: datetime | None = None) -> 
     if since > until:
         raise ConfigError(f"--since {since} is after --until {until}; give an earlier --since.")
     periods = _periods(since, until, request.by)
+    calendar = _Calendar.of(since, periods)
     scope = _scope(store, request)
-    names = _type_names(store)
     window = (_stamp_day(since), _stamp_day(until + timedelta(days=1)))
-    day_period = {day: i for i, (_, first, last) in enumerate(periods) for day in _days(first, last)}
 
-    opened = [Counter[str]() for _ in periods]
+    opened = [Counter[Key]() for _ in periods]
     for row in report.opened(store, scope, *window):
-        opened[day_period[row.day]][_label(row.type_id, row.kind, names)] += row.count
-    answers = _answers(report.first_answers(store, scope, *window), names, day_period, now, answer_within)
-    resolved = [Counter[str]() for _ in periods]
-    resolutions = _resolutions(report.resolutions(store, scope, *window), names, day_period, resolved)
-    mail_days = report.mail_taken_in(store, scope, *window)
+        opened[calendar.on(row.day)][row.type_id, row.kind] += row.count
+    answers = _answers(report.first_answers(store, scope, *window), calendar, now, answer_within)
+    resolutions = _resolutions(report.resolutions(store, scope, *window), calendar, len(periods))
     mail_in = [0] * len(periods)
     dispositions: Counter[str] = Counter()
-    for m in mail_days:
-        mail_in[day_period[m.day]] += m.count
+    for m in report.mail_taken_in(store, scope, *window):
+        mail_in[calendar.on(m.day)] += m.count
         dispositions[m.disposition] += m.count
 
-    totals: Counter[str] = Counter()
-    for counts in (*opened, *resolved):
-        totals.update(counts)
-    ordered = sorted(totals, key=lambda name: (-totals[name], name))
+    names = _Names(_type_names(store))
+    opened_total, resolved_total = names.merge(*opened), names.merge(*resolutions.by_period)
+    ordered = sorted(  # most opened first, then most resolved
+        {*opened_total, *resolved_total},
+        key=lambda name: (-opened_total.get(name, 0), -resolved_total.get(name, 0), name),
+    )
     volume = [
         PeriodVolume(
             label=label,
             start=first.isoformat(),
             end=last.isoformat(),
             opened=sum(opened[i].values()),
-            resolved=sum(resolved[i].values()),
+            resolved=sum(resolutions.by_period[i].values()),
             mail_in=mail_in[i],
             first_answer_median_seconds=median(sorted(answers.by_period.get(i, ()))),
-            opened_by_type=dict(opened[i]),
-            resolved_by_type=dict(resolved[i]),
+            opened_by_type=names.merge(opened[i]),
+            resolved_by_type=names.merge(resolutions.by_period[i]),
         )
         for i, (label, first, last) in enumerate(periods)
     ]
-    speed = [_speed(t, answers, resolutions, answer_within, resolve_within) for t in ordered]
+    speed = [_speed(names.keys(t), t, answers, resolutions, answer_within, resolve_within) for t in ordered]
     speed = [s for s in speed if s.tickets or s.resolution.count]  # error tickets have no customer to answer
     if len(speed) != 1:
-        speed.append(_speed(None, answers, resolutions, answer_within, resolve_within))
-    estimated = resolutions.estimated[None]
+        speed.append(_speed(names.keys(None), None, answers, resolutions, answer_within, resolve_within))
+    estimated = sum(resolutions.estimated.values())
     notes = []
     if estimated:
         notes.append(
@@ -241,65 +241,113 @@ def build(store: Store, request: ReportRequest, now: datetime | None = None) -> 
 
 # --- speed -----------------------------------------------------------------------------------
 
+Key = tuple[int | None, str]  # a ticket's (type id, kind); named once, at the end (_Names)
+
+
+@dataclass(frozen=True)
+class _Calendar:
+    """Which period each day of the window is in."""
+
+    first_day: date
+    start: int  # the first second of first_day (Unix time)
+    period_of: list[int]  # by days since first_day
+
+    @classmethod
+    def of(cls, since: date, periods: list[tuple[str, date, date]]) -> _Calendar:
+        days = [i for i, (_, first, last) in enumerate(periods) for _ in range((last - first).days + 1)]
+        return cls(since, int(datetime.combine(since, time(), UTC).timestamp()), days)
+
+    def at(self, epoch: int) -> int:
+        return self.period_of[(epoch - self.start) // DAY]
+
+    def on(self, day: str) -> int:
+        return self.period_of[(date.fromisoformat(day) - self.first_day).days]
+
+
+class _Names:
+    """The report's name for each (type id, kind): the type's name, or (invalid) / (error) for none."""
+
+    def __init__(self, types: dict[int, str]) -> None:
+        self.types = types
+        self.seen: dict[Key, str] = {}
+
+    def name(self, key: Key) -> str:
+        if key not in self.seen:
+            type_id, kind = key
+            self.seen[key] = f"({kind})" if type_id is None else self.types.get(type_id, f"type {type_id}")
+        return self.seen[key]
+
+    def merge(self, *counts: Counter[Key]) -> dict[str, int]:
+        merged: Counter[str] = Counter()
+        for count in counts:
+            for key, n in count.items():
+                merged[self.name(key)] += n
+        return dict(merged)
+
+    def keys(self, name: str | None) -> list[Key]:
+        """The keys named `name`; None: every key."""
+        return [key for key, named in self.seen.items() if name is None or named == name]
+
 
 @dataclass
 class _Answers:
-    by_type: defaultdict[str | None, array[int]] = field(default_factory=lambda: defaultdict(lambda: array("q")))
+    times: defaultdict[Key, array[int]] = field(default_factory=lambda: defaultdict(lambda: array("q")))
     by_period: defaultdict[int, array[int]] = field(default_factory=lambda: defaultdict(lambda: array("q")))
-    tickets: Counter[str | None] = field(default_factory=Counter)
-    unanswered: Counter[str | None] = field(default_factory=Counter)
-    unanswered_late: Counter[str | None] = field(default_factory=Counter)
+    tickets: Counter[Key] = field(default_factory=Counter)
+    unanswered: Counter[Key] = field(default_factory=Counter)
+    unanswered_late: Counter[Key] = field(default_factory=Counter)
 
 
-def _answers(
-    rows: Iterable[report.Answer], names: dict[int, str], day_period: dict[str, int], now: datetime, within: int
-) -> _Answers:
-    """Answer times per type (None: all types) and per period, one row at a time."""
+def _answers(rows: Iterable[report.Answer], calendar: _Calendar, now: datetime, within: int) -> _Answers:
+    """Answer times per (type, kind) and per period, one row at a time."""
     found, now_epoch = _Answers(), int(now.timestamp())
-    for row in rows:
-        label = _label(row.type_id, row.kind, names)
-        for key in (label, None):
-            found.tickets[key] += 1
-            if row.seconds is None:
-                found.unanswered[key] += 1
-                found.unanswered_late[key] += now_epoch - row.opened_epoch > within
-            else:
-                found.by_type[key].append(row.seconds)
-        if row.seconds is not None:
-            found.by_period[day_period[row.day]].append(row.seconds)
+    for type_id, kind, opened, answered in rows:
+        key = (type_id, kind)
+        found.tickets[key] += 1
+        if answered is None:
+            found.unanswered[key] += 1
+            if now_epoch - opened > within:
+                found.unanswered_late[key] += 1
+        else:
+            found.times[key].append(answered - opened)
+            found.by_period[calendar.at(opened)].append(answered - opened)
     return found
 
 
 @dataclass
 class _Resolutions:
-    by_type: defaultdict[str | None, array[int]] = field(default_factory=lambda: defaultdict(lambda: array("q")))
-    estimated: Counter[str | None] = field(default_factory=Counter)
+    by_period: list[Counter[Key]]
+    times: defaultdict[Key, array[int]] = field(default_factory=lambda: defaultdict(lambda: array("q")))
+    estimated: Counter[Key] = field(default_factory=Counter)
 
 
-def _resolutions(
-    rows: Iterable[report.Resolution], names: dict[int, str], day_period: dict[str, int], counts: list[Counter[str]]
-) -> _Resolutions:
-    found = _Resolutions()
-    for row in rows:
-        label = _label(row.type_id, row.kind, names)
-        counts[day_period[row.day]][label] += 1
-        for key in (label, None):
-            found.by_type[key].append(row.seconds)
-            found.estimated[key] += row.estimated
+def _resolutions(rows: Iterable[report.Resolution], calendar: _Calendar, periods: int) -> _Resolutions:
+    found = _Resolutions([Counter() for _ in range(periods)])
+    for type_id, kind, resolved, seconds, estimated in rows:
+        key = (type_id, kind)
+        found.by_period[calendar.at(resolved)][key] += 1
+        found.times[key].append(seconds)
+        found.estimated[key] += estimated
     return found
 
 
 def _speed(
-    key: str | None, answers: _Answers, resolutions: _Resolutions, answer_within: int, resolve_within: int
+    keys: list[Key],
+    name: str | None,
+    answers: _Answers,
+    resolutions: _Resolutions,
+    answer_within: int,
+    resolve_within: int,
 ) -> Speed:
+    """The speed of the tickets of `keys` (all of one name, or every key for all types together)."""
     return Speed(
-        type=key,
-        tickets=answers.tickets[key],
-        first_answer=_times(answers.by_type.get(key, ()), answer_within),
-        unanswered=answers.unanswered[key],
-        unanswered_late=answers.unanswered_late[key],
-        resolution=_times(resolutions.by_type.get(key, ()), resolve_within),
-        resolution_estimated=resolutions.estimated[key],
+        type=name,
+        tickets=sum(answers.tickets[k] for k in keys),
+        first_answer=_times(chain.from_iterable(answers.times.get(k, ()) for k in keys), answer_within),
+        unanswered=sum(answers.unanswered[k] for k in keys),
+        unanswered_late=sum(answers.unanswered_late[k] for k in keys),
+        resolution=_times(chain.from_iterable(resolutions.times.get(k, ()) for k in keys), resolve_within),
+        resolution_estimated=sum(resolutions.estimated[k] for k in keys),
     )
 
 
@@ -328,12 +376,12 @@ def percentile(ordered: list[int], p: int) -> int | None:
 # --- backlog and mail health -----------------------------------------------------------------
 
 
-def _backlog(store: Store, scope: report.Scope, names: dict[int, str], now: datetime) -> Backlog:
+def _backlog(store: Store, scope: report.Scope, names: _Names, now: datetime) -> Backlog:
     edges = [_stamp(now - timedelta(days=d)) for d in BACKLOG_EDGES]
     buckets = [Counter[str]() for _ in range(len(edges) + 1)]
     by_status: Counter[str] = Counter()
     for row in report.backlog(store, scope, edges):
-        label = _label(row.type_id, row.kind, names)
+        label = names.name((row.type_id, row.kind))
         upto = (0, *row.newer, row.count)  # created after no edge, after each edge, at all: newest first
         for i, bucket in enumerate(buckets):
             if upto[i + 1] > upto[i]:
@@ -347,7 +395,7 @@ def _backlog(store: Store, scope: report.Scope, names: dict[int, str], now: date
     oldest = [
         OpenTicket(
             id=t.id,
-            type=_label(t.type_id, t.kind, names),
+            type=names.name((t.type_id, t.kind)),
             status=t.status,
             subject=t.subject,
             created_at=t.created_at,
@@ -430,10 +478,6 @@ def _periods(since: date, until: date, by: str) -> list[tuple[str, date, date]]:
     return found
 
 
-def _days(first: date, last: date) -> list[str]:
-    return [(first + timedelta(days=i)).isoformat() for i in range((last - first).days + 1)]
-
-
 def _scope(store: Store, request: ReportRequest) -> report.Scope:
     """Tickets of the type and/or read from the mailbox; mail from the mailbox, else from the type's."""
     ticket_type = types.named(store, request.type_name) if request.type_name else None
@@ -448,13 +492,6 @@ def _scope(store: Store, request: ReportRequest) -> report.Scope:
 
 def _type_names(store: Store) -> dict[int, str]:
     return {t.id: t.name for t in types.list_all(store)}
-
-
-def _label(type_id: int | None, kind: str, names: dict[int, str]) -> str:
-    """A ticket's type as the report names it: the type's name, or (invalid) / (error) for none."""
-    if type_id is None:
-        return f"({kind})"
-    return names.get(type_id, f"type {type_id}")
 
 
 def _stamp(moment: datetime) -> str:

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from ticketctl.engine.store.connection import Store
 
@@ -60,45 +60,41 @@ def opened(store: Store, scope: Scope, since: str, until: str) -> list[DayCount]
     return [DayCount(r["day"], r["type_id"], r["kind"], r["n"]) for r in rows]
 
 
-@dataclass(frozen=True)
-class Answer:
-    """A ticket of a customer opened in the window, and how long its first answer took (None: none yet)."""
+class Answer(NamedTuple):
+    """A ticket of a customer opened in the window, and when its first answer came (None: not yet).
+    Times are Unix seconds. A plain tuple: a window can hold a million of them, one at a time."""
 
-    day: str
     type_id: int | None
     kind: str
-    opened_epoch: int
-    seconds: int | None
+    opened: int
+    answered: int | None
 
 
 def first_answers(store: Store, scope: Scope, since: str, until: str) -> Iterator[Answer]:
     """Every ticket opened in the window that has a customer (error tickets have none), with the time
-    to its first answer: the first outgoing log whose receiver is the ticket's customer."""
+    of its first answer: the first outgoing log whose receiver is the ticket's customer."""
     extra, params = _tickets(scope)
     first = (  # the partial index ticket_logs_answers holds exactly this: one index search per ticket
         "SELECT min(l.created_at) FROM ticket_logs l WHERE l.ticket_id = t.id AND l.direction = 'out'"
         " AND l.receiver_contact_id = t.contact_id"
     )
-    opened_at = _EPOCH.format("t.created_at")
     cursor = store.conn.execute(
-        f"SELECT substr(t.created_at, 1, 10) AS day, t.type_id, t.kind, {opened_at} AS opened,"
-        f" {_EPOCH.format(f'({first})')} - {opened_at} AS seconds FROM tickets t"
+        f"SELECT t.type_id, t.kind, {_EPOCH.format('t.created_at')}, {_EPOCH.format(f'({first})')} FROM tickets t"
         f" WHERE t.created_at >= ? AND t.created_at < ? AND t.kind != 'error'{extra}",
         [since, until, *params],
     )
-    for day, type_id, kind, opened_epoch, seconds in cursor:
-        yield Answer(day, type_id, kind, opened_epoch, seconds)
+    return map(Answer._make, cursor)
 
 
-@dataclass(frozen=True)
-class Resolution:
-    """A ticket resolved for the first time in the window (resolved or closed), and how long it took."""
+class Resolution(NamedTuple):
+    """A ticket resolved for the first time in the window (resolved or closed): when, and how long after
+    it was opened (Unix seconds)."""
 
-    day: str
     type_id: int | None
     kind: str
+    resolved: int
     seconds: int
-    estimated: bool  # resolved before status changes were recorded: the time is its last update
+    estimated: int  # 1: resolved before status changes were recorded; the time is its last update
 
 
 def resolutions(store: Store, scope: Scope, since: str, until: str) -> Iterator[Resolution]:
@@ -106,17 +102,16 @@ def resolutions(store: Store, scope: Scope, since: str, until: str) -> Iterator[
     again counts where it was first resolved). Rows are written in time order, so an earlier row is one
     with a smaller id (the migration's estimated rows come before any change recorded after it)."""
     extra, params = _tickets(scope)
+    resolved = _EPOCH.format("c.changed_at")
     cursor = store.conn.execute(
-        "SELECT substr(c.changed_at, 1, 10) AS day, t.type_id, t.kind,"
-        f" {_EPOCH.format('c.changed_at')} - {_EPOCH.format('t.created_at')} AS seconds, c.estimated"
+        f"SELECT t.type_id, t.kind, {resolved}, {resolved} - {_EPOCH.format('t.created_at')}, c.estimated"
         " FROM ticket_status_changes c JOIN tickets t ON t.id = c.ticket_id"
         " WHERE c.changed_at >= ? AND c.changed_at < ? AND c.new_status IN ('resolved', 'closed')"
         " AND NOT EXISTS (SELECT 1 FROM ticket_status_changes e WHERE e.ticket_id = c.ticket_id"
         f"   AND e.new_status IN ('resolved', 'closed') AND e.id < c.id){extra}",
         [since, until, *params],
     )
-    for day, type_id, kind, seconds, estimated in cursor:
-        yield Resolution(day, type_id, kind, seconds, bool(estimated))
+    return map(Resolution._make, cursor)
 
 
 @dataclass(frozen=True)
