@@ -1,5 +1,5 @@
 """What `ticketctl report` reads: tickets opened, answered and resolved in a window, the open backlog, and
-the mail taken in, bounced and failed. Read only; every query walks an index made for it (migration 4):
+the mail taken in, bounced and failed. Read only; every query walks an index made for it (the status history's migration):
 `tickets_created`, `tickets_backlog` (open tickets only), `ticket_logs_answers` (outgoing logs only),
 `ticket_status_changes_at`, `ledger_received`, `bounces_created`.
 
