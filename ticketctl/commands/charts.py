@@ -32,13 +32,8 @@ def bar(parts: Sequence[tuple[float, int]], maximum: float, width: int) -> Any:
 
 
 def sparkline(values: Sequence[float | None]) -> str:
-    """One character per value, its height in eight steps from the smallest to the largest; a gap for none."""
-    known = [v for v in values if v is not None]
-    if not known:
-        return " " * len(values)
-    low, high = min(known), max(known)
+    """One character per value, its height in eight steps from zero to the largest value (a baseline at
+    zero, so that a small change never looks like a large one); a gap for none."""
+    top = max((v for v in values if v is not None), default=0)
     steps = len(SPARKS) - 1
-    return "".join(
-        " " if v is None else SPARKS[round((v - low) * steps / (high - low)) if high > low else steps // 2]
-        for v in values
-    )
+    return "".join(" " if v is None else SPARKS[round(v * steps / top) if top > 0 else 0] for v in values)

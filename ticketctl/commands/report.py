@@ -54,15 +54,23 @@ def report(
 ) -> None:
     """How much mail arrives, how fast the team answers, where it piles up.
 
-    Volume: tickets opened and resolved per period, by type, and the mail taken in. First answer: the
-    first mail from staff to the customer (a `tickets reply`, or the admin's answer relayed), for the
-    tickets opened in the window, whenever it came. Resolution: a ticket's first move to resolved or
-    closed, timed from its creation, counted in the period it happened. Medians, and 90th percentiles
-    by nearest rank (90% of tickets were answered within it). Tickets resolved before ticketctl kept a
-    status history are timed at their last update, and the report says how many. Backlog: tickets open
-    now (new, open, answered, waiting) by age. Mail health: error and invalid tickets, ignored and
-    refused mail, bounces and failed outgoing mail in the window, each with the command that lists them.
-    Times are UTC.
+    Volume: tickets opened and resolved per period, by type, and the mail taken in.
+
+    First answer: the first mail from staff to the customer (a `tickets reply`, or the admin's answer
+    relayed by the engine), for the tickets opened in the window, whenever it came.
+
+    Resolution: a ticket's first move to resolved or closed, timed from its creation and counted in the
+    period it happened. Tickets resolved before ticketctl kept a status history are timed at their last
+    update, and the report says how many.
+
+    Medians, and 90th percentiles by nearest rank: 90% of the tickets were answered (resolved) within it.
+
+    Backlog: the tickets open now (new, open, answered, waiting) by age.
+
+    Mail health: error and invalid tickets, ignored and refused mail, bounces and failed outgoing mail in
+    the window, each with the command that lists them.
+
+    On a terminal the figures come with bars and sparklines; piped, plain numbers. Times are UTC.
     """
     if json and csv:
         raise ConfigError("Give --json or --csv, not both.")

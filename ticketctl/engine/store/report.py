@@ -1,7 +1,7 @@
 """What `ticketctl report` reads: tickets opened, answered and resolved in a window, the open backlog, and
-the mail taken in, bounced and failed. Read only; every query walks an index made for it (the status history's migration):
-`tickets_created`, `tickets_backlog` (open tickets only), `ticket_logs_answers` (outgoing logs only),
-`ticket_status_changes_at`, `ledger_received`, `bounces_created`.
+the mail taken in, bounced and failed. Read only; every query walks an index made for it (in the status
+history's migration): `tickets_created`, `tickets_backlog` (open tickets only), `ticket_logs_answers`
+(outgoing logs only), `ticket_status_changes_at`, `ledger_received`, `bounces_created`.
 
 Windows are half-open, `since <= t < until`, as stored UTC strings. Rows that feed medians are yielded
 one at a time, so a window of a million tickets is never a list in memory here.
