@@ -20,6 +20,7 @@ from ticketctl.commands import (
     oauth,
     process,
     queue,
+    report,
     status,
     tickets,
     types,
@@ -110,6 +111,7 @@ app.add_typer(mailbox.app, name="mailbox")
 app.add_typer(types.app, name="type")
 app.command("process")(process.process)
 app.command("status")(status.status)
+app.command("report")(report.report)
 app.add_typer(tickets.app, name="tickets")
 app.add_typer(queue.app, name="queue")
 app.add_typer(bounces.app, name="bounces")

@@ -339,4 +339,27 @@ MIGRATIONS: list[str] = [
     ALTER TABLE ticket_logs ADD COLUMN mail_to TEXT NOT NULL DEFAULT '';
     ALTER TABLE mailboxes ADD COLUMN backlog_open INTEGER NOT NULL DEFAULT 0;
     """,
+    # 8: the report: when tickets change status (set_status writes it), and the indexes its queries read
+    """
+    CREATE TABLE ticket_status_changes (
+        id INTEGER PRIMARY KEY,
+        ticket_id INTEGER NOT NULL REFERENCES tickets(id),
+        old_status TEXT,                   -- NULL on the rows this migration backfilled
+        new_status TEXT NOT NULL,
+        changed_at TEXT NOT NULL,
+        estimated INTEGER NOT NULL DEFAULT 0  -- 1: made by this migration; changed_at is the last update
+    );
+    CREATE INDEX ticket_status_changes_ticket ON ticket_status_changes(ticket_id, new_status);
+    CREATE INDEX ticket_status_changes_at ON ticket_status_changes(changed_at, new_status);
+    -- tickets resolved before this table existed: their last update is the best time there is
+    INSERT INTO ticket_status_changes (ticket_id, old_status, new_status, changed_at, estimated)
+        SELECT id, NULL, status, updated_at, 1 FROM tickets WHERE status IN ('resolved', 'closed');
+    CREATE INDEX tickets_created ON tickets(created_at, type_id, mailbox_id, kind);
+    CREATE INDEX tickets_backlog ON tickets(status, type_id, kind, created_at, mailbox_id)
+        WHERE status IN ('new', 'open', 'answered', 'waiting');
+    CREATE INDEX ticket_logs_answers ON ticket_logs(ticket_id, receiver_contact_id, created_at)
+        WHERE direction = 'out';
+    CREATE INDEX ledger_received ON ledger(received_at, mailbox_id, disposition);
+    CREATE INDEX bounces_created ON bounces(created_at);
+    """,
 ]

@@ -80,9 +80,16 @@ def open_ticket(
 
 
 def set_status(store: Store, ticket_id: int, status: TicketStatus | None = None) -> None:
-    """Mark the ticket updated now, and move it to `status` when given."""
+    """Mark the ticket updated now, and move it to `status` when given; a move to another status is
+    recorded in `ticket_status_changes` (the report reads when tickets were resolved there)."""
     if status:
-        store.conn.execute("UPDATE tickets SET status = ?, updated_at = ? WHERE id = ?", (status, utcnow(), ticket_id))
+        now = utcnow()
+        store.conn.execute(
+            "INSERT INTO ticket_status_changes (ticket_id, old_status, new_status, changed_at)"
+            " SELECT id, status, ?, ? FROM tickets WHERE id = ? AND status != ?",
+            (status, now, ticket_id, status),
+        )
+        store.conn.execute("UPDATE tickets SET status = ?, updated_at = ? WHERE id = ?", (status, now, ticket_id))
     else:
         store.conn.execute("UPDATE tickets SET updated_at = ? WHERE id = ?", (utcnow(), ticket_id))
 
