@@ -90,6 +90,8 @@ def run(
     """One processing run. Raises LockHeld when another run holds the database."""
     with run_lock(config.lock_path, lock_wait):
         report = ProcessReport(dry_run=dry_run)
+        if not dry_run:
+            blobs.sweep_parts(config.data_dir)
         sending = _Sending(config, enabled=not dry_run and notify)
         for box in mailboxes_to_process(store, mailbox):
             report.mailboxes.append(
