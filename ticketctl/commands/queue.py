@@ -50,7 +50,7 @@ def list_(
         [
             (
                 r.id,
-                r.status,
+                r.state,
                 r.purpose,
                 safe(r.to_email),
                 safe(r.subject),
@@ -65,14 +65,17 @@ def list_(
 
 @app.command("show")
 def show(ctx: typer.Context, queue_id: int = QueueId, json: bool = JsonOption) -> None:
-    """Show one queued mail: headers, state, attempts, next try and the last error."""
-    data = outbox.get(state(ctx).store, queue_id).public()
+    """Show one queued mail: headers, state, attempts, next try, the last error, and each recipient's delivery."""
+    store = state(ctx).store
+    row = outbox.get(store, queue_id)
+    data = row.public()
+    recipients = outbox.recipients(store, row)
     if json:
-        print_json(data)
+        print_json({**data, "recipients": [r.public() for r in recipients]})
         return
     order = (
         "id",
-        "status",
+        "state",
         "attempts",
         "next_try",
         "last_error",
@@ -95,6 +98,14 @@ def show(ctx: typer.Context, queue_id: int = QueueId, json: bool = JsonOption) -
         "body_text",
     )
     print_record(f"Queued mail {queue_id}", {k: _shown(data[k]) for k in order})
+    print_table(
+        "Recipients",
+        ["Address", "As", "Status", "Tries", "Next try", "Last error"],
+        [
+            (safe(r.address), r.role, r.status, r.attempts, r.next_try or "", safe(r.last_error, oneline=True))
+            for r in recipients
+        ],
+    )
 
 
 def _shown(value: object) -> object:

@@ -87,10 +87,13 @@ class MailData:
                 yield from piece.base64_chunks()
 
 
-def recipients(row: QueueRow) -> list[str]:
-    """Envelope recipients: To and every Cc address."""
-    found = [row.to_email] + [email for _, email in getaddresses([row.cc]) if email]
-    return list(dict.fromkeys(found))
+def envelope_recipients(to_email: str, cc: str) -> tuple[tuple[str, str], ...]:
+    """The envelope recipients of a mail, each once (letter case aside): (address, 'to' | 'cc')."""
+    found: dict[str, tuple[str, str]] = {to_email.lower(): (to_email, "to")}
+    for _, email in getaddresses([cc]) if cc else []:
+        if email:
+            found.setdefault(email.lower(), (email, "cc"))
+    return tuple(found.values())
 
 
 def build_message(row: QueueRow, attachments: list[FileAttachment], installation_id: str) -> bytes:

@@ -1,13 +1,15 @@
-"""The outbox as staff see it: list and show queued mail, and push failed or waiting mail for a retry.
-Mail is queued by the writer (writer.py) and sent by the drain (delivery.py)."""
+"""The outbox as staff see it: list and show queued mail (one row per mail, and how it stands for each
+recipient), and push failed or waiting mail for a retry. Mail is queued by the writer (writer.py) and
+sent by the drain (delivery.py)."""
 
 from __future__ import annotations
 
 from ticketctl.engine.enums import QueueStatus
 from ticketctl.engine.errors import ConfigError, NotFound
+from ticketctl.engine.outbound.mailbuild import envelope_recipients
 from ticketctl.engine.store import queue
 from ticketctl.engine.store.connection import Store, utcnow
-from ticketctl.engine.store.queue import QueueRow
+from ticketctl.engine.store.queue import QueueRow, Recipient
 
 STATUSES = tuple(str(s) for s in QueueStatus)
 
@@ -26,8 +28,22 @@ def get(store: Store, queue_id: int) -> QueueRow:
     return row
 
 
+def recipients(store: Store, row: QueueRow) -> list[Recipient]:
+    """How the mail stands for each of its recipients. Mail sent before ticketctl tracked recipients
+    has no rows of its own: every address of it got it."""
+    found = queue.recipients(store, row.id)
+    if found or row.status != QueueStatus.SENT:
+        return found
+    return [
+        Recipient(0, row.id, address, role, row.status, row.attempts, row.next_attempt_at, None, None, None, None,
+                  row.sent_at)
+        for address, role in envelope_recipients(row.to_email, row.cc)
+    ]  # fmt: skip
+
+
 def retry(store: Store, queue_id: int | None = None, *, all_failed: bool = False) -> list[int]:
-    """Make a failed or waiting row (or every failed row) due now, with a fresh count of attempts.
+    """Make a failed or waiting row (or every failed row) due now, with a fresh count of attempts, for
+    the recipients that have not got it.
 
     Returns the ids pushed. A sent row is refused: sending it again would deliver it twice.
     """
