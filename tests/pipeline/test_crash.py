@@ -139,14 +139,20 @@ def check_server(box: Mailbox, sent: list[bytes]) -> None:
         assert message_ids(held) == message_ids(sent), "the processed folder holds each message once"
 
 
+def fill(box: Mailbox, workdir: Path, count: int) -> list[bytes]:
+    """`count` questions on the server, taken in by runs in small batches (the ledger grows a committed
+    batch at a time: small ones show progress often, and make many disposals)."""
+    (workdir / "ticketctl.yaml").write_text("limits:\n  batch_messages: 10\n")
+    sent = [mail(frm=f"customer{i}@example.org", subject=f"Question {i}") for i in range(count)]
+    box.put(sent)
+    return sent
+
+
 @pytest.mark.parametrize("kind", SOURCES)
 def test_sigkill_at_random_moments_loses_and_duplicates_nothing(request, workdir, store, proxies, kind):
     box = make_mailbox(kind, request, workdir, store, proxies)
-    # small batches, so that the ledger (which grows a committed batch at a time) shows progress often
-    (workdir / "ticketctl.yaml").write_text("limits:\n  batch_messages: 10\n")
     count = 300
-    sent = [mail(frm=f"customer{i}@example.org", subject=f"Question {i}") for i in range(count)]
-    box.put(sent)
+    sent = fill(box, workdir, count)
     rng = random.Random(20261126)
     kills = 0
     for _ in range(15):
@@ -185,16 +191,15 @@ STEPS = {
 @pytest.mark.parametrize("kind", sorted(STEPS))
 def test_a_run_killed_between_two_steps_of_a_disposal_is_finished_by_the_next(request, workdir, store, proxies, kind):
     box = make_mailbox(kind, request, workdir, store, proxies)
-    (workdir / "ticketctl.yaml").write_text("limits:\n  batch_messages: 10\n")
     count = 60
-    sent = [mail(frm=f"customer{i}@example.org", subject=f"Question {i}") for i in range(count)]
-    box.put(sent)
+    sent = fill(box, workdir, count)
     assert box.proxy is not None
     kills = 0
     for command, nth in STEPS[kind]:
-        proc = start_run(workdir)
-        box.proxy.on_command(command, nth, lambda proc=proc: kill(proc))
-        proc.wait(timeout=120)
+        run: list[subprocess.Popen] = []
+        box.proxy.on_command(command, nth, lambda run=run: kill(run[0]))
+        run.append(start_run(workdir))
+        run[0].wait(timeout=120)
         kills += box.proxy.fired.is_set()
     assert kills == len(STEPS[kind]), "every run died at its step"
     clean_run(workdir)
