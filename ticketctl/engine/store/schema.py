@@ -281,9 +281,8 @@ MIGRATIONS: list[str] = [
         reason TEXT,                           -- held or suppressed: why, as a sentence
         bounce_id INTEGER REFERENCES bounces(id),  -- suppressed: the bounce staff must resolve
         sent_at TEXT,
-        UNIQUE (queue_id, address)
+        UNIQUE (queue_id, address)           -- also the index every lookup goes by: a mail's recipients
     );
-    CREATE INDEX email_recipients_due ON email_recipients(status, next_attempt_at);
 
     -- `sending` rows: who claimed them ("host/pid/start time") and when; a claim of a process that is
     -- gone is taken back at once
