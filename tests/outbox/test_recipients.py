@@ -115,3 +115,16 @@ def test_both_recipients_refused_for_now_are_both_tried_again(cli, store, smtp, 
     smtp.handler.refuse.clear()
     delivery.drain(store, config, now=datetime.now(UTC) + timedelta(minutes=2))
     assert [sorted(m["rcpt_tos"]) for m in smtp.messages] == [[ADMIN, DEPUTY]]  # one transaction for both
+
+
+def test_mail_sent_before_recipients_were_tracked_shows_every_address_as_sent(cli, store):
+    from tests.staff import builders
+
+    queue_id = builders.queued(
+        store, status="sent", to_email=ADMIN, cc=f"Deputy <{DEPUTY}>", sent_at="2026-01-02T00:00:00Z"
+    )
+    shown = _show(cli, queue_id)
+    assert [(r["address"], r["role"], r["status"], r["sent_at"]) for r in shown["recipients"]] == [
+        (ADMIN, "to", "sent", "2026-01-02T00:00:00Z"),
+        (DEPUTY, "cc", "sent", "2026-01-02T00:00:00Z"),
+    ]
