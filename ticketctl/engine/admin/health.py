@@ -4,7 +4,8 @@ A report is `healthy` when `problems` is empty. Each problem is a sentence namin
 - a mailbox whose last run(s) failed, that has not been read successfully for `STALE_AFTER`, or (an
   OAuth2 mailbox) has no refresh token; mailboxes no active type reads are not read, so not checked;
 - a refresh token older than 90 days minus `WARN_BEFORE`, a client secret expiring within `WARN_BEFORE`;
-- failed mails in the queue, or pending mails overdue by more than `QUEUE_OVERDUE`;
+- failed mails in the queue, pending mails overdue by more than `QUEUE_OVERDUE`, or mails left in
+  `sending` by a drain that is gone (outbound/claims.py);
 - unresolved bounces.
 
 `warnings` are set-ups that work but probably not as meant (they do not make the report unhealthy): mail
@@ -18,6 +19,7 @@ from datetime import UTC, datetime, timedelta
 
 from ticketctl.engine.config import Config, OutboxConfig
 from ticketctl.engine.errors import detail
+from ticketctl.engine.outbound import claims
 from ticketctl.engine.store import bounces, mailboxes, queue
 from ticketctl.engine.store.connection import Store
 from ticketctl.engine.store.mailboxes import Mailbox
@@ -49,6 +51,7 @@ class QueueHealth:
     failed: int
     overdue: int
     oldest_pending_at: str | None
+    stuck: int = 0  # `sending`, but the drain that claimed them is gone
 
 
 @dataclass(frozen=True)
@@ -75,6 +78,11 @@ def health(store: Store, config: Config, now: datetime | None = None) -> HealthR
     problems = [p for box in boxes for p in box.problems]
     if waiting.failed:
         problems.append(f"{waiting.failed} outgoing mail(s) failed for good; look at them with `ticketctl queue list`.")
+    if waiting.stuck:
+        problems.append(
+            f"{waiting.stuck} outgoing mail(s) were left in `sending` by a send that stopped; "
+            "the next `ticketctl process` or `ticketctl queue send` sends them."
+        )
     if waiting.overdue:
         problems.append(
             f"{waiting.overdue} outgoing mail(s) are overdue by more than {_human(QUEUE_OVERDUE)}; "
@@ -176,6 +184,7 @@ def _queue(store: Store, now: datetime) -> QueueHealth:
         failed=counts.by_status.get("failed", 0),
         overdue=counts.overdue,
         oldest_pending_at=counts.oldest_pending_at,
+        stuck=sum(claims.abandoned(r.claimed_by, r.claimed_at, now) for r in queue.sending(store)),
     )
 
 

@@ -1,7 +1,8 @@
 """The processing run: lock, mailboxes in order (bounce mailboxes first), messages in small batches
 (one fetch, one commit, one dispose each; every message its own savepoint in the batch's transaction)
-through the rule chain, dispose only after the commit, then drain the email queue. See
-docs/ARCHITECTURE.md, "The flow of one run"."""
+through the rule chain, dispose only after the commit, then drain the email queue. Each mailbox
+starts by finishing what a run killed mid-dispose left half done. See docs/ARCHITECTURE.md, "The flow
+of one run"."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from dataclasses import dataclass, field
 
 from ticketctl.engine.config import Config
 from ticketctl.engine.errors import TicketctlError, detail
-from ticketctl.engine.intake.ingest import Outcome, ingest
+from ticketctl.engine.intake.ingest import Outcome, ingest, sha256_of
 from ticketctl.engine.intake.lock import run_lock
 from ticketctl.engine.intake.rules import chain as rule_chain
 from ticketctl.engine.intake.sources import Fetched, Source, Waiting, open_source
@@ -116,6 +117,8 @@ def run(
     than `limits.first_run_backlog` messages waiting. Raises LockHeld when another run holds the database."""
     with run_lock(config.lock_path, lock_wait):
         report = ProcessReport(dry_run=dry_run)
+        if not dry_run:
+            blobs.sweep_parts(config.data_dir)
         sending = _Sending(config, enabled=not dry_run and notify is not False)
         for box in mailboxes_to_process(store, mailbox):
             report.mailboxes.append(
@@ -169,6 +172,8 @@ def process_mailbox(
         spool_dir = config.data_dir / "spool"  # large messages download here: a link away from the blob store
         tokens = token_source(store, mailbox) if mailbox.auth == "oauth2" else None
         source = open_source(mailbox, config.limits, tokens, spool_dir=spool_dir)
+        if not dry_run:
+            _finish_earlier(store, config, mailbox, source)
         everything = source.waiting()
         waiting = everything[: limit or None]
         report.backlog = _backlog(store, config, mailbox, notify, len(everything), dry_run)
@@ -280,12 +285,26 @@ def _take_in(
 
 
 def _dispose(source: Source, fetched: list[Fetched], outcomes: list[Outcome]) -> None:
-    """After the batch's commit: remove (or move) what was recorded; set aside what could not be kept."""
+    """After the batch's commit: remove (or move) what was recorded; set aside what could not be kept.
+    A message an earlier run had recorded already meets its disposal `again` (that run may have begun it)."""
     pairs = list(zip(fetched, outcomes, strict=True))
-    source.dispose_many([f.uid for f, o in pairs if not o.keep_on_server])
+    again = {f.uid for f, o in pairs if not o.recorded}
+    source.dispose_many([f.uid for f, o in pairs if not o.keep_on_server], again)
     for f, o in pairs:
         if o.keep_on_server:
-            source.set_aside(f.uid)
+            source.set_aside(f.uid, f.uid in again)
+
+
+def _finish_earlier(store: Store, config: Config, mailbox: Mailbox, source: Source) -> None:
+    """Finish removing what an earlier run recorded and began to remove (killed between IMAP's \\Deleted
+    flag and its expunge). A half-removed message is ours when the ledger recorded these very bytes
+    under its uid; any other (another client's flagged mail) is left as it is."""
+    left = source.unfinished()
+    known = ledger.hashes_by_uid(store, mailbox.id, [w.uid for w in left]) if left else {}
+    max_bytes = config.limits.max_message_bytes
+    for batch in batches([w for w in left if w.uid in known], max_bytes, config.limits.batch_messages):
+        fetched = source.fetch_many([w.uid for w in batch], max_bytes)
+        source.finish([f.uid for f in fetched if sha256_of(f) in known[f.uid]])
 
 
 def batches(waiting: list[Waiting], max_bytes: int, most: int) -> Iterator[list[Waiting]]:

@@ -362,4 +362,52 @@ MIGRATIONS: list[str] = [
     CREATE INDEX ledger_received ON ledger(received_at, mailbox_id, disposition);
     CREATE INDEX bounces_created ON bounces(created_at);
     """,
+    # 9: delivery per recipient (a 4xx retries that address only, a 5xx fails it only), and claims that
+    # name the process holding them. The CHECK already lists `held` (rate windows) and `suppressed` (an
+    # address with an unresolved permanent bounce), so those features need no rebuild of the table.
+    """
+    CREATE TABLE email_recipients (
+        id INTEGER PRIMARY KEY,
+        queue_id INTEGER NOT NULL REFERENCES email_queue(id),
+        address TEXT NOT NULL COLLATE NOCASE,  -- the envelope recipient (RCPT TO)
+        role TEXT NOT NULL DEFAULT 'to' CHECK (role IN ('to', 'cc', 'bcc')),
+        status TEXT NOT NULL DEFAULT 'pending'
+            CHECK (status IN ('pending', 'sent', 'failed', 'held', 'suppressed')),
+        attempts INTEGER NOT NULL DEFAULT 0,   -- sends tried to this address
+        next_attempt_at TEXT NOT NULL,         -- pending: due from then; held: may go from then
+        last_code INTEGER,                     -- the server's last reply for this address (250, 451, 550...)
+        last_error TEXT,
+        reason TEXT,                           -- held or suppressed: why, as a sentence
+        bounce_id INTEGER REFERENCES bounces(id),  -- suppressed: the bounce staff must resolve
+        sent_at TEXT,
+        UNIQUE (queue_id, address)           -- also the index every lookup goes by: a mail's recipients
+    );
+
+    -- `sending` rows: who claimed them ("host/pid/start time") and when; a claim of a process that is
+    -- gone is taken back at once
+    ALTER TABLE email_queue ADD COLUMN claimed_by TEXT;
+    ALTER TABLE email_queue ADD COLUMN claimed_at TEXT;
+
+    -- mail not yet sent gets its recipients: To, and each address of Cc (split on commas; a name with
+    -- a comma in it leaves a piece without an @, which is dropped)
+    INSERT OR IGNORE INTO email_recipients (queue_id, address, role, status, attempts, next_attempt_at, last_error)
+    SELECT id, to_email, 'to', CASE status WHEN 'failed' THEN 'failed' ELSE 'pending' END, attempts,
+           next_attempt_at, last_error
+      FROM email_queue WHERE status != 'sent';
+    INSERT OR IGNORE INTO email_recipients (queue_id, address, role, status, attempts, next_attempt_at, last_error)
+    WITH RECURSIVE pieces(queue_id, piece, rest) AS (
+        SELECT id, '', cc || ',' FROM email_queue WHERE status != 'sent' AND cc != ''
+        UNION ALL
+        SELECT queue_id, trim(substr(rest, 1, instr(rest, ',') - 1)), substr(rest, instr(rest, ',') + 1)
+          FROM pieces WHERE rest != ''
+    )
+    SELECT q.id,
+           CASE WHEN instr(p.piece, '<') > 0 AND instr(p.piece, '>') > instr(p.piece, '<')
+                THEN substr(p.piece, instr(p.piece, '<') + 1, instr(p.piece, '>') - instr(p.piece, '<') - 1)
+                ELSE p.piece END,
+           'cc', CASE q.status WHEN 'failed' THEN 'failed' ELSE 'pending' END, q.attempts, q.next_attempt_at,
+           q.last_error
+      FROM pieces p JOIN email_queue q ON q.id = p.queue_id WHERE p.piece LIKE '%@%';
+    UPDATE email_queue SET status = 'pending' WHERE status = 'sending';
+    """,
 ]

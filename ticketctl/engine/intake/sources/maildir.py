@@ -71,7 +71,7 @@ class MaildirSource(OneAtATime):
             path.unlink(missing_ok=True)
         self._paths.pop(uid, None)
 
-    def set_aside(self, uid: str) -> None:
+    def set_aside(self, uid: str, again: bool = False) -> None:
         """Messages we could not keep stay where they are; the ledger remembers them."""
 
     def close(self) -> None:

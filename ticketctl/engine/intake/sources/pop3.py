@@ -108,7 +108,7 @@ class Pop3Source(OneAtATime):
             self.pop.dele(number)
         self._numbers.pop(uid, None)
 
-    def set_aside(self, uid: str) -> None:
+    def set_aside(self, uid: str, again: bool = False) -> None:
         """POP3 has nowhere to move a message to: it stays on the server."""
 
     def close(self) -> None:
