@@ -11,7 +11,7 @@ from typer.core import TyperGroup
 
 from ticketctl import __version__, exit_codes
 from ticketctl.commands import canned, mailbox, oauth, process, queue, status, tickets, types
-from ticketctl.commands.common import State, error_console, say, state
+from ticketctl.commands.common import State, error_console, safe, say, state, visible
 from ticketctl.engine.errors import TicketctlError
 
 
@@ -45,12 +45,10 @@ class _ErrorBoundary(TyperGroup):
 
 
 def _fail(ctx: Any, message: str, code: int) -> None:
-    from rich.markup import escape
-
     if code == exit_codes.OK:
         say(message)
-    else:
-        error_console().print(f"[bold red]Error:[/] {escape(message)}")
+    else:  # a message may quote mail, a server or an argument: control characters are made visible
+        error_console().print(f"[bold red]Error:[/] {safe(message, oneline=True)}")
     raise typer.Exit(code)
 
 
@@ -109,10 +107,21 @@ def init(ctx: typer.Context) -> None:
 def _setup_logging(debug: bool) -> None:
     import logging
 
-    level = logging.DEBUG if debug else logging.WARNING
-    logging.basicConfig(
-        stream=sys.stderr, level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", force=True
-    )
+    class LogFormatter(logging.Formatter):
+        """Log lines quote mail and servers: control characters are made visible, and without --debug
+        a record is one line (an exception as its type and message, not a traceback)."""
+
+        def format(self, record: logging.LogRecord) -> str:
+            if record.exc_info and not debug:
+                kind, exc = record.exc_info[0], record.exc_info[1]
+                name = kind.__name__ if kind else "Exception"
+                message = f"{record.getMessage()} ({name}: {exc}; --debug shows the traceback)"
+                record = logging.makeLogRecord({**record.__dict__, "msg": message, "args": None, "exc_info": None})
+            return visible(super().format(record), oneline=not debug)
+
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(LogFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    logging.basicConfig(level=logging.DEBUG if debug else logging.WARNING, handlers=[handler], force=True)
 
 
 def main() -> None:

@@ -81,10 +81,15 @@ def safe(text: Any, oneline: bool = False) -> str:
     With `oneline`, tabs and newlines are shown as escapes too (for table cells and headers)."""
     from rich.markup import escape
 
+    return escape(visible(text, oneline))
+
+
+def visible(text: Any, oneline: bool = False) -> str:
+    """`safe()` without the Rich markup escaping: for text that goes to a log file or plain stderr."""
     if text is None:
         return ""
     pattern = _CONTROL_ONELINE if oneline else _CONTROL
-    return escape(pattern.sub(_visible, str(text)))
+    return pattern.sub(_visible, str(text))
 
 
 def console() -> Any:

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 import typer
 
-from ticketctl.commands.common import error_console, lazy, print_json, say, state
+from ticketctl.commands.common import error_console, lazy, print_json, safe, say, state
 from ticketctl.engine.errors import LockHeld
 
 if TYPE_CHECKING:
@@ -79,9 +79,7 @@ def process(
 
 
 def _escape(text: str) -> str:
-    from rich.markup import escape
-
-    return escape(text)
+    return safe(text, oneline=True)  # errors quote servers and mail: control characters made visible
 
 
 def _escaped(box: MailboxReport) -> str:

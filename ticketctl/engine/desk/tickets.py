@@ -38,6 +38,8 @@ from ticketctl.engine.store.contacts import Contact
 from ticketctl.engine.store.tickets import AssignmentView, AttachmentView, LogView, TicketRecord, TicketSummary
 
 SORTS = tuple(tickets.ORDER)
+# A subject line is at most 998 characters (RFC 5322); SQLite refuses LIKE patterns over 50,000 bytes.
+MAX_SEARCH = 1000
 
 
 @dataclass(frozen=True)
@@ -101,6 +103,10 @@ def list_tickets(
 def _query(store: Store, f: TicketFilters) -> tickets.TicketQuery:
     for status in f.statuses:
         _check_status(status)
+    if f.search and len(f.search) > MAX_SEARCH:
+        raise ConfigError(
+            f"The search text is {len(f.search):,} characters long; search for at most {MAX_SEARCH:,} characters."
+        )
     contact_id = None
     if f.contact:
         found = contacts.find(store, f.contact)
