@@ -10,7 +10,7 @@ import typer
 from typer.core import TyperGroup
 
 from ticketctl import __version__, exit_codes
-from ticketctl.commands import canned, mailbox, oauth, process, queue, status, tickets, types
+from ticketctl.commands import canned, mailbox, oauth, process, queue, secrets, status, tickets, types
 from ticketctl.commands.common import State, error_console, safe, say, state, visible
 from ticketctl.engine.errors import TicketctlError
 
@@ -68,6 +68,7 @@ app.add_typer(tickets.app, name="tickets")
 app.add_typer(queue.app, name="queue")
 app.add_typer(canned.app, name="canned")
 app.add_typer(oauth.app, name="oauth")
+app.add_typer(secrets.app, name="secrets")
 
 
 def _version(value: bool) -> None:
@@ -98,10 +99,17 @@ def root(
 
 @app.command("init")
 def init(ctx: typer.Context) -> None:
-    """Create the database and data directory, or upgrade them; safe to run again."""
+    """Create the database, data directory and secret key, or upgrade them; safe to run again."""
+    from ticketctl.engine.admin.secrets import prepare
+
     st = state(ctx)
     version = st.store.migrate()
-    say(f"Database {st.config.database} is ready (schema version {version}); data in {st.config.data_dir}.")
+    key = prepare(st.store)
+    sealed = f"; {key.sealed} secret(s) stored in the clear by an older version are now sealed" if key.sealed else ""
+    say(
+        f"Database {st.config.database} is ready (schema version {version}); data in {st.config.data_dir}; "
+        f"secrets are sealed with {key.source}{sealed}. Back the key up apart from the database."
+    )
 
 
 def _setup_logging(debug: bool) -> None:

@@ -38,9 +38,11 @@ class State:
     @property
     def store(self) -> Store:
         if self._store is None:
+            from ticketctl.engine.store import secrets
             from ticketctl.engine.store.connection import Store
 
             self._store = Store(self.config.database, self.config.data_dir)
+            secrets.use_key_file(self._store, self.config.secret_key_file)
         return self._store
 
     def close(self) -> None:

@@ -22,6 +22,16 @@ Username = typer.Option(None, help="Login name on the server.")
 Auth = typer.Option(None, help="password or oauth2.")
 PasswordEnv = typer.Option(None, "--password-env", metavar="VAR", help="Read the password from this variable.")
 PasswordStdin = typer.Option(False, "--password-stdin", help="Read the password from standard input.")
+PasswordRef = typer.Option(
+    None,
+    "--password-ref",
+    metavar="REF",
+    help="Store no password, only where to read it at each run: env:NAME, file:/path or credential:NAME "
+    "(a systemd credential).",
+)
+AllowCleartext = typer.Option(
+    None, "--allow-cleartext/--no-allow-cleartext", help="Allow a login over --security none to another host."
+)
 Folder = typer.Option(None, help="Folder to read (default INBOX); non-ASCII names work as typed.")
 Processed = typer.Option(None, "--processed-folder", help="Move processed mail here instead of deleting it.")
 MaildirPath = typer.Option(None, "--path", help="The Maildir directory (kind maildir).")
@@ -32,6 +42,12 @@ Tenant = typer.Option(None, "--tenant-id", help="Azure directory (tenant) id.")
 Client = typer.Option(None, "--client-id", help="Azure application (client) id.")
 SecretEnv = typer.Option(None, "--client-secret-env", metavar="VAR", help="Read the client secret from this variable.")
 SecretStdin = typer.Option(False, "--client-secret-stdin", help="Read the client secret from standard input.")
+SecretRef = typer.Option(
+    None,
+    "--client-secret-ref",
+    metavar="REF",
+    help="Store no client secret, only where to read it at each run: env:NAME, file:/path or credential:NAME.",
+)
 SecretExpires = typer.Option(
     None,
     "--client-secret-expires",
@@ -53,6 +69,8 @@ def add(
     auth: str = Auth,
     password_env: str = PasswordEnv,
     password_stdin: bool = PasswordStdin,
+    password_ref: str = PasswordRef,
+    allow_cleartext: bool = AllowCleartext,
     folder: str = Folder,
     processed_folder: str = Processed,
     path: Path = MaildirPath,
@@ -63,15 +81,18 @@ def add(
     client_id: str = Client,
     client_secret_env: str = SecretEnv,
     client_secret_stdin: bool = SecretStdin,
+    client_secret_ref: str = SecretRef,
     client_secret_expires: str = SecretExpires,
     redirect_url: str = Redirect,
 ) -> None:
-    """Add a mailbox. Secrets come from a variable, standard input, or a hidden prompt."""
+    """Add a mailbox. Secrets come from a variable, standard input or a hidden prompt (and are stored
+    sealed), or stay outside the database with --password-ref / --client-secret-ref."""
     kind = kind or "imap"
     auth = auth or "password"
-    needs_password = kind != "maildir" and auth == "password"
+    needs_password = kind != "maildir" and auth == "password" and password_ref is None
     password = read_secret("password", password_env, password_stdin, ask=needs_password)
-    client_secret = read_secret("client secret", client_secret_env, client_secret_stdin, ask=auth == "oauth2")
+    needs_secret = auth == "oauth2" and client_secret_ref is None
+    client_secret = read_secret("client secret", client_secret_env, client_secret_stdin, ask=needs_secret)
     mailbox = mailboxes.add(
         state(ctx).store,
         name=name,
@@ -82,6 +103,8 @@ def add(
         username=username,
         auth=auth,
         password=password,
+        password_ref=password_ref,
+        allow_cleartext=allow_cleartext,
         folder=folder or "INBOX",
         processed_folder=processed_folder,
         maildir_path=str(path.resolve()) if path else None,
@@ -91,6 +114,7 @@ def add(
         tenant_id=tenant_id,
         client_id=client_id,
         client_secret=client_secret,
+        client_secret_ref=client_secret_ref,
         client_secret_expires_at=client_secret_expires,
         redirect_url=redirect_url,
     )
@@ -146,6 +170,8 @@ def edit(
     password_env: str = PasswordEnv,
     password_stdin: bool = PasswordStdin,
     ask_password: bool = typer.Option(False, "--ask-password", help="Prompt for a new password."),
+    password_ref: str = PasswordRef,
+    allow_cleartext: bool = AllowCleartext,
     folder: str = Folder,
     processed_folder: str = Processed,
     path: Path = MaildirPath,
@@ -156,6 +182,7 @@ def edit(
     client_id: str = Client,
     client_secret_env: str = SecretEnv,
     client_secret_stdin: bool = SecretStdin,
+    client_secret_ref: str = SecretRef,
     client_secret_expires: str = SecretExpires,
     redirect_url: str = Redirect,
 ) -> None:
@@ -173,6 +200,8 @@ def edit(
         username=username,
         auth=auth,
         password=password,
+        password_ref=password_ref,
+        allow_cleartext=allow_cleartext,
         folder=folder,
         processed_folder=processed_folder,
         maildir_path=str(path.resolve()) if path else None,
@@ -182,6 +211,7 @@ def edit(
         tenant_id=tenant_id,
         client_id=client_id,
         client_secret=client_secret,
+        client_secret_ref=client_secret_ref,
         client_secret_expires_at=client_secret_expires,
         redirect_url=redirect_url,
     )

@@ -5,7 +5,8 @@ A report is `healthy` when `problems` is empty. Each problem is a sentence namin
   OAuth2 mailbox) has no refresh token;
 - a refresh token older than 90 days minus `WARN_BEFORE`, a client secret expiring within `WARN_BEFORE`;
 - failed mails in the queue, or pending mails overdue by more than `QUEUE_OVERDUE`;
-- unresolved bounces.
+- unresolved bounces;
+- secrets stored in the clear by an older version, or sealed with a key that is missing or wrong.
 """
 
 from __future__ import annotations
@@ -14,7 +15,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 from ticketctl.engine.config import Config
-from ticketctl.engine.store import bounces, mailboxes, queue
+from ticketctl.engine.errors import TicketctlError
+from ticketctl.engine.store import bounces, mailboxes, queue, secrets
 from ticketctl.engine.store.connection import Store
 from ticketctl.engine.store.mailboxes import Mailbox
 
@@ -73,6 +75,7 @@ def health(store: Store, config: Config, now: datetime | None = None) -> HealthR
         )
     if unresolved:
         problems.append(f"{unresolved} bounce(s) are unresolved; see `ticketctl bounces list`.")
+    problems += _secrets(store)
     return HealthReport(
         healthy=not problems,
         checked_at=_stamp(now),
@@ -128,6 +131,21 @@ def _mailbox(store: Store, box: Mailbox, now: datetime) -> MailboxHealth:
         client_secret_expires_at=box.client_secret_expires_at,
         problems=problems,
     )
+
+
+def _secrets(store: Store) -> list[str]:
+    plain, sealed = mailboxes.plain_count(store)
+    problems = []
+    if plain:
+        problems.append(
+            f"{plain} secret(s) are stored in the clear by an older version; run `ticketctl init` to seal them."
+        )
+    if sealed:
+        try:
+            secrets.keys(store).cipher(create=False)
+        except TicketctlError as exc:
+            problems.append(str(exc))
+    return problems
 
 
 def _expiry(what: str, expires: datetime, now: datetime, fix: str) -> list[str]:

@@ -90,6 +90,8 @@ def run(
     """One processing run. Raises LockHeld when another run holds the database."""
     with run_lock(config.lock_path, lock_wait):
         report = ProcessReport(dry_run=dry_run)
+        if not dry_run:
+            _seal_plain_secrets(store)
         sending = _Sending(config, enabled=not dry_run and notify)
         for box in mailboxes_to_process(store, mailbox):
             report.mailboxes.append(
@@ -243,6 +245,18 @@ def batches(waiting: list[Waiting], max_bytes: int, most: int) -> Iterator[list[
             batch, size = [], 0
     if batch:
         yield batch
+
+
+def _seal_plain_secrets(store: Store) -> None:
+    """Secrets an older version stored in the clear are sealed by the first run that has the key (made
+    now if the database never had one); without it they keep working as they are, and `status` says so."""
+    try:
+        sealed = mailboxes.seal_plain(store)
+    except TicketctlError as exc:
+        log.warning("the secrets stored in the clear stay so for now: %s", exc)
+        return
+    if sealed:
+        log.info("sealed %d secret(s) stored in the clear by an older version", sealed)
 
 
 def _drain(store: Store, config: Config, report: ProcessReport) -> None:
