@@ -6,7 +6,8 @@ A report is `healthy` when `problems` is empty. Each problem is a sentence namin
 - a refresh token older than 90 days minus `WARN_BEFORE`, a client secret expiring within `WARN_BEFORE`;
 - failed mails in the queue, or pending mails overdue by more than `QUEUE_OVERDUE`;
 - unresolved bounces;
-- secrets stored in the clear by an older version, or sealed with a key that is missing or wrong.
+- secrets stored in the clear by an older version, or sealed with a key that is missing or wrong;
+- a broken override in `templates_dir` (then `process` takes no mail in).
 """
 
 from __future__ import annotations
@@ -15,7 +16,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 from ticketctl.engine.config import Config
-from ticketctl.engine.errors import TicketctlError
+from ticketctl.engine.errors import TemplateError, TicketctlError
+from ticketctl.engine.outbound import templating
 from ticketctl.engine.store import bounces, mailboxes, queue, secrets
 from ticketctl.engine.store.connection import Store
 from ticketctl.engine.store.mailboxes import Mailbox
@@ -76,6 +78,10 @@ def health(store: Store, config: Config, now: datetime | None = None) -> HealthR
     if unresolved:
         problems.append(f"{unresolved} bounce(s) are unresolved; see `ticketctl bounces list`.")
     problems += _secrets(store)
+    try:
+        templating.check_overrides(config.templates_dir)
+    except TemplateError as exc:
+        problems.append(f"{exc} Until then `ticketctl process` takes no mail in.")
     return HealthReport(
         healthy=not problems,
         checked_at=_stamp(now),

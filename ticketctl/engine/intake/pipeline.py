@@ -13,13 +13,13 @@ from contextlib import nullcontext
 from dataclasses import dataclass, field
 
 from ticketctl.engine.config import Config
-from ticketctl.engine.errors import TicketctlError
+from ticketctl.engine.errors import TemplateError, TicketctlError
 from ticketctl.engine.intake.ingest import Outcome, ingest
 from ticketctl.engine.intake.lock import run_lock
 from ticketctl.engine.intake.rules import chain as rule_chain
 from ticketctl.engine.intake.sources import Fetched, Source, Waiting, open_source
 from ticketctl.engine.oauth.tokens import token_source
-from ticketctl.engine.outbound import delivery
+from ticketctl.engine.outbound import delivery, templating
 from ticketctl.engine.outbound.background import BackgroundDrain
 from ticketctl.engine.store import blobs, mailboxes, tickets
 from ticketctl.engine.store.connection import Store
@@ -87,7 +87,9 @@ def run(
     progress: Progress | None = None,
     lock_wait: float = 10.0,
 ) -> ProcessReport:
-    """One processing run. Raises LockHeld when another run holds the database."""
+    """One processing run. Raises LockHeld when another run holds the database, and TemplateError (no
+    mail taken in) when an override in templates_dir is broken: every mail would become an error ticket."""
+    _check_overrides(config)
     with run_lock(config.lock_path, lock_wait):
         report = ProcessReport(dry_run=dry_run)
         if not dry_run:
@@ -245,6 +247,14 @@ def batches(waiting: list[Waiting], max_bytes: int, most: int) -> Iterator[list[
             batch, size = [], 0
     if batch:
         yield batch
+
+
+def _check_overrides(config: Config) -> None:
+    try:
+        templating.check_overrides(config.templates_dir)
+    except TemplateError as exc:
+        reason = str(exc)
+        raise TemplateError(f"No mail was taken in, because {reason[:1].lower()}{reason[1:]}") from exc
 
 
 def _seal_plain_secrets(store: Store) -> None:
