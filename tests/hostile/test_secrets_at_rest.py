@@ -232,21 +232,18 @@ def test_a_malformed_reference_is_refused(cli, ref, message):
     assert message in result.stderr
 
 
+def add_box(cli, password: str, check: bool = True):
+    result = cli(
+        "mailbox", "add", "box", "--host", "imap.example.com", "--username", "u", "--password-env", "PW",
+        env={"PW": password},
+    )  # fmt: skip
+    assert result.exit_code == 0 or not check, result.stderr
+    return result
+
+
 def test_rotate_key_with_a_key_file(cli, store, workdir):
     assert cli("init").exit_code == 0
-    add = cli(
-        "mailbox",
-        "add",
-        "box",
-        "--host",
-        "imap.example.com",
-        "--username",
-        "u",
-        "--password-env",
-        "PW",
-        env={"PW": "Rotating-Password-9"},
-    )
-    assert add.exit_code == 0, add.stderr
+    add_box(cli, "Rotating-Password-9")
     key_file = workdir / "ticketctl.key"
     old_key = key_file.read_text()
     before = store.one("SELECT password FROM mailboxes")["password"]
@@ -276,19 +273,7 @@ def test_rotate_key_from_the_environment(cli, store, monkeypatch):
     old, new = Fernet.generate_key().decode(), Fernet.generate_key().decode()
     monkeypatch.setenv("TICKETCTL_SECRET_KEY", old)
     assert cli("init").exit_code == 0
-    add = cli(
-        "mailbox",
-        "add",
-        "box",
-        "--host",
-        "imap.example.com",
-        "--username",
-        "u",
-        "--password-env",
-        "PW",
-        env={"PW": "Env-Keyed-Password-7"},
-    )
-    assert add.exit_code == 0, add.stderr
+    add_box(cli, "Env-Keyed-Password-7")
     refused = cli("secrets", "rotate-key")
     assert refused.exit_code == 1
     assert "put a new key in front of the old one (TICKETCTL_SECRET_KEY=NEW,OLD" in refused.stderr
@@ -311,18 +296,7 @@ def test_rotate_key_from_the_environment(cli, store, monkeypatch):
 def test_a_key_file_others_may_read_is_refused(cli, workdir):
     assert cli("init").exit_code == 0
     (workdir / "ticketctl.key").chmod(0o644)
-    result = cli(
-        "mailbox",
-        "add",
-        "box",
-        "--host",
-        "imap.example.com",
-        "--username",
-        "u",
-        "--password-env",
-        "PW",
-        env={"PW": "whatever-password"},
-    )
+    result = add_box(cli, "whatever-password", check=False)
     assert result.exit_code == 1
     assert "may be read by other users; make it private with `chmod 600" in result.stderr
 

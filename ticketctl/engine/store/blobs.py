@@ -94,11 +94,11 @@ def _make_durable(pending: dict[Path, Path], max_workers: int) -> None:
     if max_workers == 1:
         directories = {settle(item) for item in pending.items()}
         for directory in directories:
-            _fsync_dir(directory)
+            fsync_dir(directory)
     else:
         with ThreadPoolExecutor(max_workers) as pool:
             directories = set(pool.map(settle, pending.items()))
-            list(pool.map(_fsync_dir, directories))
+            list(pool.map(fsync_dir, directories))
     pending.clear()
 
 
@@ -123,7 +123,7 @@ def save_blob_file(data_dir: Path, kind: str, source: Path, sha: str, size: int)
         except BaseException:
             tmp.unlink(missing_ok=True)
             raise
-    _fsync_dir(path.parent)
+    fsync_dir(path.parent)
 
 
 def _copy(src: BinaryIO, target: Path) -> None:
@@ -164,7 +164,8 @@ def _make_private_dirs(data_dir: Path, leaf: Path) -> None:
             os.chmod(directory, 0o700)  # mkdir's mode is filtered by the umask
 
 
-def _fsync_dir(directory: Path) -> None:
+def fsync_dir(directory: Path) -> None:
+    """Make a directory's entries (a file just created or renamed in it) durable."""
     fd = os.open(directory, os.O_RDONLY)
     try:
         os.fsync(fd)

@@ -28,6 +28,7 @@ from typing import Any
 
 from ticketctl.engine.errors import ConfigError, StoreError
 from ticketctl.engine.store import settings
+from ticketctl.engine.store.blobs import fsync_dir
 from ticketctl.engine.store.connection import Store, make_private_dir
 
 KEY_ENV = "TICKETCTL_SECRET_KEY"
@@ -289,7 +290,7 @@ class Keys:
         fd = os.open(scratch, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
         _write_all(fd, b"\n".join(keys))
         os.replace(scratch, self.file)
-        _sync_dir(self.file.parent)
+        fsync_dir(self.file.parent)
 
 
 def keys(store: Store) -> Keys:
@@ -355,14 +356,6 @@ def _write_all(fd: int, data: bytes) -> None:
         f.write(data + b"\n")
         f.flush()
         os.fsync(f.fileno())
-
-
-def _sync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def _cap(text: str) -> str:
