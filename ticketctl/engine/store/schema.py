@@ -267,7 +267,8 @@ MIGRATIONS: list[str] = [
     # credential:NAME) or a value sealed with the key kept outside the database (sealed:TOKEN); what was
     # stored before is marked plain: here and sealed in Python by the next `init` or `process` (that
     # needs the key, which SQL does not have: store/secrets.py). A mailbox that already used
-    # --security none keeps working: it had chosen cleartext before it had to say so.
+    # --security none keeps working: it had chosen cleartext before it had to say so. And an attachment
+    # may be the whole of a long text body (mail/mimespool.py).
     """
     ALTER TABLE mailboxes ADD COLUMN allow_cleartext INTEGER NOT NULL DEFAULT 0;
     UPDATE mailboxes SET allow_cleartext = 1 WHERE security = 'none';
@@ -277,5 +278,7 @@ MIGRATIONS: list[str] = [
     UPDATE mailboxes SET refresh_token = 'plain:' || refresh_token
         WHERE refresh_token IS NOT NULL AND refresh_token != '';
     UPDATE mailboxes SET oauth_state = 'plain:' || oauth_state WHERE oauth_state IS NOT NULL AND oauth_state != '';
+    -- the whole of a long text body part (the log's body_text holds its beginning): notices leave it out
+    ALTER TABLE attachments ADD COLUMN whole_text INTEGER NOT NULL DEFAULT 0;
     """,
 ]
