@@ -6,7 +6,9 @@ A report is `healthy` when `problems` is empty. Each problem is a sentence namin
 - a refresh token older than 90 days minus `WARN_BEFORE`, a client secret expiring within `WARN_BEFORE`;
 - failed mails in the queue, pending mails overdue by more than `QUEUE_OVERDUE`, or mails left in
   `sending` by a drain that is gone (outbound/claims.py);
-- unresolved bounces.
+- unresolved bounces;
+- secrets stored in the clear by an older version, or sealed with a key that is missing or wrong;
+- a broken override in `templates_dir` (then `process` takes no mail in).
 
 `warnings` are set-ups that work but probably not as meant (they do not make the report unhealthy): mail
 read from servers while the outbox only writes files, and the default `from_address`.
@@ -18,9 +20,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 from ticketctl.engine.config import Config, OutboxConfig
-from ticketctl.engine.errors import detail
-from ticketctl.engine.outbound import claims
-from ticketctl.engine.store import bounces, mailboxes, queue
+from ticketctl.engine.errors import TemplateError, TicketctlError, detail
+from ticketctl.engine.outbound import claims, templating
+from ticketctl.engine.store import bounces, mailboxes, queue, secrets
 from ticketctl.engine.store.connection import Store
 from ticketctl.engine.store.mailboxes import Mailbox
 
@@ -90,6 +92,11 @@ def health(store: Store, config: Config, now: datetime | None = None) -> HealthR
         )
     if unresolved:
         problems.append(f"{unresolved} bounce(s) are unresolved; see `ticketctl bounces list`.")
+    problems += _secrets(store)
+    try:
+        templating.check_overrides(config.templates_dir)
+    except TemplateError as exc:
+        problems.append(f"{exc} Until then `ticketctl process` takes no mail in.")
     return HealthReport(
         healthy=not problems,
         checked_at=_stamp(now),
@@ -166,6 +173,21 @@ def _mailbox(store: Store, box: Mailbox, now: datetime) -> MailboxHealth:
         client_secret_expires_at=box.client_secret_expires_at,
         problems=problems,
     )
+
+
+def _secrets(store: Store) -> list[str]:
+    plain, sealed = mailboxes.plain_count(store)
+    problems = []
+    if plain:
+        problems.append(
+            f"{plain} secret(s) are stored in the clear by an older version; run `ticketctl init` to seal them."
+        )
+    if sealed:
+        try:
+            secrets.keys(store).cipher(create=False)
+        except TicketctlError as exc:
+            problems.append(str(exc))
+    return problems
 
 
 def _expiry(what: str, expires: datetime, now: datetime, fix: str) -> list[str]:

@@ -14,13 +14,13 @@ from contextlib import nullcontext
 from dataclasses import dataclass, field
 
 from ticketctl.engine.config import Config
-from ticketctl.engine.errors import TicketctlError, detail
+from ticketctl.engine.errors import TemplateError, TicketctlError, detail
 from ticketctl.engine.intake.ingest import Outcome, ingest, sha256_of
 from ticketctl.engine.intake.lock import run_lock
 from ticketctl.engine.intake.rules import chain as rule_chain
 from ticketctl.engine.intake.sources import Fetched, Source, Waiting, open_source
 from ticketctl.engine.oauth.tokens import token_source
-from ticketctl.engine.outbound import delivery
+from ticketctl.engine.outbound import delivery, templating
 from ticketctl.engine.outbound.background import BackgroundDrain
 from ticketctl.engine.store import blobs, ledger, mailboxes, tickets
 from ticketctl.engine.store.connection import Store
@@ -114,11 +114,15 @@ def run(
 ) -> ProcessReport:
     """One processing run. `notify`: True sends what new tickets and replies send, False takes mail in
     as a backlog (nothing sent), None (the default) notifies except on a mailbox's first run with more
-    than `limits.first_run_backlog` messages waiting. Raises LockHeld when another run holds the database."""
+    than `limits.first_run_backlog` messages waiting. Raises LockHeld when another run holds the database,
+    and TemplateError (no mail taken in) when an override in templates_dir is broken: every mail would
+    become an error ticket."""
+    _check_overrides(config)
     with run_lock(config.lock_path, lock_wait):
         report = ProcessReport(dry_run=dry_run)
         if not dry_run:
             blobs.sweep_parts(config.data_dir)
+            _seal_plain_secrets(store)
         sending = _Sending(config, enabled=not dry_run and notify is not False)
         for box in mailboxes_to_process(store, mailbox):
             report.mailboxes.append(
@@ -324,6 +328,26 @@ def batches(waiting: list[Waiting], max_bytes: int, most: int) -> Iterator[list[
             batch, size = [], 0
     if batch:
         yield batch
+
+
+def _check_overrides(config: Config) -> None:
+    try:
+        templating.check_overrides(config.templates_dir)
+    except TemplateError as exc:
+        reason = str(exc)
+        raise TemplateError(f"No mail was taken in, because {reason[:1].lower()}{reason[1:]}") from exc
+
+
+def _seal_plain_secrets(store: Store) -> None:
+    """Secrets an older version stored in the clear are sealed by the first run that has the key (made
+    now if the database never had one); without it they keep working as they are, and `status` says so."""
+    try:
+        sealed = mailboxes.seal_plain(store)
+    except TicketctlError as exc:
+        log.warning("the secrets stored in the clear stay so for now: %s", exc)
+        return
+    if sealed:
+        log.info("sealed %d secret(s) stored in the clear by an older version", sealed)
 
 
 def _drain(store: Store, config: Config, report: ProcessReport) -> None:

@@ -26,6 +26,7 @@ from ticketctl.engine.intake.sources import SPOOL_BYTES, Fetched, SpoolWriter, W
 from ticketctl.engine.intake.sources.net import access_token, guarded, login_refused, tls_context
 from ticketctl.engine.oauth.tokens import AccessTokenSource
 from ticketctl.engine.store.mailboxes import Mailbox
+from ticketctl.engine.store.secrets import revealed
 
 DELETED = b"\\Deleted"
 CHUNK = 1024 * 1024  # a spooled message is fetched in partial pieces of this size (BODY.PEEK[]<offset.length>)
@@ -179,7 +180,7 @@ class ImapSource:
                 if mailbox.auth == "oauth2":
                     self.client.oauth2_login(mailbox.username, access_token(mailbox, tokens))
                 else:
-                    self.client.login(mailbox.username, mailbox.password or "")
+                    self.client.login(mailbox.username, revealed(mailbox.password) or "")
             except LoginError as exc:
                 raise login_refused(mailbox, exc) from exc
 
