@@ -7,12 +7,13 @@ Two databases with the same schema and the same setup (mailbox `support` over IM
 type and nine more; four retired Maildir mailboxes), filled by bulk SQL (`fill`: INSERT ... SELECT over a
 counter with a hash for the spread, secondary indexes dropped during the load and rebuilt after):
   - empty: only the tickets the batch's replies answer (2 x replies, with their rows);
-  - big: N tickets (default 1,000,000) and what an installation keeps beside them: ~2.5 logs per ticket
-    (question in, notice out; a quarter also have a reply and its relay), a ledger row per mail taken in
-    (+5% ignored), a sent email_queue row per mail sent, attachment rows for 10% of the questions, one
-    contact per 3 tickets, runs; bodies of 150-650 characters (3.9 GB).
+  - big: N tickets (default 1,000,000) and what an installation keeps beside them: ~3.2 logs per ticket
+    (question in, notice out; a quarter also have a reply and its relay; 7 in 10 staff's answer to the
+    customer, 5 minutes to 2 days later), a status change per resolved or closed ticket, a ledger row per
+    mail taken in (+5% ignored), a sent email_queue row per mail sent, attachment rows for 10% of the
+    questions, one contact per 3 tickets, runs; bodies of 150-650 characters (5.3 GB).
 Statistics as a grown installation has them: `process` runs `ANALYZE tickets` once there are 10,000
-tickets and again each time they grew tenfold (Store.refresh_statistics), so the fill does that last.
+tickets and again each time they grew tenfold (store/tickets.py: refresh_statistics), so the fill does that last.
 
 The big database is built once per run in a temp dir (70 s for 1M tickets), or with `--cache` kept under
 bench/results/scale-<N>-v<fill version>.db and copied from there (process writes to it).
@@ -31,8 +32,11 @@ The verdict is the side-by-side ratio against the target (<= 1.2x).
 
 Then, untimed, a small batch runs through `process` on the big database with every SQL statement traced;
 each distinct statement's EXPLAIN QUERY PLAN is recorded, and those that SCAN a growing table are printed.
-Last, `tickets list` pages (50 rows) with each filter the CLI offers are timed on the big database, with
-their plans. Prints tables and writes JSON to bench/results/.
+Then `tickets list` pages (50 rows) with each filter the CLI offers are timed on the big database, with
+their plans. Last, `ticketctl report` runs as a command on the big database (start-up included, best of 3)
+for 8 weeks by week (the default window, ending on the fill's last day: target < 2 s), one type, one
+mailbox by day, a year by month and every ticket by month, with the plans of its statements. Prints
+tables and writes JSON to bench/results/.
 """
 
 # ruff: noqa: S608  (the SQL here is built from constants of this file: the fill, the cases)
@@ -62,7 +66,7 @@ from bench._common import RESULTS, Run, clean_up, measure, print_table, write_js
 from bench.bench_ingest import question, reply  # noqa: E402
 
 TARGET_RATIO = 1.2
-FILL_VERSION = 2  # bump when fill() changes, so a cached database is rebuilt
+FILL_VERSION = 3  # bump when fill() changes, so a cached database is rebuilt
 RETIRED_MAILBOXES = 4
 TYPES = 10
 ADMIN = "lead@example.com"
@@ -76,6 +80,7 @@ LOREM = (
     "not arrived. Thank you for your help, it is quite urgent because the deadline is on Friday. Best "
     "regards, and sorry for the long mail; I attach the screenshot of the error and the log file. "
 ) * 2
+TABLES = ("tickets", "ticket_logs", "ledger", "email_queue", "attachments", "contacts", "runs", "ticket_status_changes")
 BASE_EPOCH = 1577836800  # 2020-01-01T00:00:00Z; ticket i is created BASE_EPOCH + 90 i
 ISO = "'%Y-%m-%dT%H:%M:%SZ'"
 
@@ -125,6 +130,7 @@ def _counter(n: str) -> str:
 
 def fill(db: Path, count: int) -> dict[str, object]:
     """Create the schema (through ticketctl's Store) and fill it with `count` tickets and their rows."""
+    from ticketctl.engine.store import tickets
     from ticketctl.engine.store.connection import Store
 
     start = time.perf_counter()
@@ -135,11 +141,10 @@ def fill(db: Path, count: int) -> dict[str, object]:
     for pragma in ("journal_mode = OFF", "synchronous = OFF", "cache_size = -1000000", "temp_store = MEMORY"):
         conn.execute(f"PRAGMA {pragma}")
     conn.execute("PRAGMA threads = 2")
-    big = ("tickets", "ticket_logs", "ledger", "email_queue", "attachments", "contacts", "runs")
-    marks = ", ".join("?" * len(big))
+    marks = ", ".join("?" * len(TABLES))
     indexes = conn.execute(
         f"SELECT name, sql FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL AND tbl_name IN ({marks})",  # noqa: S608
-        big,
+        TABLES,
     ).fetchall()
     contacts = max(count // 3, 1)
     p = {"n": count, "contacts": contacts, "lorem": LOREM, "admin": ADMIN}
@@ -220,6 +225,24 @@ def fill(db: Path, count: int) -> dict[str, object]:
         " FROM ticket_logs WHERE id > 2 * :n AND direction = 'in'",
         p,
     )
+    # 7 in 10 normal tickets: staff's answer to the customer (log 4n + i), 5 minutes to 2 days later (the
+    # first answer `report` times), and for every resolved or closed ticket its move there, at updated_at
+    answer_time = f"CAST(strftime('%s', created_at) AS INTEGER) + 300 + {h('i', 60)} % (2 * 86400)"
+    conn.execute(
+        "INSERT INTO ticket_logs (id, ticket_id, direction, from_email, from_name, to_email, to_name,"
+        " receiver_contact_id, subject, body_text, message_id, created_at)"
+        " SELECT 4 * :n + i, i, 'out', 'support@example.com', 'Support', from_email, from_name, contact_id,"
+        f" '[' || tag || ' #' || i || '-' || (4 * :n + i) || '] ' || subject, {_body('i', 61)},"
+        f" 't' || i || '.l' || (4 * :n + i) || '.' || {_hex('i', range(62, 64))} || '.'"
+        f" || {_hex('i', range(64, 67))} || '@example.com', {_iso(answer_time)}"
+        f" FROM (SELECT {ticket_cols}, t.contact_id, {workflow} AS tag FROM tickets t WHERE t.kind = 'normal'"
+        f" AND {h('t.id', 67)} % 10 < 7)",
+        p,
+    )
+    conn.execute(
+        "INSERT INTO ticket_status_changes (ticket_id, old_status, new_status, changed_at)"
+        " SELECT id, 'answered', status, updated_at FROM tickets WHERE status IN ('resolved', 'closed')"
+    )
     disposition = (
         "CASE kind WHEN 'normal' THEN 'new_ticket' WHEN 'invalid' THEN 'invalid_ticket' ELSE 'error_ticket' END"
     )
@@ -246,7 +269,8 @@ def fill(db: Path, count: int) -> dict[str, object]:
         "INSERT INTO email_queue (id, ticket_id, log_id, purpose, from_email, from_name, to_email, to_name,"
         " reply_to, subject, body_text, message_id, in_reply_to, references_, envelope_from, auto_submitted,"
         " status, attempts, next_attempt_at, created_at, sent_at)"
-        " SELECT id, ticket_id, id, CASE WHEN id > 2 * :n THEN 'relay' ELSE 'new_ticket' END, from_email,"
+        " SELECT id, ticket_id, id, CASE WHEN id > 4 * :n THEN 'reply' WHEN id > 2 * :n THEN 'relay'"
+        " ELSE 'new_ticket' END, from_email,"
         " from_name, to_email, to_name, 'support@example.com', subject, body_text, message_id, NULL, '',"
         " 'support+q' || id || '-' || printf('%012x', id * 7919) || '@example.com', 1, 'sent', 1, created_at,"
         " created_at, created_at"
@@ -265,7 +289,6 @@ def fill(db: Path, count: int) -> dict[str, object]:
         " '{\"new_ticket\": 100}' FROM c",
         p,
     )
-    conn.execute("INSERT INTO settings (key, value) VALUES ('installation_secret', ?)", (os.urandom(32).hex(),))
     for _, sql in indexes:
         conn.execute(sql)
     conn.execute("COMMIT")
@@ -275,7 +298,7 @@ def fill(db: Path, count: int) -> dict[str, object]:
     # again at each tenfold growth (a one-off ANALYZE tickets, 0.6 s at 1M), not in the timed runs here
     scratch = Path(tempfile.mkdtemp(prefix="bench-scale-fill-"))
     store = Store(db, scratch, create=True)
-    store.refresh_statistics()
+    tickets.refresh_statistics(store)
     store.close()
     shutil.rmtree(scratch, ignore_errors=True)
     return {"seconds": time.perf_counter() - start, "rows": row_counts(db), "mb": db.stat().st_size / 1e6}
@@ -325,8 +348,7 @@ def database(work: Path, name: str, count: int, cache: bool) -> tuple[Path, dict
 def row_counts(db: Path) -> dict[str, int]:
     conn = sqlite3.connect(db)
     try:
-        tables = ("tickets", "ticket_logs", "ledger", "email_queue", "attachments", "contacts", "runs")
-        return {t: conn.execute(f"SELECT count(*) FROM {t}").fetchone()[0] for t in tables}  # noqa: S608
+        return {t: conn.execute(f"SELECT count(*) FROM {t}").fetchone()[0] for t in TABLES}  # noqa: S608
     finally:
         conn.close()
 
@@ -543,6 +565,83 @@ def time_lists(db: Path, count: int, repeat: int) -> list[dict[str, object]]:
     return results
 
 
+# --- report on the big database -------------------------------------------------------------------
+
+REPORT_TARGET_SECONDS = 2.0
+
+
+def report_cases(count: int) -> list[tuple[str, list[str]]]:
+    """`ticketctl report` as staff run it, ending on the fill's last day (its default window is today's)."""
+    until = ["--until", datetime.fromtimestamp(BASE_EPOCH + count * 90, UTC).strftime("%Y-%m-%d")]
+    return [
+        ("default: 8 weeks by week", until),
+        ("the same, --json", [*until, "--json"]),
+        ("one type, 8 weeks", [*until, "--type", "type3"]),
+        ("one mailbox, 14 days by day", [*until, "--mailbox", "box2", "--by", "day"]),
+        ("a year by month", [*until, "--by", "month"]),
+        ("every ticket, by month", [*until, "--by", "month", "--since", "2020-01-01"]),
+    ]
+
+
+def time_reports(db: Path, config: Path, count: int, repeat: int, env: dict[str, str]) -> list[dict[str, object]]:
+    """Each case as a command (start-up included; the text piped to a file, as cron mails it; best of
+    `repeat`), and the plans of the statements it runs (traced in this process)."""
+    from typer.testing import CliRunner
+
+    from ticketctl.cli import app
+    from ticketctl.engine.store import connection as store_connection
+
+    connect = store_connection._connect
+    captured: list[str] = []
+
+    def traced(path: Path) -> sqlite3.Connection:
+        conn = connect(path)
+        conn.set_trace_callback(captured.append)
+        return conn
+
+    results = []
+    for name, args in report_cases(count):
+        command = [sys.executable, "-m", "ticketctl", "--config", str(config), "report", *args]
+        runs = [checked_report(measure(command, env=env, cwd=ROOT), name) for _ in range(repeat)]
+        captured.clear()
+        store_connection._connect = traced  # type: ignore[assignment]
+        try:
+            CliRunner().invoke(app, ["--config", str(config), "report", *args], catch_exceptions=False)
+        finally:
+            store_connection._connect = connect  # type: ignore[assignment]
+        conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
+        try:
+            plans = [
+                {
+                    "statement": " ".join(sql.split())[:160],
+                    "plan": "; ".join(r[3] for r in conn.execute(f"EXPLAIN QUERY PLAN {sql}").fetchall()),
+                }
+                for sql in dict.fromkeys(captured)
+                if sql.lstrip().upper().startswith("SELECT") and "sqlite_master" not in sql
+            ]
+        finally:
+            conn.close()
+        best = min(runs, key=lambda r: r.seconds)
+        results.append(
+            {
+                "case": name,
+                "args": args,
+                "best_seconds": best.seconds,
+                "median_seconds": statistics.median(r.seconds for r in runs),
+                "cpu_seconds": best.cpu_seconds,
+                "peak_rss_mb": best.peak_rss_mb,
+                "plans": plans,
+            }
+        )
+    return results
+
+
+def checked_report(run: Run, what: str) -> Run:
+    if run.returncode != 0 or not run.stdout.startswith(("{", "Report ")):
+        raise SystemExit(f"report {what} failed:\n{run.stdout}\n{run.stderr}")
+    return run
+
+
 # --- the run -------------------------------------------------------------------------------------
 
 
@@ -653,6 +752,8 @@ def main() -> int:
     scanning = scans(plans)
     phase("tickets list pages on the big database")
     lists = time_lists(dbs["big"], args.tickets, args.repeat)
+    phase("ticketctl report on the big database")
+    reports = time_reports(dbs["big"], configs["big"], args.tickets, 3, env)
     phase("done")
 
     best = {n: min(float(r["seconds"]) for r in runs[n]) for n in names}
@@ -701,6 +802,20 @@ def main() -> int:
         ["case", "best ms", "median ms", "rows", "plan"],
         [[r["case"], f"{r['best_ms']:.1f}", f"{r['median_ms']:.1f}", r["rows"], r["plan"]] for r in lists],
     )
+    default = float(reports[0]["best_seconds"])
+    verdict = "meets target" if default < REPORT_TARGET_SECONDS else "MISSED"
+    print(f"\nticketctl report on {args.tickets:,} tickets (the command, start-up included; best of 3)")
+    print_table(
+        ["case", "best s", "median s", "CPU s", "peak MB"],
+        [
+            [r["case"], f"{r['best_seconds']:.2f}", f"{r['median_seconds']:.2f}", f"{r['cpu_seconds']:.2f}",
+             f"{r['peak_rss_mb']:.0f}"]
+            for r in reports
+        ],
+    )  # fmt: skip
+    print(f"default report {default:.2f} s; target < {REPORT_TARGET_SECONDS:.0f} s: {verdict}")
+    for entry in reports[0]["plans"]:  # type: ignore[attr-defined]
+        print(f"  {entry['statement'][:100]}\n    plan: {entry['plan']}")
     path = write_json(
         "scale",
         {
@@ -731,6 +846,8 @@ def main() -> int:
             "statements": plans,
             "scanning": scanning,
             "tickets_list": lists,
+            "report": reports,
+            "report_target_seconds": REPORT_TARGET_SECONDS,
         },
     )
     print(f"wrote {path.relative_to(ROOT)}")

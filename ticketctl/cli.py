@@ -21,6 +21,8 @@ from ticketctl.commands import (
     oauth,
     process,
     queue,
+    report,
+    secrets,
     status,
     tickets,
     types,
@@ -32,6 +34,7 @@ from ticketctl.commands.common import (
     error_kind,
     print_json,
     print_json_error,
+    safe,
     say,
     setup_logging,
     state,
@@ -85,7 +88,6 @@ def _json_wanted(ctx: Any) -> bool:
 
 
 def _fail(ctx: Any, message: str, code: int, kind: str) -> None:
-    from rich.markup import escape
 
     if code == exit_codes.OK:
         if _json_wanted(ctx):
@@ -95,7 +97,8 @@ def _fail(ctx: Any, message: str, code: int, kind: str) -> None:
         raise typer.Exit(code)
     if _json_wanted(ctx):
         print_json_error(message, kind, code)
-    error_console().print(f"[bold red]Error:[/] {escape(message)}")
+    # a message may quote mail, a server or an argument: control characters are made visible
+    error_console().print(f"[bold red]Error:[/] {safe(message, oneline=True)}")
     raise typer.Exit(code)
 
 
@@ -111,6 +114,7 @@ app.add_typer(mailbox.app, name="mailbox")
 app.add_typer(types.app, name="type")
 app.command("process")(process.process)
 app.command("status")(status.status)
+app.command("report")(report.report)
 app.add_typer(tickets.app, name="tickets")
 app.add_typer(mail.app, name="mail")
 app.add_typer(queue.app, name="queue")
@@ -120,6 +124,7 @@ app.add_typer(oauth.app, name="oauth")
 app.add_typer(contacts.app, name="contacts")
 app.add_typer(courses.app, name="courses")
 app.add_typer(assignments.app, name="assignments")
+app.add_typer(secrets.app, name="secrets")
 
 
 def _version(value: bool) -> None:
@@ -151,13 +156,18 @@ def root(
 
 @app.command("init")
 def init(ctx: typer.Context, json: bool = JsonOption) -> None:
-    """Create the database (0600) and the data directory (0700), or upgrade them; safe to run again.
+    """Create the database (0600), the data directory (0700) and the secret key, or upgrade them; safe to
+    run again.
 
     The only command that creates a database: every other one refuses to run without it, so a command
     run in the wrong folder says so instead of starting an empty desk."""
+    from ticketctl.engine.admin.secrets import prepare
+
     st = state(ctx)
     existed = st.config.database.exists()
-    version = st.create_store().migrate()
+    store = st.create_store()
+    version = store.migrate()
+    key = prepare(store)
     if json:
         print_json(
             {
@@ -165,11 +175,17 @@ def init(ctx: typer.Context, json: bool = JsonOption) -> None:
                 "data_dir": st.config.data_dir,
                 "schema_version": version,
                 "created": not existed,
+                "secret_key": key.source,
+                "sealed": key.sealed,
             }
         )
         return
     done = "is ready" if existed else "was created"
-    say(f"Database {st.config.database} {done} (schema version {version}); data in {st.config.data_dir}.")
+    sealed = f"; {key.sealed} secret(s) stored in the clear by an older version are now sealed" if key.sealed else ""
+    say(
+        f"Database {st.config.database} {done} (schema version {version}); data in {st.config.data_dir}; "
+        f"secrets are sealed with {key.source}{sealed}. Back the key up apart from the database."
+    )
 
 
 def main() -> None:

@@ -4,7 +4,13 @@ import json
 import os
 import stat
 
+from ticketctl.engine.store import mailboxes
+
 SECRET = "s3cr3t-Pa55w0rd"
+
+
+def revealed(store, name, field):
+    return getattr(mailboxes.get(store, name), field).reveal()
 
 
 def add_imap(cli, name="support", *extra):
@@ -30,12 +36,9 @@ def test_add_list_show_and_masking(cli, store):
     assert result.exit_code == 0, result.stderr
     assert "Added mailbox 'support' (imap)." in result.stdout
     row = store.one("SELECT * FROM mailboxes WHERE name = 'support'")
-    assert (row["host"], row["port"], row["security"], row["password"]) == (
-        "imap.example.com",
-        993,
-        "ssl",
-        SECRET,
-    )
+    assert (row["host"], row["port"], row["security"]) == ("imap.example.com", 993, "ssl")
+    assert row["password"].startswith("sealed:") and SECRET not in row["password"]
+    assert revealed(store, "support", "password") == SECRET
 
     for args in (
         ("mailbox", "list"),
@@ -69,8 +72,8 @@ def test_password_from_stdin_and_default_ports(cli, store):
         input="pw-from-stdin\n",
     )
     assert result.exit_code == 0, result.stderr
-    row = store.one("SELECT port, password FROM mailboxes WHERE name = 'pop'")
-    assert (row["port"], row["password"]) == (110, "pw-from-stdin")
+    row = store.one("SELECT port FROM mailboxes WHERE name = 'pop'")
+    assert (row["port"], revealed(store, "pop", "password")) == (110, "pw-from-stdin")
 
 
 def test_password_is_required_without_a_terminal(cli):
@@ -91,12 +94,8 @@ def test_edit_changes_only_given_fields(cli, store):
     result = cli("mailbox", "edit", "support", "--port", "1993", "--processed-folder", "Done", "--no-verify-tls")
     assert result.exit_code == 0, result.stderr
     row = store.one("SELECT * FROM mailboxes WHERE name = 'support'")
-    assert (row["port"], row["processed_folder"], row["verify_tls"], row["password"]) == (
-        1993,
-        "Done",
-        0,
-        SECRET,
-    )
+    assert (row["port"], row["processed_folder"], row["verify_tls"]) == (1993, "Done", 0)
+    assert revealed(store, "support", "password") == SECRET
     assert cli("mailbox", "edit", "support", "--name", "helpdesk").exit_code == 0
     assert cli("mailbox", "show", "helpdesk").exit_code == 0
 

@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import hashlib
+import os
 import stat
+import subprocess
+import sys
+import time
+from pathlib import Path
 
 import pytest
 
 from ticketctl.engine.errors import StoreError
-from ticketctl.engine.store.blobs import blob_path, read_blob, save_blob, synced_together
+from ticketctl.engine.store.blobs import STALE_PART_SECONDS, blob_path, read_blob, save_blob, synced_together
 
 
 def test_save_blob_writes_a_private_file_named_by_its_sha256(tmp_path):
@@ -27,6 +32,7 @@ def test_save_blob_is_idempotent_and_leaves_no_temp_files(tmp_path):
     second = save_blob(tmp_path, "attachments", b"same")
     assert first == second
     assert [p.name for p in (tmp_path / "attachments" / first[:2]).iterdir()] == [first]
+    assert not list(tmp_path.rglob("*.part"))
 
 
 @pytest.mark.parametrize(
@@ -65,3 +71,26 @@ def test_blobs_of_a_failed_block_leave_nothing_behind(tmp_path):
         raise RuntimeError("the batch failed")
     assert not blob_path(tmp_path, "attachments", sha).exists()
     assert not list(tmp_path.rglob("*.part"))
+
+
+KILLED_WRITER = """
+import os, sys
+from ticketctl.engine.store.blobs import save_blob, synced_together
+with synced_together():
+    save_blob(sys.argv[1], "raw", b"a message a killed run was storing")
+    os._exit(9)
+"""
+
+
+def test_parts_a_killed_process_left_are_swept_by_the_next_run(cli, workdir):
+    data_dir = workdir / "ticketctl-data"
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
+    for _ in range(2):
+        killed = subprocess.run([sys.executable, "-c", KILLED_WRITER, str(data_dir)], env=env)
+        assert killed.returncode == 9
+    old, fresh = sorted((data_dir / "raw" / ".parts").glob("*.part"))
+    long_ago = time.time() - STALE_PART_SECONDS - 60
+    os.utime(old, (long_ago, long_ago))  # the other one may belong to a run still writing it
+    result = cli("process")
+    assert result.exit_code == 0, result.stderr
+    assert list(data_dir.rglob("*.part")) == [fresh]

@@ -75,7 +75,7 @@ def test_exchange_then_status_and_refresh(cli, fake_entra, store):
     _shown, done = authorize(cli, fake_entra)
     assert f"Mailbox 'support' is authorized as {USER}." in done.stdout
     assert "90 days from its last use" in done.stdout
-    first = mailboxes.get(store, "support").refresh_token
+    first = mailboxes.get(store, "support").refresh_token.reveal()
     assert first == fake_entra.issued[-1]
 
     status = cli("oauth", "status", "--json")
@@ -88,7 +88,7 @@ def test_exchange_then_status_and_refresh(cli, fake_entra, store):
     refreshed = cli("oauth", "refresh", "support")
     assert refreshed.exit_code == 0, refreshed.stderr
     assert "The refresh token of 'support' lasts until" in refreshed.stdout
-    assert mailboxes.get(store, "support").refresh_token not in (None, first)
+    assert mailboxes.get(store, "support").refresh_token.reveal() not in (None, first)
 
 
 def test_exchange_needs_an_answer(cli, fake_entra):
@@ -173,7 +173,7 @@ def test_no_secret_or_token_in_any_output(cli, fake_entra, store, all_logs):
     for name in ("support", "pop"):
         outputs += authorize(cli, fake_entra, name, debug=True)
     outputs.append(cli("--debug", "oauth", "url", "support"))  # leaves a pending PKCE flow
-    verifier = json.loads(mailboxes.get(store, "support").oauth_state)["code_verifier"]
+    verifier = json.loads(mailboxes.get(store, "support").oauth_state.reveal())["code_verifier"]
     for args in (
         ("oauth", "refresh", "support"),
         ("oauth", "status"),

@@ -99,7 +99,7 @@ def test_process_reads_an_oauth_mailbox(cli, store, jwt_entra, dovecot, mail_use
     )
     mailbox = authorized_mailbox(store, jwt_entra, dovecot, mail_user.name, kind, "support-" + kind)
     add_question_type(store, mailbox.name, domain="contoso.com")
-    before = mailbox.refresh_token
+    before = mailbox.refresh_token.reveal()
     result = cli("--debug", "process")
     assert result.exit_code == 0, result.stderr
     for secret in [*jwt_entra.issued, CLIENT_SECRET]:
@@ -107,7 +107,7 @@ def test_process_reads_an_oauth_mailbox(cli, store, jwt_entra, dovecot, mail_use
     assert " DEBUG " in result.stderr, "the debug log should be part of what is checked"
     assert f"support-{kind}: 1 message(s): 1 new_ticket" in result.stdout
     assert dovecot.count(mail_user.name) == 0
-    assert mailboxes.get(store, mailbox.name).refresh_token not in (None, before)  # rotated on login
+    assert mailboxes.get(store, mailbox.name).refresh_token.reveal() not in (None, before)  # rotated on login
     assert before not in result.stdout + result.stderr
 
 

@@ -13,6 +13,9 @@ from ticketctl.engine.admin import mailboxes
 from ticketctl.engine.errors import ConfigError, MailboxAuthError
 from ticketctl.engine.oauth import microsoft as oauth
 from ticketctl.engine.oauth.tokens import token_source
+from ticketctl.engine.store import mailboxes as mailbox_table
+from ticketctl.engine.store import secrets
+from ticketctl.engine.store.secrets import Secret
 
 REDIRECT = "https://support.example.com/oauth"
 
@@ -50,9 +53,14 @@ def committed(store, name):
     conn = sqlite3.connect(store.path)
     conn.row_factory = sqlite3.Row
     try:
-        return dict(conn.execute("SELECT * FROM mailboxes WHERE name = ?", (name,)).fetchone())
+        row = dict(conn.execute("SELECT * FROM mailboxes WHERE name = ?", (name,)).fetchone())
     finally:
         conn.close()
+    for key in mailbox_table.SECRETS:  # stored sealed; the tests read what they hold
+        if row[key] is not None:
+            assert row[key].startswith("sealed:"), (key, row[key])
+            row[key] = Secret(row[key], key, secrets.keys(store)).reveal()
+    return row
 
 
 def test_authorize_url_asks_for_mail_scopes_and_keeps_a_pkce_flow(store, fake_entra):

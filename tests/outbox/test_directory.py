@@ -71,3 +71,25 @@ def test_a_file_that_cannot_be_written_fails_only_its_row(cli, store, workdir):
     assert rows[second["id"]]["status"] == "sent"
     (written,) = outbox.glob("*.eml")
     assert parse(written.read_bytes())["Message-ID"] == f"<{second['message_id']}>"
+
+
+def test_the_outbox_folder_is_synced_after_the_rename_and_before_the_mail_counts_as_sent(
+    cli, store, workdir, monkeypatch
+):
+    from ticketctl.engine.outbound import senders
+
+    ticket = make_ticket(store)
+    cli("tickets", "reply", str(ticket.id), "-m", "First answer.")
+    outbox = workdir / "ticketctl-data" / "outbox"
+    synced = []
+    real = senders.fsync_dir
+
+    def spy(directory):
+        status = store.one("SELECT status FROM email_queue")["status"]
+        synced.append((directory, status, len(list(directory.glob("*.eml")))))
+        real(directory)
+
+    monkeypatch.setattr(senders, "fsync_dir", spy)
+    assert cli("queue", "send").exit_code == 0
+    assert synced == [(outbox, "sending", 1)], "the file is in place, the row not yet marked"
+    assert store.one("SELECT status FROM email_queue")["status"] == "sent"

@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
+import sys
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 
 from tests.outbox.conftest import SMTP_USER, make_ticket, parse, queue_mail
 from tests.servers.smtp import free_port
 from ticketctl.engine.mail import msgid, tags
-from ticketctl.engine.outbound import delivery, outbox
+from ticketctl.engine.outbound import claims, delivery, outbox
 from ticketctl.engine.outbound.mailbuild import LOOP_HEADER
 from ticketctl.engine.store import queue, settings
 
@@ -133,7 +136,9 @@ def test_server_down_then_back(cli, store, start_smtp, write_config):
 
     down = cli("queue", "send")
     assert down.exit_code == 1
-    assert "Cannot reach the mail server" in down.stderr
+    said = " ".join(down.stderr.split())
+    assert "Cannot reach the mail server" in said and "queued mail is tried again later" in said
+    assert "security" not in said, "a server that is down is not a configuration mistake"
     shown = _queue_show(cli, queue_id)
     assert shown["status"] == "pending"
     assert shown["attempts"] == 1
@@ -152,6 +157,17 @@ def test_server_down_then_back(cli, store, start_smtp, write_config):
     assert len(server.messages) == 1
     after = _queue_show(cli, queue_id)
     assert after["status"] == "sent" and after["attempts"] == 2 and after["last_error"] is None
+
+
+def test_implicit_tls_against_a_starttls_port_names_the_security_setting(cli, store, smtp, write_config):
+    write_config(smtp.port, security="ssl")
+    ticket = make_ticket(store)
+    cli("tickets", "reply", str(ticket.id), "-m", "hello")
+    result = cli("queue", "send")
+    assert result.exit_code == 1
+    said = " ".join(result.stderr.split())
+    assert "answered, but the connection failed" in said and "check outbox.smtp.security" in said
+    assert store.one("SELECT status FROM email_queue")["status"] == "pending"
 
 
 def test_backoff_doubles_then_failed_then_retry(cli, store, write_config):
@@ -187,16 +203,56 @@ def test_refused_recipient_fails_only_its_row(store, smtp, write_config):
     assert smtp.messages[0]["mail_from"].startswith("ticketctl+q")
 
 
-def test_row_left_sending_by_a_crash_is_resent_as_the_same_message(store, smtp, write_config):
+CRASHING_DRAIN = """
+import os, sys
+from ticketctl.engine.config import load_config
+from ticketctl.engine.outbound import claims, delivery
+from ticketctl.engine.store import queue, settings
+from ticketctl.engine.store.connection import Store, utcnow
+from ticketctl.engine.mail import msgid
+
+config = load_config()
+store = Store(config.database, config.data_dir)
+(row,) = queue.claim(store, queue.due(store, utcnow()), claims.this_process(), utcnow())
+secret = settings.installation_secret(store)
+with delivery.make_sender(store, config) as sender:
+    delivery._send_one(store, config, sender, row, queue.due_recipients(store, row.id, utcnow()), secret,
+                       msgid.installation_id(secret))
+os._exit(9)  # killed after the server took the mail, before it was recorded
+"""
+
+
+def test_a_claim_of_a_process_that_died_is_taken_back_at_once_and_the_resend_is_byte_identical(
+    cli, store, smtp, write_config, workdir
+):
     config = write_config(smtp.port)
-    queue_id, message_id = queue_mail(store, config, make_ticket(store))
-    now = datetime.now(UTC)
-    stale = (now + delivery.SENDING_STALE).strftime("%Y-%m-%dT%H:%M:%SZ")
-    assert queue.claim(store, queue.due(store, now.strftime("%Y-%m-%dT%H:%M:%SZ")), stale)  # the run dies here
-    assert delivery.drain(store, config, now=now + timedelta(minutes=1)).sent == []
-    report = delivery.drain(store, config, now=now + delivery.SENDING_STALE + timedelta(seconds=1))
+    queue_id, message_id = queue_mail(
+        store, config, make_ticket(store), to="admin@example.com", cc=("deputy@example.com",), notice=True
+    )
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
+    died = subprocess.run([sys.executable, "-c", CRASHING_DRAIN], cwd=workdir, env=env, capture_output=True)
+    assert died.returncode == 9, died.stderr.decode()
+    assert len(smtp.messages) == 1
+    claimed = _queue_show(cli, queue_id)
+    assert claimed["status"] == "sending" and claimed["attempts"] == 0, "a claim is not an attempt"
+
+    report = delivery.drain(store, config)  # at once: the claim's process is gone
     assert report.sent == [queue_id]
-    assert parse(smtp.messages[0]["data"])["Message-ID"] == f"<{message_id}>"
+    first, again = smtp.messages
+    assert again["data"] == first["data"], "the resend is the same bytes (MIME boundaries included)"
+    assert parse(again["data"])["Message-ID"] == f"<{message_id}>"
+    assert parse(again["data"]).get_content_type() == "multipart/alternative"
+    shown = _queue_show(cli, queue_id)
+    assert (shown["status"], shown["attempts"]) == ("sent", 1)
+
+
+def test_a_claim_of_a_process_still_at_work_is_left_alone(store, smtp, write_config):
+    config = write_config(smtp.port)
+    queue_id, _ = queue_mail(store, config, make_ticket(store))
+    now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    assert queue.claim(store, queue.due(store, now), claims.this_process(), now)
+    assert delivery.drain(store, config).attempted == 0
+    assert smtp.messages == [] and outbox.get(store, queue_id).status == "sending"
 
 
 def test_missing_password_variable_is_one_sentence(cli, store, smtp, write_config, monkeypatch):

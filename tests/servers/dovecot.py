@@ -118,6 +118,25 @@ issuers = {issuer}
 """
 
 
+def _wait_until_gone(group: int, timeout: float = 5.0) -> None:
+    """Wait until no live process of the process group `group` is left (a restart binds the same ports;
+    zombies hold no sockets, and an init that does not reap may keep them for ever)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and _live_members(group):
+        time.sleep(0.01)
+
+
+def _live_members(group: int) -> bool:
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[2]) == group and fields[0] != "Z":  # fields after the name: state, ppid, pgrp
+            return True
+    return False
+
+
 def free_port() -> int:
     """A loopback port nobody listens on (at the moment of asking)."""
     with socket.socket() as s:
@@ -219,6 +238,7 @@ class Dovecot:
         if self.proc is not None and self.proc.poll() is None:
             os.killpg(self.proc.pid, signal.SIGKILL)
             self.proc.wait()
+            _wait_until_gone(self.proc.pid)  # its login processes hold the listening ports until they die
         self.proc = None
         if cleanup:
             shutil.rmtree(self.d, ignore_errors=True)

@@ -10,7 +10,7 @@
 - `relay_factory(port)`: a byte-counting TCP relay in front of a port (prove what crossed the wire,
   or hold a stream to cut a connection mid-transfer).
 - `mailbox_fields(dovecot, user, kind, security, auth, **overrides)`: the fields of a mailbox pointing
-  at the server, for `mailboxes.add(store, **fields)` or `Mailbox(id=0, **fields)`;
+  at the server, for `mailboxes.add(store, **fields)` or `record(fields)` (a Mailbox, secrets in memory);
   `cli_add_args(fields)` turns them into `ticketctl mailbox add` arguments and environment.
 """
 
@@ -23,6 +23,8 @@ import pytest
 
 from tests.servers.dovecot import Dovecot, MailUser, dovecot_available
 from tests.servers.relay import Relay
+from ticketctl.engine.store.mailboxes import Mailbox
+from ticketctl.engine.store.secrets import Secret
 
 PORTS = {
     ("imap", "ssl"): "imaps",
@@ -121,6 +123,12 @@ def mailbox_fields(
         )
     fields.update(extra)
     return fields
+
+
+def record(fields: dict[str, Any]) -> Mailbox:
+    """A Mailbox record straight from mailbox fields (as the store would read it), secrets in memory."""
+    secrets = {k: Secret.given(v) for k, v in fields.items() if k in ("password", "client_secret") and v}
+    return Mailbox(id=0, **{**fields, **secrets})
 
 
 def cli_add_args(fields: dict[str, Any]) -> tuple[list[str], dict[str, str]]:

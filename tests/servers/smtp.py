@@ -1,5 +1,6 @@
 """A real SMTP server for tests: aiosmtpd on loopback with STARTTLS (or implicit TLS), AUTH PLAIN/LOGIN
-and XOAUTH2, that keeps every accepted mail and refuses recipients at `refused.invalid`.
+and XOAUTH2, that keeps every accepted mail and refuses recipients at `refused.invalid`, and any address
+a test puts in `refuse` with the reply given there (e.g. "451 4.2.1 Mailbox busy").
 
 XOAUTH2 accepts the tokens of `tokens` (user -> token) or, given `check_token(user, token)`, whatever
 that callable accepts (e.g. only what a fake identity platform issued); every XOAUTH2 attempt is kept in
@@ -52,9 +53,12 @@ class SinkHandler:
         self.tokens = tokens
         self.check_token = check_token or (lambda user, token: self.tokens.get(user) == token)
         self.messages: list[dict[str, Any]] = []
+        self.refuse: dict[str, str] = {}  # address (lower case) -> the RCPT reply that refuses it
         self.xoauth2_logins: list[tuple[str, str, bool]] = []
 
     async def handle_RCPT(self, server: Any, session: Any, envelope: Any, address: str, options: Any) -> str:
+        if address.lower() in self.refuse:
+            return self.refuse[address.lower()]
         if address.lower().endswith("@" + REFUSED_DOMAIN):
             return "550 5.1.1 No such user here"
         envelope.rcpt_tos.append(address)

@@ -7,8 +7,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 
 from tests.servers.dovecot import make_message
-from tests.servers.fixtures import mailbox_fields
-from ticketctl.engine.admin.mailboxes import Mailbox
+from tests.servers.fixtures import mailbox_fields, record
 from ticketctl.engine.config import LimitsConfig
 from ticketctl.engine.errors import SourceError
 from ticketctl.engine.intake.sources import open_source
@@ -23,7 +22,7 @@ def test_server_stopped_mid_fetch_deletes_nothing_and_next_fetch_gets_everything
     sent = [make_message(f"big{i}", body_lines=10_000) for i in range(3)]  # ~300 KB each
     server.deliver(user.name, sent)
     relay = relay_factory(server.ports[kind])
-    box = Mailbox(id=0, **mailbox_fields(server, user, kind, "none", port=relay.port))
+    box = record(mailbox_fields(server, user, kind, "none", port=relay.port))
 
     source = open_source(box, LIMITS)
     waiting = source.waiting()
@@ -41,6 +40,6 @@ def test_server_stopped_mid_fetch_deletes_nothing_and_next_fetch_gets_everything
 
     server.start()
     assert server.count(user.name, include_deleted=True) == 3
-    again = open_source(Mailbox(id=0, **mailbox_fields(server, user, kind, "none")), LIMITS)
+    again = open_source(record(mailbox_fields(server, user, kind, "none")), LIMITS)
     assert [again.fetch(w.uid, 10**7).raw for w in again.waiting()] == sent
     again.close()

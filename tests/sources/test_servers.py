@@ -11,7 +11,7 @@ import pytest
 from imapclient import IMAPClient
 
 from tests.servers.dovecot import Dovecot, MailUser, make_message
-from tests.servers.fixtures import mailbox_fields
+from tests.servers.fixtures import mailbox_fields, record
 from ticketctl.engine.admin.mailboxes import Mailbox
 from ticketctl.engine.config import LimitsConfig
 from ticketctl.engine.errors import MailboxAuthError
@@ -22,7 +22,7 @@ BIG = 10 * 1024 * 1024
 
 
 def mailbox(server: Dovecot, user: MailUser, kind: str, security: str = "none", auth: str = "password", **extra):
-    return Mailbox(id=0, **mailbox_fields(server, user, kind, security, auth, **extra))
+    return record(mailbox_fields(server, user, kind, security, auth, **extra))
 
 
 def connect(server: Dovecot, user: MailUser, box: Mailbox) -> Source:

@@ -192,3 +192,21 @@ def test_warns_when_server_mail_only_goes_to_a_directory_and_from_is_the_default
     assert "outbox.from_address is still the default ticketctl@localhost" in warning
     assert "All healthy." not in result.stdout and "Healthy, but see the warning(s) above." in result.stdout
     assert len(json.loads(cli("status", "--json").stdout)["warnings"]) == 2
+
+
+def test_mail_left_sending_by_a_send_that_stopped(cli, store):
+    import subprocess
+    import sys
+
+    from ticketctl.engine.outbound import claims
+
+    b.mailbox(store, "alpha")
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    gone.wait()
+    b.queued(store, status="sending", claimed_by=f"{claims.this_process().split('/')[0]}/{gone.pid}/1")
+    b.queued(store, status="sending", claimed_by=claims.this_process())  # at work right now
+    result = cli("status")
+    assert result.exit_code == 1
+    assert "Email queue: 0 pending, 2 sending (1 left by a send that stopped), 0 failed." in result.stdout
+    assert "1 outgoing mail(s) were left in `sending` by a send that stopped" in result.stdout
+    assert cli("status", "--json").stdout.count('"stuck": 1') == 1

@@ -162,6 +162,8 @@ def test_empty_result_says_so(cli, queue):
         (("--since", "last week"), "'last week' is not a date"),
         (("--sort", "subject"), "Sort 'subject:desc' is not valid"),
         (("--page", "2", "--offset", "3"), "Give either --page or --offset, not both."),
+        (("--search", "x" * 100_000), "The search text is 100,000 characters long; search for at most 1,000"),
+        (("--search", "%_" * 30_000), "The search text is 60,000 characters long; search for at most 1,000"),
     ],
 )
 def test_refusals(cli, queue, args, message):

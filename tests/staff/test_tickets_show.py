@@ -144,3 +144,34 @@ def test_attachment_unknown_name(cli, thread):
     result = cli("tickets", "attachment", "1", "nope.txt", "--out", "x")
     assert result.exit_code == 1
     assert "Ticket 1 has no attachment named 'nope.txt'" in result.stderr
+
+
+def test_attachment_never_writes_through_a_planted_link(cli, store, workdir):
+    """The mail chooses the name: a dangling link of that name in --out must not be followed."""
+    ticket = b.ticket(store)
+    b.attachment(store, b.log(store, ticket), "passwd", b"root::0:0::/:/bin/sh\n")
+    (workdir / "out").mkdir()
+    victim = workdir / "victim"  # where the link points; it does not exist yet
+    (workdir / "out" / "passwd").symlink_to(victim)
+    result = cli("tickets", "attachment", str(ticket), "passwd", "--out", "out")
+    assert result.exit_code == 1
+    assert "already exists; choose another --out path or add --force." in result.stderr
+    assert not victim.exists()
+    victim.write_text("mine\n")  # a link to an existing file is refused the same way
+    assert cli("tickets", "attachment", str(ticket), "passwd", "--out", "out/passwd").exit_code == 1
+    assert victim.read_text() == "mine\n"
+    # --force replaces the link itself with a new file; what it pointed to stays as it was
+    assert cli("tickets", "attachment", str(ticket), "passwd", "--out", "out", "--force").exit_code == 0
+    assert victim.read_text() == "mine\n"
+    assert not (workdir / "out" / "passwd").is_symlink()
+    assert (workdir / "out" / "passwd").read_bytes() == b"root::0:0::/:/bin/sh\n"
+
+
+def test_attachment_files_are_private_unless_asked(cli, thread, workdir):
+    assert cli("tickets", "attachment", "1", "photo.pdf", "--out", "private.pdf").exit_code == 0
+    assert (workdir / "private.pdf").stat().st_mode & 0o777 == 0o600
+    assert cli("tickets", "attachment", "1", "photo.pdf", "--out", "shared.pdf", "--world-readable").exit_code == 0
+    assert (workdir / "shared.pdf").stat().st_mode & 0o777 == 0o644
+    assert cli("tickets", "attachment", "1", "photo.pdf", "--out", "private.pdf", "--force").exit_code == 0
+    assert (workdir / "private.pdf").stat().st_mode & 0o777 == 0o600
+    assert [p.name for p in workdir.iterdir() if p.name.startswith(".ticketctl-")] == []

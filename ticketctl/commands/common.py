@@ -52,11 +52,13 @@ class State:
         """The configured database; it must exist (only `ticketctl init` creates one)."""
         if self._store is None:
             from ticketctl.engine.errors import StoreError
+            from ticketctl.engine.store import secrets
             from ticketctl.engine.store.connection import NoDatabase, Store
 
             config = self.config
             try:
                 self._store = Store(config.database, config.data_dir)
+                secrets.use_key_file(self._store, config.secret_key_file)
             except NoDatabase:
                 raise StoreError(
                     f"There is no database at {config.database} ({config.database_origin}); "
@@ -66,10 +68,12 @@ class State:
 
     def create_store(self) -> Store:
         """The configured database, created (private) if it is not there: for `ticketctl init`."""
+        from ticketctl.engine.store import secrets
         from ticketctl.engine.store.connection import Store
 
         if self._store is None:
             self._store = Store(self.config.database, self.config.data_dir, create=True)
+            secrets.use_key_file(self._store, self.config.secret_key_file)
         return self._store
 
     def close(self) -> None:
@@ -90,12 +94,23 @@ LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"  # timestamped: c
 
 def setup_logging(debug: bool) -> None:
     """Log to stderr with a timestamp: everything at debug with --debug, else warnings until the
-    configuration's `log_level` is known (`apply_log_level`)."""
+    configuration's `log_level` is known (`apply_log_level`). Log lines quote mail and servers, so
+    control characters are made visible, and without --debug a record is one line (an exception as its
+    type and message, not a traceback)."""
     import logging
 
-    logging.basicConfig(
-        stream=sys.stderr, level=logging.DEBUG if debug else logging.WARNING, format=LOG_FORMAT, force=True
-    )
+    class LogFormatter(logging.Formatter):
+        def format(self, record: logging.LogRecord) -> str:
+            if record.exc_info and not debug:
+                kind, exc = record.exc_info[0], record.exc_info[1]
+                name = kind.__name__ if kind else "Exception"
+                message = f"{record.getMessage()} ({name}: {exc}; --debug shows the traceback)"
+                record = logging.makeLogRecord({**record.__dict__, "msg": message, "args": None, "exc_info": None})
+            return visible(super().format(record), oneline=not debug)
+
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(LogFormatter(LOG_FORMAT))
+    logging.basicConfig(level=logging.DEBUG if debug else logging.WARNING, handlers=[handler], force=True)
 
 
 def apply_log_level(level: str, debug: bool) -> None:
@@ -131,10 +146,15 @@ def safe(text: Any, oneline: bool = False) -> str:
     With `oneline`, tabs and newlines are shown as escapes too (for table cells and headers)."""
     from rich.markup import escape
 
+    return escape(visible(text, oneline))
+
+
+def visible(text: Any, oneline: bool = False) -> str:
+    """`safe()` without the Rich markup escaping: for text that goes to a log file or plain stderr."""
     if text is None:
         return ""
     pattern = _CONTROL_ONELINE if oneline else _CONTROL
-    return escape(pattern.sub(_visible, str(text)))
+    return pattern.sub(_visible, str(text))
 
 
 def console(width: int | None = None) -> Any:

@@ -25,7 +25,7 @@ from ticketctl.commands.common import (
 )
 from ticketctl.commands.secrets_input import read_secret
 from ticketctl.engine.enums import MailboxAuth, MailboxKind, OAuthProvider, Security
-from ticketctl.engine.errors import SourceError, detail, typed
+from ticketctl.engine.errors import TicketctlError, detail, typed
 
 if TYPE_CHECKING:
     from ticketctl.engine.admin.mailboxes import MailboxCheck
@@ -47,6 +47,16 @@ Username = typer.Option(None, help="Login name on the server.", metavar="NAME")
 Auth = typer.Option(None, "--auth", help=AUTH_HELP)
 PasswordEnv = typer.Option(None, "--password-env", metavar="VAR", help="Read the password from this variable.")
 PasswordStdin = typer.Option(False, "--password-stdin", help="Read the password from standard input.")
+PasswordRef = typer.Option(
+    None,
+    "--password-ref",
+    metavar="REF",
+    help="Store no password, only where to read it at each run: env:NAME, file:/path or credential:NAME "
+    "(a systemd credential).",
+)
+AllowCleartext = typer.Option(
+    None, "--allow-cleartext/--no-allow-cleartext", help="Allow a login over --security none to another host."
+)
 Folder = typer.Option(None, help="Folder to read (default INBOX); non-ASCII names work as typed.", metavar="FOLDER")
 Processed = typer.Option(
     None,
@@ -62,6 +72,12 @@ Tenant = typer.Option(None, "--tenant-id", metavar="ID", help="Azure directory (
 Client = typer.Option(None, "--client-id", metavar="ID", help="Azure application (client) id.")
 SecretEnv = typer.Option(None, "--client-secret-env", metavar="VAR", help="Read the client secret from this variable.")
 SecretStdin = typer.Option(False, "--client-secret-stdin", help="Read the client secret from standard input.")
+SecretRef = typer.Option(
+    None,
+    "--client-secret-ref",
+    metavar="REF",
+    help="Store no client secret, only where to read it at each run: env:NAME, file:/path or credential:NAME.",
+)
 SecretExpires = typer.Option(
     None,
     "--client-secret-expires",
@@ -93,6 +109,8 @@ def add(
     auth: MailboxAuth = typer.Option(MailboxAuth.PASSWORD, "--auth", help=AUTH_HELP, show_default=True),
     password_env: str = PasswordEnv,
     password_stdin: bool = PasswordStdin,
+    password_ref: str = PasswordRef,
+    allow_cleartext: bool = AllowCleartext,
     folder: str = Folder,
     processed_folder: str = Processed,
     path: Path = MaildirPath,
@@ -103,6 +121,7 @@ def add(
     client_id: str = Client,
     client_secret_env: str = SecretEnv,
     client_secret_stdin: bool = SecretStdin,
+    client_secret_ref: str = SecretRef,
     client_secret_expires: str = SecretExpires,
     redirect_url: str = Redirect,
     refresh_token_env: str = RefreshEnv,
@@ -113,11 +132,13 @@ def add(
     json: bool = JsonOption,
 ) -> None:
     """Add a mailbox, then connect to it once: how many messages wait, and what `ticketctl process` will
-    do with them. Secrets come from a variable, standard input, or a hidden prompt, never an argument."""
-    needs_password = kind != MailboxKind.MAILDIR and auth == MailboxAuth.PASSWORD
+    do with them. Secrets come from a variable, standard input or a hidden prompt, never an argument, and
+    are stored sealed; or they stay outside the database with --password-ref / --client-secret-ref."""
+    needs_password = kind != MailboxKind.MAILDIR and auth == MailboxAuth.PASSWORD and password_ref is None
     password = read_secret("password", password_env, password_stdin, ask=needs_password)
     oauth2 = auth == MailboxAuth.OAUTH2
-    client_secret = read_secret("client secret", client_secret_env, client_secret_stdin, ask=oauth2)
+    needs_secret = oauth2 and client_secret_ref is None
+    client_secret = read_secret("client secret", client_secret_env, client_secret_stdin, ask=needs_secret)
     refresh_token = read_secret("refresh token", refresh_token_env, refresh_token_stdin, ask=False)
     st = state(ctx)
     mailbox = mailboxes.add(
@@ -130,6 +151,8 @@ def add(
         username=username,
         auth=auth,
         password=password,
+        password_ref=password_ref,
+        allow_cleartext=allow_cleartext,
         folder=folder or "INBOX",
         processed_folder=processed_folder,
         maildir_path=str(path.resolve()) if path else None,
@@ -139,6 +162,7 @@ def add(
         tenant_id=tenant_id,
         client_id=client_id,
         client_secret=client_secret,
+        client_secret_ref=client_secret_ref,
         client_secret_expires_at=client_secret_expires,
         redirect_url=redirect_url,
         refresh_token=refresh_token,
@@ -149,7 +173,7 @@ def add(
     if check and not unauthorized:
         try:
             found = mailboxes.check(st.store, st.config, mailbox.name)
-        except SourceError as exc:
+        except TicketctlError as exc:  # saved all the same: e.g. a --password-ref set only in cron's environment
             problem = str(exc)
     if json:
         print_json({"mailbox": mailbox.public(), "check": found, "problem": problem})
@@ -220,6 +244,8 @@ def edit(
     password_env: str = PasswordEnv,
     password_stdin: bool = PasswordStdin,
     ask_password: bool = typer.Option(False, "--ask-password", help="Prompt for a new password."),
+    password_ref: str = PasswordRef,
+    allow_cleartext: bool = AllowCleartext,
     folder: str = Folder,
     processed_folder: str = Processed,
     path: Path = MaildirPath,
@@ -230,6 +256,7 @@ def edit(
     client_id: str = Client,
     client_secret_env: str = SecretEnv,
     client_secret_stdin: bool = SecretStdin,
+    client_secret_ref: str = SecretRef,
     client_secret_expires: str = SecretExpires,
     redirect_url: str = Redirect,
     refresh_token_env: str = RefreshEnv,
@@ -251,6 +278,8 @@ def edit(
         username=username,
         auth=auth,
         password=password,
+        password_ref=password_ref,
+        allow_cleartext=allow_cleartext,
         folder=folder,
         processed_folder=processed_folder,
         maildir_path=str(path.resolve()) if path else None,
@@ -260,6 +289,7 @@ def edit(
         tenant_id=tenant_id,
         client_id=client_id,
         client_secret=client_secret,
+        client_secret_ref=client_secret_ref,
         client_secret_expires_at=client_secret_expires,
         redirect_url=redirect_url,
         refresh_token=refresh_token,

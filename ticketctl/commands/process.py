@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 import typer
 
-from ticketctl.commands.common import JsonOption, error_console, lazy, print_json, say, state
+from ticketctl.commands.common import JsonOption, error_console, lazy, print_json, safe, say, state
 from ticketctl.engine.errors import LockHeld
 
 if TYPE_CHECKING:
@@ -107,11 +107,9 @@ def _line(text: str, error: bool = False) -> None:
     """One line of the summary; not on a terminal (cron, a log file) it starts with the time."""
     from datetime import datetime
 
-    from rich.markup import escape
-
     stamp = "" if sys.stdout.isatty() else datetime.now().astimezone().strftime("%Y-%m-%d %H:%M:%S ")
     if error:
-        error_console().print(f"{stamp}[bold red]Error:[/] {escape(text)}")
+        error_console().print(f"{stamp}[bold red]Error:[/] {safe(text, oneline=True)}")  # it quotes servers, mail
     else:
         say(stamp + text)
 

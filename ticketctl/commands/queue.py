@@ -84,7 +84,7 @@ def list_(
         [
             (
                 r.id,
-                bounced[r.id] if r.id in bounced and r.status == "sent" else r.status,  # sent, then it bounced
+                bounced[r.id] if r.id in bounced and r.status == "sent" else r.state,  # sent, then it bounced
                 r.purpose,
                 safe(r.to_email, oneline=True),
                 safe(r.subject, oneline=True),
@@ -104,20 +104,23 @@ def list_(
 
 @app.command("show")
 def show(ctx: typer.Context, queue_id: int = QueueId, json: bool = JsonOption) -> None:
-    """Show one queued mail: headers, state, attempts, next try, the last error and its bounces."""
+    """Show one queued mail: headers, state, attempts, next try, the last error, each recipient's delivery,
+    and its bounces."""
     store = state(ctx).store
-    data = outbox.get(store, queue_id).public()
+    row = outbox.get(store, queue_id)
+    data = row.public()
     data["bounces"] = [
         f"#{b.id} {b.address or '(unread address)'} {b.kind} {b.status_code or ''}".rstrip()
         + (" (resolved)" if b.resolved else " (unresolved)")
         for b in outbox.bounces_of(store, queue_id)
     ]
+    recipients = outbox.recipients(store, row)
     if json:
-        print_json(data)
+        print_json({**data, "recipients": [r.public() for r in recipients]})
         return
     order = (
         "id",
-        "status",
+        "state",
         "attempts",
         "next_try",
         "last_error",
@@ -141,6 +144,14 @@ def show(ctx: typer.Context, queue_id: int = QueueId, json: bool = JsonOption) -
         "body_text",
     )
     print_record(f"Queued mail {queue_id}", {k: _shown(data[k]) for k in order})
+    print_table(
+        "Recipients",
+        ["Address", "As", "Status", "Tries", "Next try", "Last error"],
+        [
+            (safe(r.address), r.role, r.status, r.attempts, when(r.next_try), safe(r.last_error, oneline=True))
+            for r in recipients
+        ],
+    )
 
 
 def _shown(value: object) -> object:

@@ -68,7 +68,8 @@ def _render(report: HealthReport, wide: bool) -> None:
         warn(warning)
     q = report.queue
     oldest = f", oldest pending since {q.oldest_pending_at}" if q.oldest_pending_at else ""
-    say(f"Email queue: {q.pending} pending, {q.sending} sending, {q.failed} failed{oldest}.")
+    stuck = f" ({q.stuck} left by a send that stopped)" if q.stuck else ""
+    say(f"Email queue: {q.pending} pending, {q.sending} sending{stuck}, {q.failed} failed{oldest}.")
     say(f"Unresolved bounces: {report.unresolved_bounces}.")
     if report.healthy:
         say("Healthy, but see the warning(s) above." if report.warnings else "All healthy.")

@@ -252,11 +252,16 @@ def attachment(
     ticket_id: int = TicketId,
     name: str = typer.Argument(..., help="The attachment's file name (or its id, as `tickets show` lists)."),
     out: Path = typer.Option(..., "--out", metavar="PATH", help="The file to write, or a directory to write it into."),
-    force: bool = typer.Option(False, "--force", help="Overwrite the file if it exists."),
+    force: bool = typer.Option(False, "--force", help="Replace the file (or link) if one exists."),
+    world_readable: bool = typer.Option(
+        False, "--world-readable", help="Create the file 0644 (readable by every user) instead of 0600."
+    ),
     json: bool = JsonOption,
 ) -> None:
-    """Save one attachment of a ticket to a file."""
-    path = tickets.save_attachment(state(ctx).store, ticket_id, name, out, overwrite=force)
+    """Save one attachment of a ticket to a new file, readable only by you unless --world-readable."""
+    path = tickets.save_attachment(
+        state(ctx).store, ticket_id, name, out, overwrite=force, world_readable=world_readable
+    )
     if json:
         print_json({"ticket_id": ticket_id, "attachment": name, "path": path})
     else:

@@ -61,6 +61,7 @@ class Config:
     lock_file: Path | None = None
     log_level: Literal["debug", "info", "warning", "error"] = "warning"
     templates_dir: Path | None = None
+    secret_key_file: Path | None = None  # None: the database's path with .key (store/secrets.py)
     limits: LimitsConfig = field(default_factory=LimitsConfig)
     outbox: OutboxConfig = field(default_factory=OutboxConfig)
     source: Path | None = None  # the file this came from; not a key
@@ -218,5 +219,6 @@ def _resolve_paths(config: Config, base: Path) -> Config:
         data_dir=absolute(config.data_dir),
         lock_file=maybe(config.lock_file),
         templates_dir=maybe(config.templates_dir),
+        secret_key_file=maybe(config.secret_key_file),
         outbox=outbox,
     )

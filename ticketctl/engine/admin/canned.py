@@ -1,8 +1,9 @@
 """Canned responses: a name, a subject and a Jinja2 body that staff reuse when replying.
 
 Both subject and body are templates over `ticket`, `contact` and `type`, rendered in Jinja2's sandbox.
-They are checked when saved (compiled, and rendered once against sample values), so a template error or
-a reach outside the sandbox is refused then, and again, with the same sentence, when a reply uses them.
+They are checked when saved (compiled, and rendered once against sample values, within the sandbox's
+bounds), so a template error, a reach outside the sandbox or a template that would eat the machine is
+refused then, and again, with the same sentence, when a reply uses it.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ import re
 from typing import Any
 
 from ticketctl.engine.errors import ConfigError, NotFound
-from ticketctl.engine.outbound.contexts import ContactFacts, TicketFacts, TypeFacts
+from ticketctl.engine.outbound.contexts import SAMPLE_VALUES
 from ticketctl.engine.outbound.templating import compile_string, render_string
 from ticketctl.engine.store import canned
 from ticketctl.engine.store.canned import CannedResponse
@@ -20,11 +21,7 @@ from ticketctl.engine.store.connection import Store
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 
 # What a reply renders a canned response with (desk/replies.py), with sample values.
-SAMPLE_CONTEXT: dict[str, Any] = {
-    "ticket": TicketFacts(1, "A question", "open", "customer@example.com", "A Customer", "2026-01-01T00:00:00Z"),
-    "contact": ContactFacts("A Customer", "customer@example.com", "contact"),
-    "type": TypeFacts("support", "Support", "simple_storage", ""),
-}
+SAMPLE_CONTEXT: dict[str, Any] = {key: SAMPLE_VALUES[key] for key in ("ticket", "contact", "type")}
 
 
 def check(name: str, subject: str, body: str) -> None:

@@ -4,8 +4,11 @@ A report is `healthy` when `problems` is empty. Each problem is a sentence namin
 - a mailbox whose last run(s) failed, that has not been read successfully for `STALE_AFTER`, or (an
   OAuth2 mailbox) has no refresh token; mailboxes no active type reads are not read, so not checked;
 - a refresh token older than 90 days minus `WARN_BEFORE`, a client secret expiring within `WARN_BEFORE`;
-- failed mails in the queue, or pending mails overdue by more than `QUEUE_OVERDUE`;
-- unresolved bounces.
+- failed mails in the queue, pending mails overdue by more than `QUEUE_OVERDUE`, or mails left in
+  `sending` by a drain that is gone (outbound/claims.py);
+- unresolved bounces;
+- secrets stored in the clear by an older version, or sealed with a key that is missing or wrong;
+- a broken override in `templates_dir` (then `process` takes no mail in).
 
 `warnings` are set-ups that work but probably not as meant (they do not make the report unhealthy): mail
 read from servers while the outbox only writes files, and the default `from_address`.
@@ -17,8 +20,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 from ticketctl.engine.config import Config, OutboxConfig
-from ticketctl.engine.errors import detail
-from ticketctl.engine.store import bounces, mailboxes, queue
+from ticketctl.engine.errors import TemplateError, TicketctlError, detail
+from ticketctl.engine.outbound import claims, templating
+from ticketctl.engine.store import bounces, mailboxes, queue, secrets
 from ticketctl.engine.store.connection import Store
 from ticketctl.engine.store.mailboxes import Mailbox
 
@@ -49,6 +53,7 @@ class QueueHealth:
     failed: int
     overdue: int
     oldest_pending_at: str | None
+    stuck: int = 0  # `sending`, but the drain that claimed them is gone
 
 
 @dataclass(frozen=True)
@@ -75,6 +80,11 @@ def health(store: Store, config: Config, now: datetime | None = None) -> HealthR
     problems = [p for box in boxes for p in box.problems]
     if waiting.failed:
         problems.append(f"{waiting.failed} outgoing mail(s) failed for good; look at them with `ticketctl queue list`.")
+    if waiting.stuck:
+        problems.append(
+            f"{waiting.stuck} outgoing mail(s) were left in `sending` by a send that stopped; "
+            "the next `ticketctl process` or `ticketctl queue send` sends them."
+        )
     if waiting.overdue:
         problems.append(
             f"{waiting.overdue} outgoing mail(s) are overdue by more than {_human(QUEUE_OVERDUE)}; "
@@ -82,6 +92,11 @@ def health(store: Store, config: Config, now: datetime | None = None) -> HealthR
         )
     if unresolved:
         problems.append(f"{unresolved} bounce(s) are unresolved; see `ticketctl bounces list`.")
+    problems += _secrets(store)
+    try:
+        templating.check_overrides(config.templates_dir)
+    except TemplateError as exc:
+        problems.append(f"{exc} Until then `ticketctl process` takes no mail in.")
     return HealthReport(
         healthy=not problems,
         checked_at=_stamp(now),
@@ -160,6 +175,21 @@ def _mailbox(store: Store, box: Mailbox, now: datetime) -> MailboxHealth:
     )
 
 
+def _secrets(store: Store) -> list[str]:
+    plain, sealed = mailboxes.plain_count(store)
+    problems = []
+    if plain:
+        problems.append(
+            f"{plain} secret(s) are stored in the clear by an older version; run `ticketctl init` to seal them."
+        )
+    if sealed:
+        try:
+            secrets.keys(store).cipher(create=False)
+        except TicketctlError as exc:
+            problems.append(str(exc))
+    return problems
+
+
 def _expiry(what: str, expires: datetime, now: datetime, fix: str) -> list[str]:
     if expires <= now:
         return [f"{what} expired on {expires:%Y-%m-%d}; {fix}."]
@@ -176,6 +206,7 @@ def _queue(store: Store, now: datetime) -> QueueHealth:
         failed=counts.by_status.get("failed", 0),
         overdue=counts.overdue,
         oldest_pending_at=counts.oldest_pending_at,
+        stuck=sum(claims.abandoned(r.claimed_by, r.claimed_at, now) for r in queue.sending(store)),
     )
 
 

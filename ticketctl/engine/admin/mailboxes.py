@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import dataclasses
+import ipaddress
+import re
 from dataclasses import dataclass
 from typing import Any
 
 from ticketctl.engine.config import Config
 from ticketctl.engine.enums import MailboxAuth, MailboxKind, OAuthProvider, Security
 from ticketctl.engine.errors import ConfigError, InUse, NotFound, typed
-from ticketctl.engine.store import mailboxes
+from ticketctl.engine.store import mailboxes, secrets
 from ticketctl.engine.store.connection import Store, utcnow
 from ticketctl.engine.store.mailboxes import Mailbox
 
@@ -93,7 +95,9 @@ def list_all(store: Store) -> list[Mailbox]:
 
 
 def add(store: Store, **fields: Any) -> Mailbox:
-    """Create a mailbox from `fields` (names as in Mailbox); returns it as stored."""
+    """Create a mailbox from `fields` (names as in Mailbox, plus `password_ref` and `client_secret_ref`:
+    a reference resolved when the secret is used, instead of the secret); returns it as stored."""
+    fields = _references(fields, str(fields.get("name") or ""))
     unknown = set(fields) - set(EDITABLE)
     if unknown:
         raise ConfigError(f"Unknown mailbox field(s): {', '.join(sorted(unknown))}.")
@@ -109,7 +113,7 @@ def add(store: Store, **fields: Any) -> Mailbox:
 def edit(store: Store, name: str, /, **changes: Any) -> Mailbox:
     """Change the given fields of a mailbox; a None value leaves a field as it is."""
     current = get(store, name)
-    changes = _given(changes)
+    changes = _given(_references(changes, name))
     unknown = set(changes) - set(EDITABLE)
     if unknown:
         raise ConfigError(f"Unknown mailbox field(s): {', '.join(sorted(unknown))}.")
@@ -179,6 +183,19 @@ def describe(mailbox: Mailbox) -> str:
     return f"{mailbox.kind} {mailbox.username} at {mailbox.host}:{mailbox.port}, folder {mailbox.folder}"
 
 
+def _references(fields: dict[str, Any], name: str) -> dict[str, Any]:
+    """`password_ref` / `client_secret_ref` become the secret fields, holding the checked reference."""
+    fields = dict(fields)
+    for secret, label in (("password", "password"), ("client_secret", "client secret")):
+        ref = fields.pop(f"{secret}_ref", None)
+        if ref is None:
+            continue
+        if fields.get(secret) is not None:
+            raise ConfigError(f"Give the {label} or a reference to it (--{secret.replace('_', '-')}-ref), not both.")
+        fields[secret] = secrets.reference(ref, f"the {label} of mailbox '{name}'")
+    return fields
+
+
 def validate(values: dict[str, Any], editing: bool = False) -> dict[str, Any]:
     """Check a complete set of mailbox fields; return them normalised. Raises ConfigError, whose hint
     is the option to add (`editing`: the whole `ticketctl mailbox edit NAME` command to run)."""
@@ -223,10 +240,47 @@ def validate(values: dict[str, Any], editing: bool = False) -> dict[str, Any]:
             raise ConfigError(f"An OAuth2 mailbox needs {flags}{hint}.")
     if v.get("refresh_token") and v["auth"] != "oauth2":
         raise ConfigError("A refresh token belongs to an OAuth2 mailbox; give --auth oauth2 with it.")
+    if v.get("processed_folder") is not None:
+        v["processed_folder"] = _folder_name(str(v["processed_folder"]))
+    _refuse_cleartext(v)
     if v.get("client_secret_expires_at"):
         v["client_secret_expires_at"] = _date(v["client_secret_expires_at"])
     v["verify_tls"] = bool(v.get("verify_tls", True))
+    v["allow_cleartext"] = bool(v.get("allow_cleartext", False))
     return v
+
+
+def _folder_name(name: str) -> str:
+    """A processed folder is one folder's name: it becomes `.NAME` inside a Maildir, so a path is refused."""
+    name = name.strip()
+    if not name or "/" in name or "\\" in name or ".." in name or re.search(r"[\x00-\x1f\x7f]", name):
+        raise ConfigError(
+            f"The processed folder {name!r} is not a folder name; give one name without '/', '\\', '..' "
+            "or control characters, e.g. --processed-folder Processed."
+        )
+    return name
+
+
+def _refuse_cleartext(v: dict[str, Any]) -> None:
+    """A password or token sent without TLS can be read on the way, except to this machine itself."""
+    if v["kind"] == "maildir" or v["security"] != "none" or v.get("allow_cleartext"):
+        return
+    if not (v["auth"] == "oauth2" or v.get("password")) or _loopback(str(v.get("host") or "")):
+        return
+    what = "an OAuth2 token" if v["auth"] == "oauth2" else "the password"
+    raise ConfigError(
+        f"With --security none, {what} would cross the network to {v['host']} unencrypted; use --security "
+        "ssl or starttls, or add --allow-cleartext if the network is trusted."
+    )
+
+
+def _loopback(host: str) -> bool:
+    if host.lower().rstrip(".") in ("localhost", "localhost.localdomain") or host.lower().endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
 
 
 def _date(value: str) -> str:

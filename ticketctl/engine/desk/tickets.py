@@ -16,11 +16,14 @@ already has is a no-op, not an error, so scripts can repeat themselves.
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
+import tempfile
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import BinaryIO
 
 from ticketctl.engine.config import Config
 from ticketctl.engine.desk.statuses import STATUSES, TRANSITIONS
@@ -38,6 +41,8 @@ from ticketctl.engine.store.tickets import AttachmentView, AutomaticSender, LogV
 
 SORTS = tuple(tickets.ORDER)
 COUNT_CAP = 10_000  # a page's total is counted up to here; beyond it the total says "more than"
+# A subject line is at most 998 characters (RFC 5322); SQLite refuses LIKE patterns over 50,000 bytes.
+MAX_SEARCH = 1000
 
 
 @dataclass(frozen=True)
@@ -113,6 +118,10 @@ def list_tickets(
 def _query(store: Store, f: TicketFilters) -> tickets.TicketQuery:
     for status in f.statuses:
         _check_status(status)
+    if f.search and len(f.search) > MAX_SEARCH:
+        raise ConfigError(
+            f"The search text is {len(f.search):,} characters long; search for at most {MAX_SEARCH:,} characters."
+        )
     contact_id = None
     if f.contact:
         found = contacts.find(store, f.contact)
@@ -206,27 +215,66 @@ def read_original(store: Store, raw_id: int | None, raw_path: str | None, what: 
     return raw
 
 
-def save_attachment(store: Store, ticket_id: int, name: str, out_path: Path, overwrite: bool = False) -> Path:
+def save_attachment(
+    store: Store, ticket_id: int, name: str, out_path: Path, overwrite: bool = False, world_readable: bool = False
+) -> Path:
     """Copy an attachment of the ticket (by file name, or by id) to `out_path`; returns the file written.
 
     If `out_path` is a directory the file gets the attachment's name there, reduced to a plain name.
+    The mail chooses both name and content, so the file is created new (never through a link someone
+    planted there), 0600 unless `world_readable` (0644); an existing file or link is replaced only with
+    `overwrite`, and then by renaming a new file over it, so a link is replaced, never followed.
     """
     attachment = _find_attachment(store, ticket_id, name)
     source = data_path(store, f"attachments/{attachment.sha256[:2]}/{attachment.sha256}")
     target = out_path / plain_filename(attachment.filename, attachment.id) if out_path.is_dir() else out_path
-    if target.exists() and not overwrite:
-        raise NotAllowed(f"{target} already exists; choose another --out path or add --force.")
+    mode = 0o644 if world_readable else 0o600
     try:
-        shutil.copyfile(source, target)
-    except FileNotFoundError as exc:
-        if not source.exists():
-            raise StoreError(
-                f"The stored file of attachment '{attachment.filename}' is missing from the data directory ({source})."
-            ) from exc
-        raise ConfigError(f"Cannot write {target}: {exc.strerror}; check the --out path.") from exc
+        blob = source.open("rb")
     except OSError as exc:
-        raise ConfigError(f"Cannot write {target}: {exc.strerror}; check the --out path.") from exc
+        raise StoreError(
+            f"The stored file of attachment '{attachment.filename}' cannot be read from the data directory "
+            f"({source}: {exc.strerror})."
+        ) from exc
+    with blob:
+        try:
+            if overwrite:
+                _replace_with_copy(blob, target, mode)
+            else:
+                _create_with_copy(blob, target, mode)
+        except FileExistsError:
+            raise NotAllowed(f"{target} already exists; choose another --out path or add --force.") from None
+        except OSError as exc:
+            raise ConfigError(f"Cannot write {target}: {exc.strerror}; check the --out path.") from exc
     return target
+
+
+_CREATE_NEW = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0)
+
+
+def _create_with_copy(blob: BinaryIO, target: Path, mode: int) -> None:
+    """Create `target` (exclusive: an existing file or link, even a dangling one, is refused) from `blob`."""
+    fd = os.open(target, _CREATE_NEW, mode)
+    try:
+        with os.fdopen(fd, "wb") as out:
+            os.fchmod(out.fileno(), mode)  # the umask must not decide: 0600, or 0644 when asked
+            shutil.copyfileobj(blob, out)
+    except BaseException:
+        target.unlink(missing_ok=True)
+        raise
+
+
+def _replace_with_copy(blob: BinaryIO, target: Path, mode: int) -> None:
+    """Write a new file beside `target`, then rename it over whatever `target` is (a link included)."""
+    fd, scratch = tempfile.mkstemp(prefix=".ticketctl-", dir=target.parent)
+    try:
+        with os.fdopen(fd, "wb") as out:
+            os.fchmod(out.fileno(), mode)
+            shutil.copyfileobj(blob, out)
+        os.replace(scratch, target)
+    except BaseException:
+        Path(scratch).unlink(missing_ok=True)
+        raise
 
 
 def _find_attachment(store: Store, ticket_id: int, name: str) -> tickets.StoredFile:

@@ -1,5 +1,9 @@
 """What a flow tells a ticket type's admin: a new ticket, a reassigned one; and who gets a ticket's
-answers in Cc. Flows (and staff replies) share these."""
+answers in Cc. Flows (and staff replies) share these.
+
+A notice quotes at most NOTICE_TEXT characters of the question, and leaves out the file that holds the
+whole of a long text (mail/mimespool.py): the rest is one command away, `ticketctl tickets show`.
+"""
 
 from __future__ import annotations
 
@@ -15,6 +19,8 @@ from ticketctl.engine.store import contacts, participants, tickets
 from ticketctl.engine.store.connection import Store
 from ticketctl.engine.store.tickets import TicketRecord
 from ticketctl.engine.store.types import TicketType
+
+NOTICE_TEXT = 64 * 1024
 
 
 def type_party(ticket_type: TicketType) -> Party:
@@ -64,15 +70,17 @@ def new_ticket(ctx: FlowContext, ticket: TicketRecord, received: Received) -> No
     tickets.set_receiver(ctx.store, received.log_id, admin.email, admin.name, admin.contact_id)
     if not ctx.notify:
         return
+    files = zip(received.attachment_ids, received.msg.attachments, strict=True)
+    attached = tuple(i for i, attachment in files if not attachment.whole_text)
     writer.write(
         ctx.store,
         ctx.config,
-        notice_spec(ctx, ticket, admin, received.attachment_ids),
+        notice_spec(ctx, ticket, admin, attached),
         NewTicketMail(
             ticket=TicketFacts.of(ticket),
             type=TypeFacts.of(ctx.ticket_type),
             subject=ticket.subject,
-            body=received.msg.body_text,
+            body=quoted(received.msg.body_text, ticket.id),
             sender=Person(ticket.from_name, ticket.from_email),  # the customer: a web form's Reply-To
         ),
     )
@@ -92,9 +100,20 @@ def reassigned(ctx: FlowContext, ticket: TicketRecord, previous: TicketType | No
             ticket=TicketFacts.of(ticket),
             type=TypeFacts.of(ctx.ticket_type),
             subject=ticket.subject,
-            body=first.body_text if first else "",
+            body=quoted(first.body_text, ticket.id) if first else "",
             sender=Person(ticket.from_name, ticket.from_email),
             previous_type=TypeFacts.of(previous) if previous else None,
             note=note,
         ),
     )
+
+
+def quoted(text: str, ticket_id: int) -> str:
+    """The question as a notice quotes it: whole, or its first NOTICE_TEXT characters (cut at a line
+    end when there is one near) and where the rest is."""
+    if len(text) <= NOTICE_TEXT:
+        return text
+    cut = text.rfind("\n", NOTICE_TEXT // 2, NOTICE_TEXT)
+    shown = text[: cut if cut > 0 else NOTICE_TEXT].rstrip()
+    rest = len(text) - len(shown)
+    return f"{shown}\n\n[... {rest:,} more characters: `ticketctl tickets show {ticket_id}` shows the whole text.]\n"

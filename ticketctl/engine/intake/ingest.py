@@ -50,7 +50,7 @@ def ingest(
     notify: bool = True,
     dry_run: bool = False,
 ) -> Outcome:
-    sha = _sha256(fetched)
+    sha = sha256_of(fetched)
     seen = ledger.recorded(store, mailbox.id, sha, None if fetched.oversized else fetched.uid)
     if seen:
         reason = "already recorded: " + seen.reason
@@ -98,7 +98,9 @@ def _failure(rule: str, exc: Exception) -> str:
     return f"rule '{rule}' failed unexpectedly: {type(exc).__name__}: {exc}"
 
 
-def _sha256(fetched: Fetched) -> str:
+def sha256_of(fetched: Fetched) -> str:
+    """What identifies a fetched message in the ledger: the SHA-256 of its bytes (of where it was and its
+    headers, when it was too big to download)."""
     if fetched.oversized:  # its bytes were never downloaded: what identifies it is where it was and its headers
         head = b"oversized\0%s\0%d\0" % (fetched.uid.encode(), fetched.size)
         return hashlib.sha256(head + (fetched.headers or b"")).hexdigest()

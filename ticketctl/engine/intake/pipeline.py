@@ -1,7 +1,8 @@
 """The processing run: lock, mailboxes in order (bounce mailboxes first), messages in small batches
 (one fetch, one commit, one dispose each; every message its own savepoint in the batch's transaction)
-through the rule chain, dispose only after the commit, then drain the email queue. See
-docs/ARCHITECTURE.md, "The flow of one run"."""
+through the rule chain, dispose only after the commit, then drain the email queue. Each mailbox
+starts by finishing what a run killed mid-dispose left half done. See docs/ARCHITECTURE.md, "The flow
+of one run"."""
 
 from __future__ import annotations
 
@@ -13,13 +14,13 @@ from contextlib import nullcontext
 from dataclasses import dataclass, field
 
 from ticketctl.engine.config import Config
-from ticketctl.engine.errors import TicketctlError, detail
-from ticketctl.engine.intake.ingest import Outcome, ingest
+from ticketctl.engine.errors import TemplateError, TicketctlError, detail
+from ticketctl.engine.intake.ingest import Outcome, ingest, sha256_of
 from ticketctl.engine.intake.lock import run_lock
 from ticketctl.engine.intake.rules import chain as rule_chain
 from ticketctl.engine.intake.sources import Fetched, Source, Waiting, open_source
 from ticketctl.engine.oauth.tokens import token_source
-from ticketctl.engine.outbound import delivery
+from ticketctl.engine.outbound import delivery, templating
 from ticketctl.engine.outbound.background import BackgroundDrain
 from ticketctl.engine.store import blobs, ledger, mailboxes, tickets
 from ticketctl.engine.store.connection import Store
@@ -113,9 +114,15 @@ def run(
 ) -> ProcessReport:
     """One processing run. `notify`: True sends what new tickets and replies send, False takes mail in
     as a backlog (nothing sent), None (the default) notifies except on a mailbox's first run with more
-    than `limits.first_run_backlog` messages waiting. Raises LockHeld when another run holds the database."""
+    than `limits.first_run_backlog` messages waiting. Raises LockHeld when another run holds the database,
+    and TemplateError (no mail taken in) when an override in templates_dir is broken: every mail would
+    become an error ticket."""
+    _check_overrides(config)
     with run_lock(config.lock_path, lock_wait):
         report = ProcessReport(dry_run=dry_run)
+        if not dry_run:
+            blobs.sweep_parts(config.data_dir)
+            _seal_plain_secrets(store)
         sending = _Sending(config, enabled=not dry_run and notify is not False)
         for box in mailboxes_to_process(store, mailbox):
             report.mailboxes.append(
@@ -169,6 +176,8 @@ def process_mailbox(
         spool_dir = config.data_dir / "spool"  # large messages download here: a link away from the blob store
         tokens = token_source(store, mailbox) if mailbox.auth == "oauth2" else None
         source = open_source(mailbox, config.limits, tokens, spool_dir=spool_dir)
+        if not dry_run:
+            _finish_earlier(store, config, mailbox, source)
         everything = source.waiting()
         waiting = everything[: limit or None]
         report.backlog = _backlog(store, config, mailbox, notify, len(everything), dry_run)
@@ -280,12 +289,26 @@ def _take_in(
 
 
 def _dispose(source: Source, fetched: list[Fetched], outcomes: list[Outcome]) -> None:
-    """After the batch's commit: remove (or move) what was recorded; set aside what could not be kept."""
+    """After the batch's commit: remove (or move) what was recorded; set aside what could not be kept.
+    A message an earlier run had recorded already meets its disposal `again` (that run may have begun it)."""
     pairs = list(zip(fetched, outcomes, strict=True))
-    source.dispose_many([f.uid for f, o in pairs if not o.keep_on_server])
+    again = {f.uid for f, o in pairs if not o.recorded}
+    source.dispose_many([f.uid for f, o in pairs if not o.keep_on_server], again)
     for f, o in pairs:
         if o.keep_on_server:
-            source.set_aside(f.uid)
+            source.set_aside(f.uid, f.uid in again)
+
+
+def _finish_earlier(store: Store, config: Config, mailbox: Mailbox, source: Source) -> None:
+    """Finish removing what an earlier run recorded and began to remove (killed between IMAP's \\Deleted
+    flag and its expunge). A half-removed message is ours when the ledger recorded these very bytes
+    under its uid; any other (another client's flagged mail) is left as it is."""
+    left = source.unfinished()
+    known = ledger.hashes_by_uid(store, mailbox.id, [w.uid for w in left]) if left else {}
+    max_bytes = config.limits.max_message_bytes
+    for batch in batches([w for w in left if w.uid in known], max_bytes, config.limits.batch_messages):
+        fetched = source.fetch_many([w.uid for w in batch], max_bytes)
+        source.finish([f.uid for f in fetched if sha256_of(f) in known[f.uid]])
 
 
 def batches(waiting: list[Waiting], max_bytes: int, most: int) -> Iterator[list[Waiting]]:
@@ -305,6 +328,26 @@ def batches(waiting: list[Waiting], max_bytes: int, most: int) -> Iterator[list[
             batch, size = [], 0
     if batch:
         yield batch
+
+
+def _check_overrides(config: Config) -> None:
+    try:
+        templating.check_overrides(config.templates_dir)
+    except TemplateError as exc:
+        reason = str(exc)
+        raise TemplateError(f"No mail was taken in, because {reason[:1].lower()}{reason[1:]}") from exc
+
+
+def _seal_plain_secrets(store: Store) -> None:
+    """Secrets an older version stored in the clear are sealed by the first run that has the key (made
+    now if the database never had one); without it they keep working as they are, and `status` says so."""
+    try:
+        sealed = mailboxes.seal_plain(store)
+    except TicketctlError as exc:
+        log.warning("the secrets stored in the clear stay so for now: %s", exc)
+        return
+    if sealed:
+        log.info("sealed %d secret(s) stored in the clear by an older version", sealed)
 
 
 def _drain(store: Store, config: Config, report: ProcessReport) -> None:

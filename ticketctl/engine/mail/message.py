@@ -8,6 +8,7 @@ raise on some malformed values and cost half the parsing time.
 
 from __future__ import annotations
 
+import codecs
 import functools
 import hashlib
 import re
@@ -23,6 +24,7 @@ from ticketctl.engine.mail.addresses import drop_comments
 from ticketctl.engine.mail.filenames import extension_for, safe_filename
 from ticketctl.engine.mail.mailtext import (
     Declared,
+    codec_for,
     decode_header,
     header_charset,
     html_to_text,
@@ -50,6 +52,7 @@ class Attachment:
     content_id: str | None = None
     inline: bool = False
     file: DecodedFile | None = None  # a large message's part, decoded to a scratch file by parse_file
+    whole_text: bool = False  # the whole of a long body part whose beginning is body_text (parse_file)
 
     @property
     def sha256(self) -> str:
@@ -295,6 +298,9 @@ def _bare_id(value: str) -> str | None:
 def _read_body(msg: Message, parsed: ParsedMessage, charset: str | None, declared: Declared) -> None:
     defects = parsed.defects
     parts = leaves(msg, defects, charset, declared)
+    for leaf in parts:
+        if getattr(leaf.part, "decoded", None) is not None and leaf.is_body_candidate:
+            leaf._payload = _whole_characters(leaf.payload, leaf.view.get_content_charset())
     plain, html = _choose_body(parts)
     if plain is not None:
         parsed.body_text, parsed.body_type = plain.text(), "text/plain"
@@ -310,6 +316,7 @@ def _read_body(msg: Message, parsed: ParsedMessage, charset: str | None, declare
         if id(leaf) in chosen or _is_empty_body_part(leaf):
             continue
         parsed.attachments.append(_attachment(leaf, len(parsed.attachments) + 1, charset))
+    _attach_whole_texts([leaf for leaf in parts if id(leaf) in chosen], parsed)
     for leaf in parts:
         defects.extend(leaf.notes)
     defects.extend(_email_defects(msg))
@@ -356,6 +363,36 @@ def _attachment(leaf: Leaf, index: int, charset: str | None) -> Attachment:
         inline=inline,
         file=decoded,
     )
+
+
+def _whole_characters(data: bytes, charset: str | None) -> bytes:
+    """The beginning of a long text (mimespool cut it at a byte) without the part of a character at
+    its end, so it decodes as the whole text would."""
+    try:
+        decoder = codecs.getincrementaldecoder(codec_for(charset) or "utf-8")(errors="ignore")
+    except LookupError:
+        return data
+    decoder.decode(data[-16:], final=False)
+    pending = len(decoder.getstate()[0])
+    return data[: len(data) - pending]
+
+
+def _attach_whole_texts(chosen: list[Leaf], parsed: ParsedMessage) -> None:
+    """A body part longer than mimespool.KEEP_TEXT (parse_file) gave the body only its beginning; the
+    whole part goes with the mail as an attachment, and the body says so (once, for its own part)."""
+    noted = False
+    for leaf in chosen:
+        whole: DecodedFile | None = getattr(leaf.part, "decoded", None)
+        if whole is None:
+            continue
+        name = "message.html" if leaf.content_type == "text/html" else "message.txt"
+        parsed.attachments.append(Attachment(name, leaf.content_type, b"", file=whole, whole_text=True))
+        if not noted and leaf.content_type == parsed.body_type:
+            noted = True
+            parsed.body_text = parsed.body_text.rstrip("\n") + (
+                f"\n\n[This is the beginning of a long text: the whole of it ({whole.size:,} bytes) is the "
+                f"attachment {name}.]\n"
+            )
 
 
 def _name(leaf: Leaf, charset: str | None) -> str | None:

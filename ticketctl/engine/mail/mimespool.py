@@ -7,7 +7,13 @@ directory, hashed on the way; the parser sees an empty body there. Everything el
 headers, defects, text parts -- is the parser's own work, so the result is the one `message.parse`
 gives, with `DecodedFile`s where it would hold payload bytes.
 
-Not diverted (kept in memory as before): text body candidates, parts that are not base64, and every
+Text body candidates go to a `_TextSink`: while they are small their lines become the part's payload
+after the parse, exactly as the parser would have made it; past KEEP_TEXT characters the part is
+decoded (its transfer encoding) into a file as well, `decoded` holds the whole, and the payload keeps
+only its first KEEP_TEXT characters (message.py attaches the whole text). A line longer than
+LONG_LINE reaches the sink in pieces as it arrives, instead of being assembled in memory first.
+
+Not diverted (kept in memory as before): attachments that are not base64, uuencoded text, and every
 part inside a message/* part (a forwarded message is stored flattened whole). The stdlib's feedparser
 internals used here (`_input`, `_cur`, `_msgstack`, `_parse_headers`) are the ones of Python 3.11-3.13;
 the corpus equivalence test (tests/engine/test_mimespool.py) fails if a new Python changes them.
@@ -18,6 +24,7 @@ from __future__ import annotations
 import binascii
 import hashlib
 import os
+import re
 from email import errors, policy
 from email.feedparser import BufferedSubFile, BytesFeedParser  # type: ignore[attr-defined]
 from email.message import Message
@@ -27,6 +34,8 @@ from typing import Any, BinaryIO
 from ticketctl.engine.mail.mimeparts import DecodedFile, content_type, make_leaf, view
 
 READ_CHUNK = 256 * 1024
+KEEP_TEXT = 1024 * 1024  # characters of a text body part kept in memory (and in the ticket's log)
+LONG_LINE = 64 * 1024  # a line longer than this cannot be a boundary: it goes to the sink in pieces
 DECODE_CHUNK = 256 * 1024  # encoded characters decoded at a time
 _ALPHABET = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
 _NOT_ALPHABET = bytes(sorted(set(range(256)) - set(_ALPHABET)))  # what a lenient base64 decoder skips
@@ -52,6 +61,8 @@ def load(head: bytes, rest: BinaryIO, scratch: Path) -> Message:
     root = parser.close()
     if parser.sink is not None:  # the input ended inside a diverted part: the close finished it
         parser.finish_sink()
+    for part, payload in parser.kept:  # the parser set an empty payload when each part ended
+        part.set_payload(payload)
     return root
 
 
@@ -61,6 +72,26 @@ class _Input(BufferedSubFile):
     def __init__(self, parser: _Parser) -> None:
         super().__init__()
         self.parser = parser
+        self.long_line = False  # in the middle of a long line that goes to the sink in pieces
+
+    def push(self, data: str) -> None:
+        sink = self.parser.sink
+        if not isinstance(sink, _TextSink) or self._lines:
+            super().push(data)
+            return
+        end = _LINE_END.search(data)
+        if self.long_line:
+            sink.line(data[: end.end()] if end else data)
+            if end is None:
+                return
+            self.long_line, data = False, data[end.end() :]
+        elif end is None and self._partial.tell() + len(data) > LONG_LINE:
+            sink.line(self._partial.getvalue() + data)
+            self._partial.seek(0)
+            self._partial.truncate()
+            self.long_line = True
+            return
+        super().push(data)
 
     def readline(self) -> Any:
         line = super().readline()
@@ -78,23 +109,31 @@ class _Parser(BytesFeedParser):
         super().__init__(SpooledPart, policy=policy.compat32)
         self._input = _Input(self)
         self.scratch = scratch
-        self.sink: _Base64Sink | None = None
+        self.sink: _Base64Sink | _TextSink | None = None
         self._sink_part: SpooledPart | None = None
+        self.kept: list[tuple[SpooledPart, str]] = []  # text parts and the payloads their sinks kept
 
     def _parse_headers(self, lines: list[str]) -> None:
         super()._parse_headers(lines)  # type: ignore[misc]
         part = self._cur  # type: ignore[attr-defined]
-        if isinstance(part, SpooledPart) and _diverted(part, self._msgstack[:-1]):  # type: ignore[attr-defined]
+        ancestors = self._msgstack[:-1]  # type: ignore[attr-defined]
+        if isinstance(part, SpooledPart) and _diverted(part, ancestors):
             self.sink = _Base64Sink(self.scratch)
+            self._sink_part = part
+        elif isinstance(part, SpooledPart) and (encoding := _text_body(part, ancestors)) is not None:
+            self.sink = _TextSink(self.scratch, encoding, in_multipart=bool(ancestors))
             self._sink_part = part
 
     def finish_sink(self) -> None:
         sink, part = self.sink, self._sink_part
         self.sink = self._sink_part = None
+        self._input.long_line = False
         if sink is not None and part is not None:
             part.decoded = sink.finish()
-            if sink.unpadded:  # what get_payload(decode=True) notes for the same bytes
+            if isinstance(sink, _Base64Sink) and sink.unpadded:  # what get_payload(decode=True) notes
                 part.defects.append(errors.InvalidBase64PaddingDefect())
+            if isinstance(sink, _TextSink):
+                self.kept.append((part, sink.payload))
 
 
 def _diverted(part: Message, ancestors: list[Message]) -> bool:
@@ -115,6 +154,77 @@ def _diverted(part: Message, ancestors: list[Message]) -> bool:
         return not make_leaf(part, shadow, ctype, ()).is_body_candidate
     except Exception:
         return False
+
+
+def _text_body(part: Message, ancestors: list[Message]) -> str | None:
+    """The transfer encoding of a text body candidate that a _TextSink can take (outside message/*
+    parts, not uuencoded); None for any other part."""
+    try:
+        if part.get_content_maintype() in ("message", "multipart"):
+            return None
+        if any(a.get_content_maintype() == "message" for a in ancestors):
+            return None
+        shadow = view(part)
+        ctype = content_type(shadow)
+        encoding = str(shadow.get("content-transfer-encoding", "")).strip().lower()
+        if ctype not in ("text/plain", "text/html") or encoding in ("x-uuencode", "uuencode", "uue", "x-uue"):
+            return None
+        return encoding if make_leaf(part, shadow, ctype, ()).is_body_candidate else None
+    except Exception:
+        return None
+
+
+_LINE_END = re.compile(r"\r\n|\r|\n")
+_EOL_AT_END = re.compile(r"(\r\n|\r|\n)\Z")
+
+
+class _TextSink:
+    """A text body part's lines. `payload` is what the parser would have made of them (the line end
+    before a boundary belongs to the boundary), or, past KEEP_TEXT characters, its first KEEP_TEXT
+    characters; then `finish()` gives the whole part decoded into a file, else None."""
+
+    def __init__(self, scratch: Path, encoding: str, in_multipart: bool) -> None:
+        self.scratch, self.encoding, self.in_multipart = scratch, encoding, in_multipart
+        self._kept: list[str] = []
+        self._size = 0
+        self._file: _Base64Sink | _QuotedPrintableSink | _RawSink | None = None
+        self._last = ""  # held back: its line end may belong to the boundary
+        self.payload = ""
+
+    def line(self, text: str) -> None:
+        if self._last:
+            self._take(self._last)
+        self._last = text
+
+    def finish(self) -> DecodedFile | None:
+        last = _EOL_AT_END.sub("", self._last) if self.in_multipart else self._last
+        if last:
+            self._take(last)
+        self.payload = "".join(self._kept)
+        return self._file.finish() if self._file is not None else None
+
+    def _take(self, text: str) -> None:
+        if self._file is None and self._size + len(text) <= KEEP_TEXT:
+            self._kept.append(text)
+            self._size += len(text)
+            return
+        if self._file is None:
+            sink = {"base64": _Base64Sink, "quoted-printable": _QuotedPrintableSink}.get(self.encoding, _RawSink)
+            self._file = sink(self.scratch)
+            for kept in self._kept:
+                self._file.line(kept)
+            self._kept.append(_cut(text[: KEEP_TEXT - self._size]))
+            self._size = KEEP_TEXT
+        self._file.line(text)
+
+
+def _cut(text: str) -> str:
+    """A prefix of an encoded line that decodes as the start of the whole: no half of a
+    quoted-printable escape (message.py drops a cut character at the end of what it decodes to)."""
+    end = len(text)
+    if "=" in text[max(end - 2, 0) : end]:
+        end = text.rfind("=", 0, end)
+    return text[:end]
 
 
 class _Base64Sink:
@@ -180,3 +290,36 @@ class _Base64Sink:
         self._out.write(data)
         self._hash.update(data)
         self._size += len(data)
+
+
+class _RawSink(_Base64Sink):
+    """A 7bit, 8bit or binary part's bytes into a file as they are (the base64 sink's file, unencoded)."""
+
+    def line(self, line: str) -> None:
+        self._write(line.encode("ascii", "surrogateescape"))
+
+    def finish(self) -> DecodedFile:
+        self._out.close()
+        return DecodedFile(self.path, self._hash.hexdigest(), self._size)
+
+
+class _QuotedPrintableSink(_RawSink):
+    """A quoted-printable part decoded into a file as `quopri.decodestring` decodes it whole (it works
+    line by line; a piece of a long line keeps a cut escape for the next)."""
+
+    def __init__(self, scratch: Path) -> None:
+        super().__init__(scratch)
+        self._carry = b""
+
+    def line(self, line: str) -> None:
+        data = self._carry + line.encode("ascii", "surrogateescape")
+        cut = len(data)
+        if not data.endswith((b"\n", b"\r")):  # a piece of a long line: an escape may go on in the next
+            escape = data.rfind(b"=", max(len(data) - 2, 0))
+            cut = escape if escape >= 0 else cut
+        self._carry = data[cut:]
+        self._write(binascii.a2b_qp(data[:cut]))
+
+    def finish(self) -> DecodedFile:
+        self._write(binascii.a2b_qp(self._carry))
+        return super().finish()

@@ -30,6 +30,7 @@ from ticketctl.engine.errors import ConfigError, MailboxAuthError, NotFound
 from ticketctl.engine.store import mailboxes
 from ticketctl.engine.store.connection import Store
 from ticketctl.engine.store.mailboxes import Mailbox
+from ticketctl.engine.store.secrets import revealed
 
 log = logging.getLogger(__name__)
 
@@ -165,11 +166,12 @@ def msal_app(mailbox: Mailbox) -> Any:
     import msal
 
     extra = {"http_client": _http_client_factory()} if _http_client_factory is not None else {}
+    client_secret = revealed(mailbox.client_secret)
     with _talking_to_microsoft(mailbox, "look up the tenant"):
         try:
             return msal.ConfidentialClientApplication(
                 mailbox.client_id,
-                client_credential=mailbox.client_secret,
+                client_credential=client_secret,
                 authority=AUTHORITY.format(tenant=mailbox.tenant_id),
                 timeout=HTTP_TIMEOUT_SECONDS,
                 **extra,
@@ -191,8 +193,9 @@ def refresh_grant(store: Store, mailbox: Mailbox, app: Any, clock: Clock) -> tup
     if store.in_transaction:
         raise RuntimeError("an OAuth2 refresh must commit the rotated token on its own, outside a transaction")
     app = app or msal_app(mailbox)
+    refresh_token = mailbox.refresh_token.reveal()
     with _talking_to_microsoft(mailbox, "refresh the token"):
-        result = app.acquire_token_by_refresh_token(mailbox.refresh_token, list(SCOPES))
+        result = app.acquire_token_by_refresh_token(refresh_token, list(SCOPES))
     if "error" in result or "access_token" not in result:
         raise _refused(mailbox, result, bootstrap=False)
     grant = _store_tokens(store, mailbox, result, clock=clock, bootstrap=False)
@@ -230,7 +233,7 @@ def _store_tokens(
 
 def _pending_flow(mailbox: Mailbox) -> dict[str, Any]:
     try:
-        flow = json.loads(mailbox.oauth_state or "")
+        flow = json.loads(revealed(mailbox.oauth_state) or "")
     except ValueError:
         flow = None
     if not isinstance(flow, dict) or not flow.get("state"):

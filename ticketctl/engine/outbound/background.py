@@ -50,11 +50,13 @@ class BackgroundDrain:
 
 def _drain_until_done(config: Config, done: Any, results: Any) -> None:
     from ticketctl.engine.outbound import delivery
+    from ticketctl.engine.store import secrets
     from ticketctl.engine.store.connection import Store
 
     total = Sent()
     parent = multiprocessing.parent_process()
     store = Store(config.database, config.data_dir)
+    secrets.use_key_file(store, config.secret_key_file)
     try:
         while parent is None or parent.is_alive():
             finishing = done.is_set()

@@ -176,3 +176,27 @@ CONTEXTS: dict[Purpose, type[MailContext]] = {
         AssignmentUnclearMail,
     )
 }
+
+
+# Made-up values for every variable a context may have: what overrides and canned responses are tried
+# with before they are used (templating.check_overrides, admin/canned.py).
+SAMPLE_VALUES: dict[str, Any] = {
+    "ticket": TicketFacts(1, "A question", "open", "customer@example.com", "A Customer", "2026-01-01T00:00:00Z"),
+    "type": TypeFacts("Support", "Support", "simple_storage", "Questions from customers"),
+    "contact": ContactFacts("A Customer", "customer@example.com", "contact"),
+    "subject": "A question",
+    "body": "The text of the mail.\n",
+    "sender": Person("A Customer", "customer@example.com"),
+    "previous_type": TypeFacts("Other", "Other", "simple_storage", ""),
+    "note": "A note from staff.",
+    "student": Person("A Student", "student@example.com"),
+    "tutor": Person("A Tutor", "tutor@example.com"),
+    "course": "A course",
+    "attempt": 1,
+}
+
+
+def sample(purpose: Purpose) -> MailContext:
+    """The context of `purpose` filled with SAMPLE_VALUES."""
+    cls = CONTEXTS[purpose]
+    return cls(**{f.name: SAMPLE_VALUES[f.name] for f in fields(cls)})

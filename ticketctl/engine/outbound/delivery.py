@@ -1,11 +1,15 @@
-"""Draining the email queue: pending → sending → sent, with retries and a final `failed`.
+"""Draining the email queue, one recipient at a time where it matters.
 
-Rows are claimed a batch at a time (one commit). Each is marked sent as soon as it went, or, with a
-sender whose resend is harmless (the directory sender rewrites the same file, and writes in the
-background), when its batch is done and every write of the batch is on disk.
-A crash leaves the claimed rows in `sending` with `next_attempt_at` a few minutes ahead; once that
-passes they are due again, and a row that had gone is resent with the same Message-ID (the receiving
-side sees one message, perhaps twice, never two different ones).
+Rows with a recipient due are claimed a batch at a time (one commit; the claim names this process, so
+after a crash the next drain takes a dead process's claims back at once, claims.py). Each mail goes in
+one transaction to its recipients that are due; what the server said is recorded per recipient: sent,
+tried again after a backoff (4xx, or the connection broke), or failed for good (5xx, or out of
+attempts). Nobody who accepted it gets it again. An attempt counts when a send was tried, never at claim.
+
+With SMTP each mail is recorded as soon as the server accepted it, so a crash can resend at most the
+one mail in flight; the resend is byte-identical (mailbuild.py), with the same Message-ID, so the
+receiver can drop it. The directory sender (a resend rewrites the same file) records a batch at a time,
+once every write of the batch is on disk.
 """
 
 from __future__ import annotations
@@ -19,27 +23,39 @@ from ticketctl.engine.config import Config
 from ticketctl.engine.errors import SendError, TicketctlError
 from ticketctl.engine.mail import msgid
 from ticketctl.engine.oauth.tokens import token_source
-from ticketctl.engine.outbound.mailbuild import FileAttachment, build_mail, recipients
-from ticketctl.engine.outbound.senders import DirectorySender, MessageRefused, Sender, SmtpSender
+from ticketctl.engine.outbound import claims
+from ticketctl.engine.outbound.mailbuild import FileAttachment, build_mail
+from ticketctl.engine.outbound.senders import DirectorySender, MessageRefused, Refused, Sender, SmtpSender
 from ticketctl.engine.store import blobs, mailboxes, queue, settings, tickets
 from ticketctl.engine.store.connection import Store
-from ticketctl.engine.store.queue import QueueRow
+from ticketctl.engine.store.queue import Attempt, QueueRow, Recipient
 
-SENDING_STALE = timedelta(minutes=10)  # a row `sending` this long belongs to a run that died
 CLAIM_BATCH = 100  # rows claimed (pending → sending) in one commit
 MAX_BACKOFF = timedelta(hours=6)
 
 
 @dataclass
 class DrainReport:
-    sent: list[int] = field(default_factory=list)
-    retry: list[int] = field(default_factory=list)  # failed this time, tried again later
-    failed: list[int] = field(default_factory=list)  # failed for good
+    """Mail ids by what this drain did for their recipients; a mail sent to one recipient and tried
+    again later for another is in both `sent` and `retry`."""
+
+    sent: list[int] = field(default_factory=list)  # reached at least one recipient
+    retry: list[int] = field(default_factory=list)  # a recipient is tried again later
+    failed: list[int] = field(default_factory=list)  # a recipient failed for good
     error: str | None = None  # why the run stopped early (server down, login refused)
 
     @property
     def attempted(self) -> int:
-        return len(self.sent) + len(self.retry) + len(self.failed)
+        return len({*self.sent, *self.retry, *self.failed})
+
+
+@dataclass(frozen=True)
+class _Handed:
+    """A mail handed to the sender, for the recipients it was sent to; `refused` those the server refused."""
+
+    row: QueueRow
+    to: list[Recipient]
+    refused: dict[str, Refused]
 
 
 def _iso(moment: datetime) -> str:
@@ -60,47 +76,54 @@ def drain(
     *,
     sender: Sender | None = None,
 ) -> DrainReport:
-    """Send every due row once. A refused mail fails only its row; an error that stops every mail
-    (server down, login refused) counts an attempt on the rows still due and ends this run."""
+    """Send every due mail once to its due recipients. A refusal fails only what it refused; an error
+    that stops every mail (server down, login refused) counts an attempt on the mail still due and ends
+    this run."""
     now = now or datetime.now(UTC)
     report = DrainReport()
-    rows = queue.due(store, _iso(now), limit)
-    if not rows:
+    found = queue.due(store, _iso(now), limit)
+    remaining = [r for r in found if r.status == "pending" or claims.abandoned(r.claimed_by, r.claimed_at, now)]
+    del remaining[limit or len(remaining) :]
+    if not remaining:
         return report
     secret = settings.installation_secret(store)
     loop_id = msgid.installation_id(secret)
-    remaining = list(rows)
+    me = claims.this_process()
     claimed: list[QueueRow] = []
-    handed: list[QueueRow] = []  # handed to the sender, not yet marked sent
+    handed: list[_Handed] = []  # handed to the sender, not yet recorded
     try:
         with sender or make_sender(store, config) as active:
             try:
                 while remaining or claimed:
                     if not claimed:
-                        claimed = queue.claim(store, remaining[:CLAIM_BATCH], _iso(now + SENDING_STALE))
+                        claimed = queue.claim(store, remaining[:CLAIM_BATCH], me, _iso(now))
                         del remaining[:CLAIM_BATCH]
                         continue
                     row = claimed.pop(0)
+                    to = queue.due_recipients(store, row.id, _iso(now))
+                    if not to:  # another drain's retry got there first
+                        queue.record(store, [], release=(row.id,))
+                        continue
                     try:
-                        _send_one(store, config, active, row, secret, loop_id)
-                    except MessageRefused as exc:
-                        _fail(store, config, row.id, row.attempts, str(exc), now, report, exc.permanent)
+                        refused = _send_one(store, config, active, row, to, secret, loop_id)
+                    except MessageRefused as exc:  # the mail itself, for every recipient
+                        refusal = dict.fromkeys(_addresses(to), exc.refused)
+                        _record(store, config, now, report, [_Handed(row, to, refusal)])
                         continue
                     except TicketctlError as exc:
-                        _fail(store, config, row.id, row.attempts, str(exc), now, report, False)
+                        _record(store, config, now, report, [_Handed(row, to, _all_later(to, str(exc)))])
                         raise
-                    handed.append(row)
+                    handed.append(_Handed(row, to, refused))
                     if not claimed or not active.resend_is_harmless:
                         _settle(store, config, active, handed, now, report)
             finally:
                 _settle(store, config, active, handed, now, report)
     except TicketctlError as exc:
         report.error = str(exc)
-        for row in claimed:  # claimed (their attempt counted) but not tried: due again after the backoff
-            _fail(store, config, row.id, row.attempts, str(exc), now, report, False)
-        for waiting in remaining:
-            if queue.count_attempt(store, waiting):
-                _fail(store, config, waiting.id, waiting.attempts + 1, str(exc), now, report, False)
+        # the mail still due, claimed or not yet: one attempt each, tried again after the backoff
+        for row in claimed + queue.claim(store, remaining, me, _iso(now)):
+            to = queue.due_recipients(store, row.id, _iso(now))
+            _record(store, config, now, report, [_Handed(row, to, _all_later(to, str(exc)))])
     return report
 
 
@@ -137,11 +160,13 @@ def _oauth_token(store: Store, mailbox: str | None, username: str | None) -> tup
     return tokens, username or mailboxes.named(store, mailbox).username
 
 
-def _send_one(store: Store, config: Config, sender: Sender, row: QueueRow, secret: str, loop_id: str) -> None:
+def _send_one(
+    store: Store, config: Config, sender: Sender, row: QueueRow, to: list[Recipient], secret: str, loop_id: str
+) -> dict[str, Refused]:
     files = _attachments(store, config, row)
     data = build_mail(row, files, loop_id)  # attachments are read and encoded while the mail is written
     envelope = row.envelope_from or msgid.make_verp(secret, row.id, config.outbox.from_address)
-    sender.send(row.message_id, data, envelope, recipients(row))
+    return sender.send(row.message_id, data, envelope, _addresses(to))
 
 
 def _attachments(store: Store, config: Config, row: QueueRow) -> list[FileAttachment]:
@@ -158,32 +183,48 @@ def _attachments(store: Store, config: Config, row: QueueRow) -> list[FileAttach
     return files
 
 
+def _addresses(to: list[Recipient]) -> list[str]:
+    return [r.address for r in to]
+
+
+def _all_later(to: list[Recipient], error: str) -> dict[str, Refused]:
+    return dict.fromkeys(_addresses(to), Refused(error, permanent=False))
+
+
 def _settle(
-    store: Store, config: Config, sender: Sender, rows: list[QueueRow], now: datetime, report: DrainReport
+    store: Store, config: Config, sender: Sender, handed: list[_Handed], now: datetime, report: DrainReport
 ) -> None:
-    """Wait for the mails handed to the sender; mark those that went sent (one commit), fail the others."""
-    if not rows:
+    """Wait for the mails handed to the sender and record them (one commit): a write that failed is
+    tried again later for every recipient of that mail."""
+    if not handed:
         return
     failed = sender.flush()
-    for row in rows:
-        if row.message_id in failed:
-            _fail(store, config, row.id, row.attempts, str(failed[row.message_id]), now, report, False)
-    sent = [row.id for row in rows if row.message_id not in failed]
-    queue.mark_sent(store, sent, _iso(now))
-    report.sent.extend(sent)
-    rows.clear()
+    settled = [
+        _Handed(h.row, h.to, _all_later(h.to, str(failed[h.row.message_id]))) if h.row.message_id in failed else h
+        for h in handed
+    ]
+    _record(store, config, now, report, settled)
+    handed.clear()
 
 
-def _fail(
-    store: Store,
-    config: Config,
-    queue_id: int,
-    attempts: int,
-    error: str,
-    now: datetime,
-    report: DrainReport,
-    permanent: bool,
-) -> None:
-    final = permanent or attempts >= config.outbox.max_attempts
-    queue.mark_failed(store, queue_id, error, final=final, next_attempt_at=_iso(now + backoff(config, attempts)))
-    (report.failed if final else report.retry).append(queue_id)
+def _record(store: Store, config: Config, now: datetime, report: DrainReport, handed: list[_Handed]) -> None:
+    """What each recipient's try did, in one commit: sent, tried again after the backoff, or failed for
+    good (a 5xx, or its last attempt)."""
+    attempts = []
+    for h in handed:
+        outcomes = set()
+        for r in h.to:
+            why = h.refused.get(r.address)
+            if why is None:
+                attempts.append(Attempt(r.id, h.row.id, "sent", _iso(now)))
+                outcomes.add("sent")
+                continue
+            final = why.permanent or r.attempts + 1 >= config.outbox.max_attempts
+            status = "failed" if final else "pending"
+            later = _iso(now + backoff(config, r.attempts + 1))
+            attempts.append(Attempt(r.id, h.row.id, status, _iso(now), why.code, why.error, later))
+            outcomes.add(status)
+        for status, ids in (("sent", report.sent), ("pending", report.retry), ("failed", report.failed)):
+            if status in outcomes:
+                ids.append(h.row.id)
+    queue.record(store, attempts, release=tuple(h.row.id for h in handed))

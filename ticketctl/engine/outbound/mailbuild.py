@@ -8,9 +8,8 @@ mail is written (`MailData`), so a large one is never in memory whole.
 from __future__ import annotations
 
 import base64
-import itertools
+import hashlib
 import re
-import secrets
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -88,10 +87,13 @@ class MailData:
                 yield from piece.base64_chunks()
 
 
-def recipients(row: QueueRow) -> list[str]:
-    """Envelope recipients: To and every Cc address."""
-    found = [row.to_email] + [email for _, email in getaddresses([row.cc]) if email]
-    return list(dict.fromkeys(found))
+def envelope_recipients(to_email: str, cc: str) -> tuple[tuple[str, str], ...]:
+    """The envelope recipients of a mail, each once (letter case aside): (address, 'to' | 'cc')."""
+    found: dict[str, tuple[str, str]] = {to_email.lower(): (to_email, "to")}
+    for _, email in getaddresses([cc]) if cc else []:
+        if email:
+            found.setdefault(email.lower(), (email, "cc"))
+    return tuple(found.values())
 
 
 def build_message(row: QueueRow, attachments: list[FileAttachment], installation_id: str) -> bytes:
@@ -100,9 +102,10 @@ def build_message(row: QueueRow, attachments: list[FileAttachment], installation
 
 
 def build_mail(row: QueueRow, attachments: list[FileAttachment], installation_id: str) -> MailData:
-    """The mail for a queue row, with CRLF line ends. Every header comes from the row, so a resend is
-    byte-for-byte the same message apart from transport headers. Attachments are encoded as the mail
-    is written (MailData), not here.
+    """The mail for a queue row, with CRLF line ends. Every header and MIME boundary comes from the row,
+    so a resend (after a crash, or to a recipient whose server said "later") is byte-for-byte the same
+    message, which the receiver can drop by its Message-ID. Attachments are encoded as the mail is
+    written (MailData), not here.
 
     Built with the `compat32` MIME classes: `EmailMessage` with `policy.SMTP` parses every header it is
     given into a header object and refolds it on output, which cost more than all the rest of a run's
@@ -110,13 +113,14 @@ def build_mail(row: QueueRow, attachments: list[FileAttachment], installation_id
     from email.mime.base import MIMEBase
     from email.mime.multipart import MIMEMultipart
 
+    boundary = _boundary(row)
     body: Message = _text_part(row.body_text, "plain")
     if row.body_html:
-        body = MIMEMultipart("alternative", _boundary(), [body, _text_part(row.body_html, "html")])
+        body = MIMEMultipart("alternative", f"{boundary}.1", [body, _text_part(row.body_html, "html")])
     msg = body
     placeholders: dict[bytes, FileAttachment] = {}
     if attachments:
-        msg = MIMEMultipart("mixed", _boundary(), [body])
+        msg = MIMEMultipart("mixed", f"{boundary}.0", [body])
         marker = uuid.uuid4().hex
         for n, item in enumerate(attachments):
             maintype, _, subtype = item.content_type.split(";")[0].strip().lower().partition("/")
@@ -190,12 +194,17 @@ def _folded(value: str) -> str:
 
 
 _NEWLINE = re.compile(r"\r\n|\r|\n")
-_BOUNDARY_SALT = secrets.token_hex(12)  # unknown outside this process, so no text can hold a boundary
-_boundaries = itertools.count()
 
 
-def _boundary() -> str:
-    return f"=_{_BOUNDARY_SALT}.{next(_boundaries)}"
+def _boundary(row: QueueRow) -> str:
+    """The stem of the mail's MIME boundaries, the same in every process: from its Message-ID (signed,
+    so not known before the mail's text was written), made longer until no text part holds it."""
+    salt = 0
+    while True:
+        stem = "=_" + hashlib.sha256(f"{row.message_id}\0{salt}".encode()).hexdigest()[:32]
+        if stem not in row.body_text and stem not in (row.body_html or ""):
+            return stem
+        salt += 1
 
 
 def _text_part(text: str, subtype: str) -> Message:

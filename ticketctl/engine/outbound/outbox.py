@@ -1,5 +1,6 @@
-"""The outbox as staff see it: list and show queued mail, and push failed or waiting mail for a retry.
-Mail is queued by the writer (writer.py) and sent by the drain (delivery.py)."""
+"""The outbox as staff see it: list and show queued mail (one row per mail, and how it stands for each
+recipient), and push failed or waiting mail for a retry. Mail is queued by the writer (writer.py) and
+sent by the drain (delivery.py)."""
 
 from __future__ import annotations
 
@@ -7,9 +8,10 @@ from dataclasses import dataclass
 
 from ticketctl.engine.enums import QueueStatus
 from ticketctl.engine.errors import ConfigError, NotFound
+from ticketctl.engine.outbound.mailbuild import envelope_recipients
 from ticketctl.engine.store import bounces, queue
 from ticketctl.engine.store.connection import Store, utcnow
-from ticketctl.engine.store.queue import QueueRow
+from ticketctl.engine.store.queue import QueueRow, Recipient
 
 STATUSES = tuple(str(s) for s in QueueStatus)
 COUNT_CAP = 10_000  # a page's total is counted up to here
@@ -55,8 +57,22 @@ def bounces_of(store: Store, queue_id: int) -> list[bounces.BounceView]:
     return bounces.of_queue_rows(store, [queue_id]).get(queue_id, [])
 
 
+def recipients(store: Store, row: QueueRow) -> list[Recipient]:
+    """How the mail stands for each of its recipients. Mail sent before ticketctl tracked recipients
+    has no rows of its own: every address of it got it."""
+    found = queue.recipients(store, row.id)
+    if found or row.status != QueueStatus.SENT:
+        return found
+    return [
+        Recipient(0, row.id, address, role, row.status, row.attempts, row.next_attempt_at, None, None, None, None,
+                  row.sent_at)
+        for address, role in envelope_recipients(row.to_email, row.cc)
+    ]  # fmt: skip
+
+
 def retry(store: Store, queue_id: int | None = None, *, all_failed: bool = False) -> list[int]:
-    """Make a failed or waiting row (or every failed row) due now, with a fresh count of attempts.
+    """Make a failed or waiting row (or every failed row) due now, with a fresh count of attempts, for
+    the recipients that have not got it.
 
     Returns the ids pushed. A sent row is refused: sending it again would deliver it twice.
     """

@@ -2,8 +2,10 @@
 `smtp` (smtplib: implicit TLS, STARTTLS or none; password or XOAUTH2). The mail itself is built in
 mailbuild.py.
 
-A sender raises `MessageRefused` when the server refuses this one mail (a recipient, its content), and
-`SendError` when nothing can be sent this run (server down, login refused).
+`send` returns the recipients the server refused (a `Refused` each: 4xx for now, 5xx for good); the
+others have the mail. A sender raises `MessageRefused` when the server refuses the mail itself (its
+content, for every recipient), and `SendError` when nothing can be sent this run (server down, login
+refused).
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import smtplib
 import ssl
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Protocol
@@ -22,15 +25,32 @@ from typing import Any, Protocol
 from ticketctl.engine.config import SmtpConfig
 from ticketctl.engine.errors import SendError
 from ticketctl.engine.outbound.mailbuild import MailData, chunks
+from ticketctl.engine.store.blobs import fsync_dir
 from ticketctl.engine.store.connection import make_private_dir
 
 
-class MessageRefused(SendError):
-    """The server refused this one mail; other mails may still go. `permanent` for 5xx answers."""
+@dataclass(frozen=True)
+class Refused:
+    """Why a recipient (or a whole mail) did not get through: a sentence, whether trying again can
+    help, and the server's reply code when it answered."""
 
-    def __init__(self, message: str, permanent: bool) -> None:
+    error: str
+    permanent: bool
+    code: int | None = None
+
+
+class MessageRefused(SendError):
+    """The server refused this one mail for all its recipients; other mails may still go. `permanent`
+    for 5xx answers."""
+
+    def __init__(self, message: str, permanent: bool, code: int | None = None) -> None:
         super().__init__(message)
         self.permanent = permanent
+        self.code = code
+
+    @property
+    def refused(self) -> Refused:
+        return Refused(str(self), self.permanent, self.code)
 
 
 class Sender(Protocol):
@@ -42,7 +62,9 @@ class Sender(Protocol):
         self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None: ...
 
-    def send(self, message_id: str, data: bytes | MailData, envelope_from: str, to: list[str]) -> None: ...
+    def send(self, message_id: str, data: bytes | MailData, envelope_from: str, to: list[str]) -> dict[str, Refused]:
+        """Hand the mail over for the addresses `to`; the ones the server refused."""
+        ...
 
     def flush(self) -> dict[str, SendError]:
         """Wait for every mail handed over; the ones that failed, by Message-ID."""
@@ -50,7 +72,8 @@ class Sender(Protocol):
 
 
 class DirectorySender:
-    """Writes each mail as `<Message-ID>.eml` into a directory; a resend overwrites the same file.
+    """Writes each mail as `<Message-ID>.eml` into a directory; a resend overwrites the same file. A
+    write counts once the file and the directory entry are on disk (fsync of both).
 
     Files are written and fsynced by a few threads while the drain builds the next mails: fsyncs in
     flight together share the disk's journal commits (one at a time, each waits for its own). A mail up
@@ -85,7 +108,7 @@ class DirectorySender:
         if self._pool is not None:
             self._pool.shutdown(wait=True)
 
-    def send(self, message_id: str, data: bytes | MailData, envelope_from: str, to: list[str]) -> None:
+    def send(self, message_id: str, data: bytes | MailData, envelope_from: str, to: list[str]) -> dict[str, Refused]:
         assert self._pool is not None, "use the sender as a context manager"
         name = "".join(c if c.isalnum() or c in ".-_" else "_" for c in message_id)
         head = f"Return-Path: <{envelope_from}>\r\n".encode()
@@ -97,6 +120,7 @@ class DirectorySender:
         self._pending_bytes += size
         if self._pending_bytes > self.PENDING_BYTES:
             self._wait()
+        return {}
 
     def flush(self) -> dict[str, SendError]:
         self._wait()
@@ -104,13 +128,21 @@ class DirectorySender:
         return failed
 
     def _wait(self) -> None:
+        written = []
         for message_id, write in self._writes.items():
             try:
                 write.result()
+                written.append(message_id)
             except SendError as exc:
                 self._failed[message_id] = exc
         self._writes.clear()
         self._pending_bytes = 0
+        if written:
+            try:
+                fsync_dir(self.directory)  # the renames: without it a power cut can lose a file marked sent
+            except OSError as exc:
+                error = SendError(f"Cannot sync the outbox directory {self.directory}: {exc.strerror}.")
+                self._failed.update(dict.fromkeys(written, error))
 
     @staticmethod
     def _write(path: Path, head: bytes, data: bytes | MailData) -> None:
@@ -169,24 +201,21 @@ class SmtpSender:
                 self._smtp.close()
             self._smtp = None
 
-    def send(self, message_id: str, data: bytes | MailData, envelope_from: str, to: list[str]) -> None:
+    def send(self, message_id: str, data: bytes | MailData, envelope_from: str, to: list[str]) -> dict[str, Refused]:
         smtp = self._connection()
         international = not all(address.isascii() for address in (envelope_from, *to))
         try:
             # sendmail takes len() for SIZE and hands the data to data(), which _StreamingData streams
             message: Any = data
             refused = smtp.sendmail(envelope_from, to, message, mail_options=["SMTPUTF8"] if international else [])
-        except smtplib.SMTPRecipientsRefused as exc:
-            codes = [code for code, _ in exc.recipients.values()]
-            detail = "; ".join(f"{addr}: {code} {_text(text)}" for addr, (code, text) in exc.recipients.items())
-            raise MessageRefused(
-                f"The mail server refused the recipient ({detail}); check the address.",
-                permanent=all(code >= 500 for code in codes),
-            ) from exc
+        except smtplib.SMTPRecipientsRefused as exc:  # every recipient
+            return {addr: _refused(addr, code, text) for addr, (code, text) in exc.recipients.items()}
         except smtplib.SMTPDataError as exc:
+            later = "" if exc.smtp_code >= 500 else "; it is tried again later"
             raise MessageRefused(
-                f"The mail server refused the mail ({exc.smtp_code} {_text(exc.smtp_error)}).",
+                f"The mail server refused the mail ({exc.smtp_code} {_text(exc.smtp_error)}){later}.",
                 permanent=exc.smtp_code >= 500,
+                code=exc.smtp_code,
             ) from exc
         except smtplib.SMTPSenderRefused as exc:
             self.close()
@@ -200,9 +229,7 @@ class SmtpSender:
                 f"The connection to the mail server {self.where} broke while sending ({exc}); "
                 "the mail stays queued and is tried again later."
             ) from exc
-        if refused:
-            addrs = ", ".join(refused)
-            raise MessageRefused(f"The mail server refused {addrs}; the other recipients got it.", permanent=True)
+        return {addr: _refused(addr, code, text) for addr, (code, text) in refused.items()}
 
     def flush(self) -> dict[str, SendError]:
         return {}  # every mail went (or failed) within send()
@@ -248,10 +275,15 @@ class SmtpSender:
             raise SendError(
                 f"The mail server {self.where} does not offer STARTTLS; set outbox.smtp.security to ssl or none."
             ) from exc
+        except (ssl.SSLError, smtplib.SMTPServerDisconnected) as exc:  # it answered, but not as configured
+            raise SendError(
+                f"The mail server {self.where} answered, but the connection failed ({exc}); check "
+                "outbox.smtp.security against the port (ssl: implicit TLS, usually 465; starttls: usually 587)."
+            ) from exc
         except (OSError, smtplib.SMTPException) as exc:
             raise SendError(
-                f"Cannot reach the mail server {self.where} ({exc}); check outbox.smtp host, port and "
-                "security, or wait: queued mail is tried again later."
+                f"Cannot reach the mail server {self.where} ({exc}); queued mail is tried again later, "
+                "and if the server is running, check outbox.smtp.host and port."
             ) from exc
         return smtp
 
@@ -317,6 +349,13 @@ class _SMTP(_StreamingData, smtplib.SMTP):
 
 class _SMTPSSL(_StreamingData, smtplib.SMTP_SSL):
     pass
+
+
+def _refused(address: str, code: int, text: bytes | str) -> Refused:
+    said = f"{code} {_text(text)}"
+    if code >= 500:
+        return Refused(f"The mail server refused {address} ({said}); check the address.", True, code)
+    return Refused(f"The mail server refused {address} for now ({said}); it is tried again later.", False, code)
 
 
 def _text(value: bytes | str) -> str:

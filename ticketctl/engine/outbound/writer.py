@@ -21,6 +21,7 @@ from ticketctl.engine.config import Config
 from ticketctl.engine.enums import Direction
 from ticketctl.engine.mail import addresses, msgid, tags
 from ticketctl.engine.outbound.contexts import MailContext
+from ticketctl.engine.outbound.mailbuild import envelope_recipients
 from ticketctl.engine.outbound.templating import render_mail
 from ticketctl.engine.store import queue, settings, tickets, types
 from ticketctl.engine.store.connection import Store
@@ -141,5 +142,6 @@ def write(store: Store, config: Config, spec: MailSpec, context: MailContext) ->
             attachments=spec.attachment_ids + new_ids,
             auto_submitted=spec.automatic,
         ),
+        envelope_recipients(spec.to.email, cc),
     )
     return Written(log_id, queue_id, message_id, subject)

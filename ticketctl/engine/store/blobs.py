@@ -2,9 +2,10 @@
 
 A blob lives at `data_dir/<kind>/<sha[:2]>/<sha>`, where `sha` is the SHA-256 of its bytes, so the
 same payload is stored once and a stored file never changes. Writes are atomic (temp file, fsync,
-rename) and private (0600 files, 0700 directories). Inside `synced_together()` the fsyncs and renames
-wait for the end of the block and then run on a few threads at once, so that a batch of blobs shares
-the disk's journal commits instead of waiting for one each.
+rename) and private (0600 files, 0700 directories); the temporary files are written in
+`data_dir/<kind>/.parts/`, where `sweep_parts` finds what a killed process left. Inside
+`synced_together()` the fsyncs and renames wait for the end of the block and then run on a few threads
+at once, so that a batch of blobs shares the disk's journal commits instead of waiting for one each.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import hashlib
 import os
 import re
 import shutil
+import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
@@ -27,6 +29,8 @@ _SHA256 = re.compile(r"[0-9a-f]{64}")
 _WRITERS = 8
 _pending: ContextVar[dict[Path, Path] | None] = ContextVar("pending_blobs", default=None)  # final path -> temp
 COPY_CHUNK = 1024 * 1024
+PARTS = ".parts"  # in each kind's folder: temporary files, renamed into place once complete
+STALE_PART_SECONDS = 3600  # a writer finishes a part in seconds; one this old was left by a killed process
 
 
 def blob_path(data_dir: Path, kind: str, sha: str) -> Path:
@@ -46,7 +50,7 @@ def save_blob(data_dir: Path, kind: str, payload: bytes) -> str:
     if (pending is not None and path in pending) or (path.is_file() and path.stat().st_size == len(payload)):
         return sha
     _make_private_dirs(Path(data_dir), path.parent)
-    tmp = path.with_name(f".{sha}.{os.getpid()}.part")  # unique enough: one writer per process and blob
+    tmp = _part(data_dir, kind, f"{sha}.{os.getpid()}")  # unique enough: one writer per process and blob
     try:
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "wb") as fh:
@@ -94,11 +98,11 @@ def _make_durable(pending: dict[Path, Path], max_workers: int) -> None:
     if max_workers == 1:
         directories = {settle(item) for item in pending.items()}
         for directory in directories:
-            _fsync_dir(directory)
+            fsync_dir(directory)
     else:
         with ThreadPoolExecutor(max_workers) as pool:
             directories = set(pool.map(settle, pending.items()))
-            list(pool.map(_fsync_dir, directories))
+            list(pool.map(fsync_dir, directories))
     pending.clear()
 
 
@@ -112,7 +116,7 @@ def save_blob_file(data_dir: Path, kind: str, source: Path, sha: str, size: int)
     _make_private_dirs(Path(data_dir), path.parent)
     with open(source, "rb") as src:
         os.fsync(src.fileno())
-        tmp = path.parent / f".tmp-{os.urandom(8).hex()}.part"
+        tmp = _part(data_dir, kind, os.urandom(8).hex())
         try:
             try:
                 os.link(source, tmp)
@@ -123,7 +127,32 @@ def save_blob_file(data_dir: Path, kind: str, source: Path, sha: str, size: int)
         except BaseException:
             tmp.unlink(missing_ok=True)
             raise
-    _fsync_dir(path.parent)
+    fsync_dir(path.parent)
+
+
+def _part(data_dir: Path, kind: str, name: str) -> Path:
+    """A temporary file's path (in the kind's folder, so the rename into place stays on one file system)."""
+    folder = Path(data_dir) / kind / PARTS
+    if not folder.is_dir():
+        _make_private_dirs(Path(data_dir), folder)
+    return folder / f"{name}.part"
+
+
+def sweep_parts(data_dir: Path) -> int:
+    """Remove the temporary files killed processes left behind (older than STALE_PART_SECONDS; a live
+    writer's are younger); returns how many. One small folder per kind is read, not the store."""
+    cutoff = time.time() - STALE_PART_SECONDS
+    removed = 0
+    for kind in KINDS:
+        try:
+            with os.scandir(Path(data_dir) / kind / PARTS) as entries:
+                for entry in entries:
+                    if entry.name.endswith(".part") and entry.stat().st_mtime < cutoff:
+                        Path(entry.path).unlink(missing_ok=True)
+                        removed += 1
+        except FileNotFoundError:
+            continue
+    return removed
 
 
 def _copy(src: BinaryIO, target: Path) -> None:
@@ -164,7 +193,8 @@ def _make_private_dirs(data_dir: Path, leaf: Path) -> None:
             os.chmod(directory, 0o700)  # mkdir's mode is filtered by the umask
 
 
-def _fsync_dir(directory: Path) -> None:
+def fsync_dir(directory: Path) -> None:
+    """Make the entries of `directory` (a rename into it) durable."""
     fd = os.open(directory, os.O_RDONLY)
     try:
         os.fsync(fd)

@@ -73,19 +73,27 @@ class Store:
         return self._db
 
     def migrate(self) -> int:
-        """Bring the schema to the newest version; returns the version. Safe to call again."""
-        version = self.conn.execute("PRAGMA user_version").fetchone()[0]
+        """Bring the schema to the newest version; returns the version. Safe to call again, and from
+        several processes at once: the version is read again inside the write transaction that applies
+        the migrations, so a process that waited for another one's upgrade finds nothing left to do."""
+        if self._version() == len(MIGRATIONS):
+            return len(MIGRATIONS)  # the usual case: no write lock taken
+        with self.transaction():
+            version = self._version()
+            for number in range(version + 1, len(MIGRATIONS) + 1):
+                for statement in _split(MIGRATIONS[number - 1]):
+                    self.conn.execute(statement)
+                self.conn.execute(f"PRAGMA user_version = {number}")
+        return len(MIGRATIONS)
+
+    def _version(self) -> int:
+        version = int(self.conn.execute("PRAGMA user_version").fetchone()[0])
         if version > len(MIGRATIONS):
             raise StoreError(
                 f"The database {self.path} was made by a newer ticketctl (schema {version}); "
                 "upgrade ticketctl to use it."
             )
-        for number in range(version + 1, len(MIGRATIONS) + 1):
-            with self.transaction():
-                for statement in _split(MIGRATIONS[number - 1]):
-                    self.conn.execute(statement)
-                self.conn.execute(f"PRAGMA user_version = {number}")
-        return len(MIGRATIONS)
+        return version
 
     @property
     def in_transaction(self) -> bool:

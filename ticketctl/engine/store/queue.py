@@ -1,10 +1,16 @@
-"""The `email_queue` table: every outgoing mail is first a row, written in the transaction of the ticket
-log that caused it; delivery claims rows (pending → sending), then marks them sent or failed."""
+"""The `email_queue` table and its `email_recipients`: every outgoing mail is first a row, written in the
+transaction of the ticket log that caused it, with one recipient row per envelope address (To, each Cc).
+
+Delivery claims rows (pending → sending, naming its process), tries the recipients that are due, and
+records what the server said to each: `sent`, `pending` again from a later time (a 4xx), or `failed` (a
+5xx, or out of attempts). A row's own status, attempts, next try and last error sum its recipients up
+(`_sum_up`), so `queue list` still shows one row per mail.
+"""
 
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 from typing import Any
 
 from ticketctl.engine.enums import QueueStatus
@@ -46,23 +52,71 @@ class QueueRow(NewMail):
     last_error: str | None
     created_at: str
     sent_at: str | None
+    claimed_by: str | None = None  # `sending`: "host/pid/start time" of the drain that has it
+    claimed_at: str | None = None
+    recipients_sent: int = 0
+    recipients_total: int = 0
 
     @property
     def next_try(self) -> str | None:
         """When the next attempt is due, for rows that will be tried again."""
         return self.next_attempt_at if self.status in (QueueStatus.PENDING, QueueStatus.SENDING) else None
 
+    @property
+    def state(self) -> str:
+        """The status as a person reads it, with how many recipients got the mail when some did and
+        some did not yet: `pending (1/2 sent)`, `failed (1/2 sent)`."""
+        if 0 < self.recipients_sent < self.recipients_total:
+            return f"{self.status} ({self.recipients_sent}/{self.recipients_total} sent)"
+        return self.status
+
     def public(self) -> dict[str, Any]:
         data = asdict(self)
         data["attachments"] = list(self.attachments)
         data["next_try"] = self.next_try
+        data["state"] = self.state
         return data
+
+
+@dataclass(frozen=True)
+class Recipient:
+    """One envelope address of a queued mail and how its delivery stands."""
+
+    id: int
+    queue_id: int
+    address: str
+    role: str
+    status: str  # pending, sent, failed; held and suppressed are reserved (docs/ARCHITECTURE.md)
+    attempts: int
+    next_attempt_at: str
+    last_code: int | None
+    last_error: str | None
+    reason: str | None
+    bounce_id: int | None
+    sent_at: str | None
+
+    @property
+    def next_try(self) -> str | None:
+        return self.next_attempt_at if self.status in ("pending", "held") else None
+
+    def public(self) -> dict[str, Any]:
+        return {**asdict(self), "next_try": self.next_try}
+
+
+_ROW_FIELDS = {f.name for f in fields(QueueRow)}
+_SELECT = (
+    "SELECT q.*,"
+    " (SELECT count(*) FROM email_recipients r WHERE r.queue_id = q.id) AS recipients_total,"
+    " (SELECT count(*) FROM email_recipients r WHERE r.queue_id = q.id AND r.status = 'sent') AS recipients_sent"
+    " FROM email_queue q"
+)
 
 
 def _row(row: Any) -> QueueRow:
     data = dict(row)
     data["references"] = data.pop("references_") or ""
     data["envelope_from"] = data["envelope_from"] or ""
+    data = {k: v for k, v in data.items() if k in _ROW_FIELDS}  # columns other features add stay out
     data["attachments"] = tuple(json.loads(data["attachments"] or "[]"))
     data["auto_submitted"] = bool(data["auto_submitted"])
     return QueueRow(**data)
@@ -75,7 +129,8 @@ def next_id(store: Store) -> int:
     return int(row[0]) if row else 1
 
 
-def add(store: Store, queue_id: int, mail: NewMail) -> None:
+def add(store: Store, queue_id: int, mail: NewMail, recipients: tuple[tuple[str, str], ...]) -> None:
+    """The mail's row and one row per envelope address (`(address, 'to' | 'cc')`, each address once)."""
     now = utcnow()
     store.conn.execute(
         "INSERT INTO email_queue (id, ticket_id, log_id, purpose, from_email, from_name, to_email, to_name,"
@@ -106,26 +161,30 @@ def add(store: Store, queue_id: int, mail: NewMail) -> None:
             now,
         ),
     )
+    store.conn.executemany(
+        "INSERT OR IGNORE INTO email_recipients (queue_id, address, role, next_attempt_at) VALUES (?, ?, ?, ?)",
+        [(queue_id, address, role, now) for address, role in recipients],
+    )
 
 
 def get(store: Store, queue_id: int) -> QueueRow | None:
-    row = store.one("SELECT * FROM email_queue WHERE id = ?", (queue_id,))
+    row = store.one(f"{_SELECT} WHERE q.id = ?", (queue_id,))
     return _row(row) if row else None
 
 
 def with_message_id(store: Store, message_id: str) -> QueueRow | None:
-    row = store.one("SELECT * FROM email_queue WHERE message_id = ?", (message_id,))
+    row = store.one(f"{_SELECT} WHERE q.message_id = ?", (message_id,))
     return _row(row) if row else None
 
 
 def rows(store: Store, status: str | None = None, limit: int | None = None, offset: int = 0) -> list[QueueRow]:
     """Rows newest first, optionally of one status, `offset` rows skipped."""
-    sql = "SELECT * FROM email_queue"
+    sql = _SELECT
     params: list[Any] = []
     if status:
-        sql += " WHERE status = ?"
+        sql += " WHERE q.status = ?"
         params.append(status)
-    sql += " ORDER BY id DESC LIMIT ? OFFSET ?"
+    sql += " ORDER BY q.id DESC LIMIT ? OFFSET ?"
     params += [limit or -1, offset]
     return [_row(r) for r in store.query(sql, params)]
 
@@ -137,89 +196,148 @@ def count_rows(store: Store, status: str | None, cap: int) -> int:
     return int(row["n"]) if row else 0
 
 
+def recipients(store: Store, queue_id: int) -> list[Recipient]:
+    """The mail's envelope addresses, To first, in the order they were queued."""
+    found = store.query(
+        "SELECT id, queue_id, address, role, status, attempts, next_attempt_at, last_code, last_error, reason,"
+        " bounce_id, sent_at FROM email_recipients WHERE queue_id = ? ORDER BY id",
+        (queue_id,),
+    )
+    return [Recipient(**dict(r)) for r in found]
+
+
 def failed_ids(store: Store) -> list[int]:
     return [r["id"] for r in store.query("SELECT id FROM email_queue WHERE status = 'failed' ORDER BY id")]
 
 
 def make_due(store: Store, queue_id: int, now: str) -> None:
-    """Due now with a fresh count of attempts (never a row that was sent)."""
+    """The recipients still waiting or failed are due now, with a fresh count of attempts; those who
+    got the mail are left alone (never sent twice)."""
     store.conn.execute(
-        "UPDATE email_queue SET status = 'pending', attempts = 0, next_attempt_at = ?"
-        " WHERE id = ? AND status != 'sent'",
+        "UPDATE email_recipients SET status = 'pending', attempts = 0, next_attempt_at = ?"
+        " WHERE queue_id = ? AND status IN ('pending', 'failed')",
         (now, queue_id),
     )
+    _sum_up(store, queue_id)
 
 
 # --- delivery --------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
-class Due:
-    """A row to send, without its content (the content is read a claimed batch at a time)."""
+class RowClaim:
+    """A row to send (or being sent), without its content: its status and who claimed it when."""
 
     id: int
     status: str
-    attempts: int
-    next_attempt_at: str
+    claimed_by: str | None
+    claimed_at: str | None
 
 
-def due(store: Store, now: str, limit: int | None = None) -> list[Due]:
-    """Rows to send now: pending and due, or left `sending` by a run that died."""
+def due(store: Store, now: str, limit: int | None = None) -> list[RowClaim]:
+    """Rows with a recipient due now: the pending ones (oldest due first, at most `limit`), then every
+    `sending` one; whether the process that claimed those is still at work is for the caller to judge."""
     sql = (
-        "SELECT id, status, attempts, next_attempt_at FROM email_queue"
-        " WHERE status IN ('pending', 'sending') AND next_attempt_at <= ? ORDER BY next_attempt_at, id"
+        "SELECT id, status, claimed_by, claimed_at FROM email_queue q WHERE status = 'pending' AND next_attempt_at <= ?"
+        " AND EXISTS (SELECT 1 FROM email_recipients r WHERE r.queue_id = q.id"
+        " AND r.status = 'pending' AND r.next_attempt_at <= ?) ORDER BY next_attempt_at, id LIMIT ?"
     )
-    params: list[object] = [now]
-    if limit is not None:
-        sql += " LIMIT ?"
-        params.append(limit)
-    return [Due(**dict(r)) for r in store.query(sql, params)]
+    found = [RowClaim(**dict(r)) for r in store.query(sql, (now, now, -1 if limit is None else limit))]
+    return found + sending(store, due_at=now)
 
 
-def claim(store: Store, rows: list[Due], stale_at: str) -> list[QueueRow]:
-    """pending → sending for rows still as `due` saw them (another run may have taken some), with an
-    attempt counted and `stale_at` as the time after which a crashed claim is due again. One commit;
-    returns the claimed rows as they are now."""
+def sending(store: Store, due_at: str | None = None) -> list[RowClaim]:
+    """Rows claimed by a drain (with a recipient due at `due_at`, when given)."""
+    sql = "SELECT id, status, claimed_by, claimed_at FROM email_queue q WHERE status = 'sending'"
+    params: list[object] = []
+    if due_at is not None:
+        sql += (
+            " AND EXISTS (SELECT 1 FROM email_recipients r WHERE r.queue_id = q.id"
+            " AND r.status = 'pending' AND r.next_attempt_at <= ?)"
+        )
+        params.append(due_at)
+    return [RowClaim(**dict(r)) for r in store.query(sql + " ORDER BY id", params)]
+
+
+def claim(store: Store, rows: list[RowClaim], claimer: str, at: str) -> list[QueueRow]:
+    """→ sending, claimed by `claimer`, for the rows still as `due` saw them (another drain may have
+    taken some meanwhile). One commit; returns the claimed rows. No attempt is counted here: a claim
+    is not a try."""
     with store.transaction() as conn:
         taken = [
             row.id
             for row in rows
             if conn.execute(
-                "UPDATE email_queue SET status = 'sending', attempts = attempts + 1, next_attempt_at = ?"
-                " WHERE id = ? AND status = ? AND next_attempt_at = ?",
-                (stale_at, row.id, row.status, row.next_attempt_at),
+                "UPDATE email_queue SET status = 'sending', claimed_by = ?, claimed_at = ?"
+                " WHERE id = ? AND status = ? AND claimed_by IS ?",
+                (claimer, at, row.id, row.status, row.claimed_by),
             ).rowcount
             == 1
         ]
+    if not taken:
+        return []
     marks = ", ".join("?" * len(taken))
-    return [_row(r) for r in store.query(f"SELECT * FROM email_queue WHERE id IN ({marks}) ORDER BY id", taken)]  # noqa: S608
+    return [_row(r) for r in store.query(f"{_SELECT} WHERE q.id IN ({marks}) ORDER BY q.id", taken)]
 
 
-def count_attempt(store: Store, row: Due) -> bool:
-    """One more attempt on a row not claimed (the run stopped before it); False if another run has it."""
-    with store.transaction() as conn:
-        cur = conn.execute(
-            "UPDATE email_queue SET attempts = attempts + 1 WHERE id = ? AND status = ? AND next_attempt_at = ?",
-            (row.id, row.status, row.next_attempt_at),
-        )
-    return cur.rowcount == 1
+def due_recipients(store: Store, queue_id: int, now: str) -> list[Recipient]:
+    return [r for r in recipients(store, queue_id) if r.status == "pending" and r.next_attempt_at <= now]
 
 
-def mark_sent(store: Store, queue_ids: list[int], at: str) -> None:
+@dataclass(frozen=True)
+class Attempt:
+    """What one try did for one recipient: `sent`, `pending` (tried again from `next_attempt_at`) or
+    `failed` for good, with the server's code and words when it refused."""
+
+    recipient_id: int
+    queue_id: int
+    status: str
+    at: str
+    code: int | None = None
+    error: str | None = None
+    next_attempt_at: str | None = None
+
+
+def record(store: Store, attempts: list[Attempt], release: tuple[int, ...] = ()) -> None:
+    """Write what the tries did, release the claims of their rows (and of `release`), and sum each row
+    up again. One commit."""
     with store.transaction() as conn:
         conn.executemany(
-            "UPDATE email_queue SET status = 'sent', sent_at = ?, last_error = NULL WHERE id = ?",
-            [(at, queue_id) for queue_id in queue_ids],
+            "UPDATE email_recipients SET status = ?, attempts = attempts + 1, last_code = ?, last_error = ?,"
+            " next_attempt_at = coalesce(?, next_attempt_at), sent_at = CASE WHEN ? = 'sent' THEN ? END"
+            " WHERE id = ?",
+            [(a.status, a.code, a.error, a.next_attempt_at, a.status, a.at, a.recipient_id) for a in attempts],
         )
+        for queue_id in dict.fromkeys([*(a.queue_id for a in attempts), *release]):
+            conn.execute("UPDATE email_queue SET claimed_by = NULL, claimed_at = NULL WHERE id = ?", (queue_id,))
+            _sum_up(store, queue_id)
 
 
-def mark_failed(store: Store, queue_id: int, error: str, *, final: bool, next_attempt_at: str) -> None:
-    """A failed attempt: `failed` for good when `final`, else pending again from `next_attempt_at`."""
-    with store.transaction() as conn:
-        conn.execute(
-            "UPDATE email_queue SET status = ?, last_error = ?, next_attempt_at = ? WHERE id = ?",
-            (QueueStatus.FAILED if final else QueueStatus.PENDING, error, next_attempt_at, queue_id),
-        )
+def _sum_up(store: Store, queue_id: int) -> None:
+    """The row's status, attempts, next try, last error and time sent, from its recipients: `sent` when
+    every one got it, `pending` while one is still to go (pending, held or suppressed), else `failed`;
+    `sending` while claimed. A row without recipient rows (none recorded) keeps its status."""
+    store.conn.execute(_SUM_UP, (queue_id,))
+
+
+_SUM_UP = """
+UPDATE email_queue AS q SET
+    status = CASE
+        WHEN q.claimed_by IS NOT NULL THEN 'sending'
+        WHEN NOT EXISTS (SELECT 1 FROM email_recipients r WHERE r.queue_id = q.id AND r.status != 'sent')
+            THEN 'sent'
+        WHEN EXISTS (SELECT 1 FROM email_recipients r WHERE r.queue_id = q.id
+                     AND r.status IN ('pending', 'held', 'suppressed')) THEN 'pending'
+        ELSE 'failed' END,
+    attempts = coalesce((SELECT max(r.attempts) FROM email_recipients r WHERE r.queue_id = q.id), q.attempts),
+    next_attempt_at = coalesce((SELECT min(r.next_attempt_at) FROM email_recipients r
+                                WHERE r.queue_id = q.id AND r.status IN ('pending', 'held')), q.next_attempt_at),
+    last_error = (SELECT r.last_error FROM email_recipients r
+                  WHERE r.queue_id = q.id AND r.status != 'sent' AND r.last_error IS NOT NULL ORDER BY r.id LIMIT 1),
+    sent_at = (SELECT max(r.sent_at) FROM email_recipients r WHERE r.queue_id = q.id
+               HAVING count(*) = count(r.sent_at))  -- only a sent recipient has a time sent
+WHERE q.id = ? AND EXISTS (SELECT 1 FROM email_recipients r WHERE r.queue_id = q.id)
+"""
 
 
 # --- health ----------------------------------------------------------------------------------

@@ -82,9 +82,16 @@ def open_ticket(
 
 
 def set_status(store: Store, ticket_id: int, status: TicketStatus | None = None) -> None:
-    """Mark the ticket updated now, and move it to `status` when given."""
+    """Mark the ticket updated now, and move it to `status` when given; a move to another status is
+    recorded in `ticket_status_changes` (the report reads when tickets were resolved there)."""
     if status:
-        store.conn.execute("UPDATE tickets SET status = ?, updated_at = ? WHERE id = ?", (status, utcnow(), ticket_id))
+        now = utcnow()
+        store.conn.execute(
+            "INSERT INTO ticket_status_changes (ticket_id, old_status, new_status, changed_at)"
+            " SELECT id, status, ?, ? FROM tickets WHERE id = ? AND status != ?",
+            (status, now, ticket_id, status),
+        )
+        store.conn.execute("UPDATE tickets SET status = ?, updated_at = ? WHERE id = ?", (status, now, ticket_id))
     else:
         store.conn.execute("UPDATE tickets SET updated_at = ? WHERE id = ?", (utcnow(), ticket_id))
 
@@ -175,7 +182,7 @@ class FirstMessage:
     log_id: int
     subject: str
     body_text: str
-    attachment_ids: tuple[int, ...]
+    attachment_ids: tuple[int, ...]  # without the whole of a long text: body_text says where it is
 
 
 def first_message(store: Store, ticket_id: int) -> FirstMessage | None:
@@ -186,7 +193,8 @@ def first_message(store: Store, ticket_id: int) -> FirstMessage | None:
     )
     if row is None:
         return None
-    return FirstMessage(row["id"], row["subject"], row["body_text"], attachment_ids(store, row["id"]))
+    ids = attachment_ids(store, row["id"], whole_texts=False)
+    return FirstMessage(row["id"], row["subject"], row["body_text"], ids)
 
 
 @dataclass(frozen=True)
@@ -253,7 +261,7 @@ def add_attachments(store: Store, data_dir: Path, log_id: int, attachments: list
         ids.append(
             _attachment_row(
                 store, log_id, attachment.filename, attachment.content_type, attachment.size, sha,
-                attachment.content_id, attachment.inline,
+                attachment.content_id, attachment.inline, attachment.whole_text,
             )
         )  # fmt: skip
     return ids
@@ -265,18 +273,29 @@ def add_file(store: Store, log_id: int, filename: str, content_type: str, size: 
 
 
 def _attachment_row(
-    store: Store, log_id: int, filename: str, content_type: str, size: int, sha: str, cid: str | None, inline: bool
+    store: Store,
+    log_id: int,
+    filename: str,
+    content_type: str,
+    size: int,
+    sha: str,
+    cid: str | None,
+    inline: bool,
+    whole_text: bool = False,
 ) -> int:
     cur = store.conn.execute(
-        "INSERT INTO attachments (log_id, filename, content_type, size, sha256, content_id, inline)"
-        " VALUES (?, ?, ?, ?, ?, ?, ?)",
-        (log_id, filename, content_type, size, sha, cid, int(inline)),
+        "INSERT INTO attachments (log_id, filename, content_type, size, sha256, content_id, inline, whole_text)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        (log_id, filename, content_type, size, sha, cid, int(inline), int(whole_text)),
     )
     return int(cur.lastrowid or 0)
 
 
-def attachment_ids(store: Store, log_id: int) -> tuple[int, ...]:
-    return tuple(r[0] for r in store.query("SELECT id FROM attachments WHERE log_id = ? ORDER BY id", (log_id,)))
+def attachment_ids(store: Store, log_id: int, *, whole_texts: bool = True) -> tuple[int, ...]:
+    """A log's attachments; without `whole_texts`, not the file holding the whole of a long body."""
+    extra = "" if whole_texts else " AND whole_text = 0"
+    rows = store.query(f"SELECT id FROM attachments WHERE log_id = ?{extra} ORDER BY id", (log_id,))  # noqa: S608
+    return tuple(r[0] for r in rows)
 
 
 @dataclass(frozen=True)

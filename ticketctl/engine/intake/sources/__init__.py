@@ -4,6 +4,12 @@ one round trip), dispose of them.
 The pipeline calls `dispose` only after the transaction recording the message has committed, and
 `close` at the end of a good run (POP3 deletions take effect at QUIT); `abort` forgets pending
 deletions (POP3 RSET) and drops the connection, so a failed run deletes nothing it had not recorded.
+
+Disposal can take several steps (IMAP without MOVE: COPY, STORE \\Deleted, UID EXPUNGE) and a run can be
+killed between them, so each run finishes what an earlier one began: `unfinished` lists the messages
+left half removed, `finish` completes those the ledger shows are ours, and a message `dispose_many` or
+`set_aside` is told it meets `again` (recorded by an earlier run) is first looked for where an
+interrupted move may already have put it.
 """
 
 from __future__ import annotations
@@ -14,6 +20,7 @@ import shutil
 import tempfile
 import time
 import weakref
+from collections.abc import Collection
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
@@ -126,15 +133,23 @@ class Fetched:
 class Source(Protocol):
     def waiting(self) -> list[Waiting]: ...
 
+    def unfinished(self) -> list[Waiting]:
+        """Messages a session began to remove and did not finish (IMAP: flagged \\Deleted, not expunged)."""
+        ...
+
     def fetch(self, uid: str, max_bytes: int) -> Fetched: ...
 
     def fetch_many(self, uids: list[str], max_bytes: int) -> list[Fetched]: ...
 
     def dispose(self, uid: str) -> None: ...
 
-    def dispose_many(self, uids: list[str]) -> None: ...
+    def dispose_many(self, uids: list[str], again: Collection[str] = ()) -> None: ...
 
-    def set_aside(self, uid: str) -> None: ...
+    def set_aside(self, uid: str, again: bool = False) -> None: ...
+
+    def finish(self, uids: list[str]) -> None:
+        """Complete the removal of these `unfinished` messages (and of no other)."""
+        ...
 
     def close(self) -> None: ...
 
@@ -142,14 +157,22 @@ class Source(Protocol):
 
 
 class OneAtATime:
-    """Batches for sources where a batch costs what its messages cost one by one (Maildir, POP3)."""
+    """For sources where a batch costs what its messages cost one by one (Maildir, POP3), and where
+    disposing of a message is one step a crash cannot leave half done (a POP3 session's deletions
+    apply at QUIT or not at all; a Maildir file is renamed or removed), so nothing is ever unfinished."""
 
     def fetch_many(self, uids: list[str], max_bytes: int) -> list[Fetched]:
         return [self.fetch(uid, max_bytes) for uid in uids]  # type: ignore[attr-defined]
 
-    def dispose_many(self, uids: list[str]) -> None:
+    def dispose_many(self, uids: list[str], again: Collection[str] = ()) -> None:
         for uid in uids:
             self.dispose(uid)  # type: ignore[attr-defined]
+
+    def unfinished(self) -> list[Waiting]:
+        return []
+
+    def finish(self, uids: list[str]) -> None:
+        """Nothing is ever left half done."""
 
 
 def open_source(

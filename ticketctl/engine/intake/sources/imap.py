@@ -6,10 +6,17 @@ messages named: \\Deleted then UID EXPUNGE of those UIDs (UIDPLUS). A server wit
 \\Deleted flag only: a plain EXPUNGE (or CLOSE) would also remove messages other people marked
 deleted, so we leave the expunge to them and skip \\Deleted messages when listing. For the same reason
 the session ends with LOGOUT, never CLOSE.
+
+Each step can be the last a killed run made. Flagged but not expunged: `unfinished` lists the flagged
+messages (with UIDPLUS) and `finish` expunges the ones the pipeline found to be ours. Copied to the
+processed folder but not yet flagged (a server without MOVE): a message met `again` is looked for in
+that folder first and copied only if it is not there, so the folder holds each message once.
 """
 
 from __future__ import annotations
 
+import re
+from collections.abc import Collection
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +26,7 @@ from ticketctl.engine.intake.sources import SPOOL_BYTES, Fetched, SpoolWriter, W
 from ticketctl.engine.intake.sources.net import access_token, guarded, login_refused, tls_context
 from ticketctl.engine.oauth.tokens import AccessTokenSource
 from ticketctl.engine.store.mailboxes import Mailbox
+from ticketctl.engine.store.secrets import revealed
 
 DELETED = b"\\Deleted"
 CHUNK = 1024 * 1024  # a spooled message is fetched in partial pieces of this size (BODY.PEEK[]<offset.length>)
@@ -68,6 +76,29 @@ class ImapSource:
             waiting.append(Waiting(uid, self._sizes[uid]))
         return waiting
 
+    def unfinished(self) -> list[Waiting]:
+        """Messages flagged \\Deleted and not expunged: an earlier run of ours may have been cut off
+        between the flag and UID EXPUNGE (or another client flagged them). Only with UIDPLUS, which lets
+        `finish` expunge exactly the ones that are ours."""
+        if not self.has_uidplus:
+            return []
+        with self._guard(f"listing messages flagged deleted in folder '{self.folder}'"):
+            numbers = sorted(self.client.search(["DELETED"]))
+            data = self.client.fetch(numbers, ["RFC822.SIZE"]) if numbers else {}
+        left = []
+        for number in numbers:
+            if b"RFC822.SIZE" in data.get(number, {}):
+                uid = f"{self.uidvalidity}/{number}"
+                self._sizes[uid] = int(data[number][b"RFC822.SIZE"])
+                left.append(Waiting(uid, self._sizes[uid]))
+        return left
+
+    def finish(self, uids: list[str]) -> None:
+        """UID EXPUNGE of these flagged messages: no other client's flagged mail goes with them."""
+        if uids:
+            with self._guard(f"expunging {len(uids)} message(s) an earlier run had flagged deleted"):
+                self.client.expunge([self._number(uid) for uid in uids])
+
     def fetch(self, uid: str, max_bytes: int) -> Fetched:
         number = self._number(uid)
         size = self._sizes.get(uid)
@@ -105,23 +136,25 @@ class ImapSource:
     def dispose(self, uid: str) -> None:
         self.dispose_many([uid])
 
-    def dispose_many(self, uids: list[str]) -> None:
-        """Move (or delete) these messages with one command each, not one per message."""
+    def dispose_many(self, uids: list[str], again: Collection[str] = ()) -> None:
+        """Move (or delete) these messages with one command each, not one per message; those met
+        `again` may be in the processed folder already."""
         if not uids:
             return
         numbers = [self._number(uid) for uid in uids]
         what = f"message {uids[0]}" if len(uids) == 1 else f"{len(uids)} messages"
         if self.mailbox.processed_folder:
-            self._move(numbers, what)
+            self._move(numbers, what, [self._number(uid) for uid in uids if uid in again])
         else:
             self._delete(numbers, what)
         for uid in uids:
             self._sizes.pop(uid, None)
 
-    def set_aside(self, uid: str) -> None:
+    def set_aside(self, uid: str, again: bool = False) -> None:
         """Move to the processed folder when there is one; otherwise leave it in place."""
         if self.mailbox.processed_folder:
-            self._move([self._number(uid)], f"message {uid}")
+            number = self._number(uid)
+            self._move([number], f"message {uid}", [number] if again else [])
             self._sizes.pop(uid, None)
 
     def close(self) -> None:
@@ -147,7 +180,7 @@ class ImapSource:
                 if mailbox.auth == "oauth2":
                     self.client.oauth2_login(mailbox.username, access_token(mailbox, tokens))
                 else:
-                    self.client.login(mailbox.username, mailbox.password or "")
+                    self.client.login(mailbox.username, revealed(mailbox.password) or "")
             except LoginError as exc:
                 raise login_refused(mailbox, exc) from exc
 
@@ -209,18 +242,58 @@ class ImapSource:
             if self.has_uidplus:
                 self.client.expunge(numbers)  # UID EXPUNGE <set>: these messages only
 
-    def _move(self, numbers: list[int], what: str) -> None:
+    def _move(self, numbers: list[int], what: str, again: list[int]) -> None:
         target = self.mailbox.processed_folder
+        assert target, "only with a processed folder"
         with self._guard(f"moving {what} to folder '{target}'"):
             if not self._processed_exists:
                 if not self.client.folder_exists(target):
                     self.client.create_folder(target)
                 self._processed_exists = True
             if self.has_move:
-                self.client.move(numbers, target)
+                self.client.move(numbers, target)  # one step: done, or not begun
                 return
-            self.client.copy(numbers, target)
+            there = self._copied_already(again, target) if again else set()
+            if missing := [n for n in numbers if n not in there]:
+                self.client.copy(missing, target)
         self._delete(numbers, what)
+
+    def _copied_already(self, numbers: list[int], target: str) -> set[int]:
+        """Those of these messages an interrupted run had copied to `target` already: the folder holds
+        one with the same header block (searched by its Message-ID, else its Date, else its size)."""
+        heads = {n: item[b"BODY[HEADER]"] for n, item in self.client.fetch(numbers, ["BODY.PEEK[HEADER]"]).items()}
+        found = set()
+        self.client.select_folder(target, readonly=True)
+        try:
+            for number, head in heads.items():
+                hits = self.client.search(_same_message(head, self._sizes.get(f"{self.uidvalidity}/{number}")))
+                if hits and any(
+                    item.get(b"BODY[HEADER]") == head
+                    for item in self.client.fetch(hits, ["BODY.PEEK[HEADER]"]).values()
+                ):
+                    found.add(number)
+        finally:
+            info = self.client.select_folder(self.folder)
+        if int(info[b"UIDVALIDITY"]) != self.uidvalidity:
+            raise SourceError(
+                f"Mailbox '{self.mailbox.name}': folder '{self.folder}' was reset while this run worked on it; "
+                "the next run lists it afresh."
+            )
+        return found
+
+
+_FIELDS = [
+    (name, re.compile(rb"^" + name.encode() + rb":[ \t]*([^\r\n]*\S)", re.I | re.M)) for name in ("Message-ID", "Date")
+]
+
+
+def _same_message(head: bytes, size: int | None) -> list[Any]:
+    """SEARCH criteria that find copies of the message with this header block (of this size)."""
+    for name, pattern in _FIELDS:
+        found = pattern.search(head)
+        if found and found.group(1).isascii() and b'"' not in found.group(1):
+            return ["HEADER", name, found.group(1).decode()]
+    return ["LARGER", size - 1, "SMALLER", size + 1] if size else ["ALL"]
 
 
 def _connect(mailbox: Mailbox, limits: LimitsConfig) -> Any:

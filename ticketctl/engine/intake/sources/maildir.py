@@ -64,14 +64,14 @@ class MaildirSource(OneAtATime):
         path = self._path(uid)
         if self.processed:
             target = self.root / f".{self.processed}"
-            for sub in ("cur", "new", "tmp"):
-                (target / sub).mkdir(parents=True, exist_ok=True)
+            for folder in (target, target / "cur", target / "new", target / "tmp"):
+                folder.mkdir(mode=0o700, exist_ok=True)  # private when we make it; an existing one is left alone
             os.replace(path, target / "cur" / path.name)
         else:
             path.unlink(missing_ok=True)
         self._paths.pop(uid, None)
 
-    def set_aside(self, uid: str) -> None:
+    def set_aside(self, uid: str, again: bool = False) -> None:
         """Messages we could not keep stay where they are; the ledger remembers them."""
 
     def close(self) -> None:

@@ -19,6 +19,7 @@ from ticketctl.engine.intake.sources import SPOOL_BYTES, Fetched, OneAtATime, Sp
 from ticketctl.engine.intake.sources.net import access_token, guarded, login_refused, tls_context
 from ticketctl.engine.oauth.tokens import AccessTokenSource
 from ticketctl.engine.store.mailboxes import Mailbox
+from ticketctl.engine.store.secrets import revealed
 
 MAX_LINE = 1024 * 1024  # poplib's 2048-byte line limit refuses real mail with long lines
 
@@ -108,7 +109,7 @@ class Pop3Source(OneAtATime):
             self.pop.dele(number)
         self._numbers.pop(uid, None)
 
-    def set_aside(self, uid: str) -> None:
+    def set_aside(self, uid: str, again: bool = False) -> None:
         """POP3 has nowhere to move a message to: it stays on the server."""
 
     def close(self) -> None:
@@ -159,7 +160,7 @@ class Pop3Source(OneAtATime):
                     xoauth2(self.pop, mailbox.username or "", access_token(mailbox, tokens))
                 else:
                     self.pop.user(mailbox.username or "")
-                    self.pop.pass_(mailbox.password or "")
+                    self.pop.pass_(revealed(mailbox.password) or "")
             except poplib.error_proto as exc:
                 raise login_refused(mailbox, exc.args[0] if exc.args else exc) from exc
 
