@@ -100,3 +100,12 @@ def test_show_tells_how_to_release_and_prints_the_original(cli, desk):
     assert "Why: bounce-mailbox: not a delivery report" in shown and "mail release" in shown
     raw = cli("mail", "show", str(desk["To the bounce address"]["id"]), "--raw").stdout
     assert f"To: {BOUNCES}" in raw and "Subject: To the bounce address" in raw
+
+
+def test_a_released_mail_a_machine_wrote_is_marked_as_the_run_marks_it(cli, store, workdir, desk):
+    deliver(workdir / "mail", mail(subject="Automatic reply", to=BOUNCES, Auto_Submitted="auto-replied"))
+    assert cli("process", "--json").exit_code == 0
+    auto = next(m for m in listed(cli) if m["subject"] == "Automatic reply")
+    released = json.loads(cli("mail", "release", str(auto["id"]), "--type", "Support", "--json").stdout)
+    shown = json.loads(cli("tickets", "show", str(released["ticket_id"]), "--json").stdout)
+    assert "Auto-Submitted" in (shown["logs"][0]["automatic"] or "")

@@ -18,7 +18,7 @@ from ticketctl.engine.desk.tickets import COUNT_CAP, data_path, parse_since, rea
 from ticketctl.engine.enums import Disposition, ParticipantRole, Task
 from ticketctl.engine.errors import ConfigError, NotAllowed, NotFound, StoreError
 from ticketctl.engine.intake import record
-from ticketctl.engine.intake.rules import Decision
+from ticketctl.engine.intake.rules import Decision, chain
 from ticketctl.engine.intake.sources import SPOOL_PREFIX
 from ticketctl.engine.mail import damage, message
 from ticketctl.engine.mail.message import ParsedMessage
@@ -157,6 +157,8 @@ def release(
     view = MailboxView(store, entry.mailbox_id, config.limits.max_message_bytes)
     with _parsed(store, entry) as msg:
         decision = _decision(msg, view, entry, ticket_id, ticket_type)
+        for _name, mark in chain.load().marks:  # what the run adds to any decision (a machine wrote it)
+            decision = mark(msg, decision)
         with store.transaction():
             _releasable(get(store, mail_id))  # not released meanwhile
             if ticket_id is not None and msg.from_ is not None:
