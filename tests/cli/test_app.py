@@ -55,6 +55,21 @@ def test_example_config_is_valid(workdir):
     example = Path(__file__).resolve().parents[2] / "config.example.yaml"
     config = load_config(example)
     assert config.limits.max_message_bytes == 25 * 1024 * 1024
+    defaults = load_config(None)
+    assert (config.rate_limits, config.suppression) == (defaults.rate_limits, defaults.suppression)
+    assert [str(w) for w in config.rate_limits.per_address] == ["30 in 10 minutes", "300 in 24 hours"]
+
+
+def test_a_rate_window_that_cannot_be_read_is_one_sentence(cli, workdir):
+    for value, expected in (
+        ('["10 per 10m"]', "'rate_limits.per_address[0]' is '10 per 10m'; expected a window like \"10 in 10m\""),
+        ('["0 in 10m"]', "'rate_limits.per_address[0]' is '0 in 10m'; expected a window like"),
+        ('"10 in 10m"', "'rate_limits.per_address' is '10 in 10m'; expected a list of values ([] for none)."),
+    ):
+        (workdir / "ticketctl.yaml").write_text(f"rate_limits:\n  per_address: {value}\n")
+        result = cli("queue", "list")
+        assert result.exit_code == 1 and expected in result.stderr, result.stderr
+        assert "Traceback" not in result.stderr
 
 
 def test_engine_imports_no_terminal_libraries():

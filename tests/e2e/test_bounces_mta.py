@@ -2,7 +2,8 @@
 server that refuses the recipient; Postfix writes the DSN to the VERP envelope sender, delivers it
 into the bounce mailbox on Dovecot, and `ticketctl process` reads it over IMAP and matches it to the
 queued mail, the ticket and the contact; staff see it in `bounces list` and clear it with
-`bounces resolve`. Everything goes through `ticketctl` commands, as staff run them."""
+`bounces resolve`; mail to that address meanwhile is held back in the queue (suppressed) and goes once the
+bounce is resolved. Everything goes through `ticketctl` commands, as staff run them."""
 
 from __future__ import annotations
 
@@ -54,8 +55,11 @@ def mta(dovecot: Dovecot, bounce_user: MailUser, next_hop: tuple[NextHop, int]) 
 
 
 class Desk:
-    def __init__(self, cli: Any, dovecot: Dovecot, support: MailUser, bounces: MailUser, mta: Postfix) -> None:
+    def __init__(
+        self, cli: Any, dovecot: Dovecot, support: MailUser, bounces: MailUser, mta: Postfix, next_hop: NextHop
+    ) -> None:
         self.cli, self.dovecot, self.support, self.bounces, self.mta = cli, dovecot, support, bounces, mta
+        self.next_hop = next_hop
 
     def run(self, *args: str, env: dict[str, str] | None = None) -> Any:
         result = self.cli(*args, env=env)
@@ -72,6 +76,13 @@ class Desk:
         msg.set_content("My printer is on fire.")
         self.dovecot.deliver(self.support.name, [bytes(msg)])
 
+    def wait_for_relay(self, count: int, timeout: float = 30.0) -> None:
+        """Until the next hop has received `count` mails from Postfix."""
+        deadline = time.monotonic() + timeout
+        while len(self.next_hop.messages) < count:
+            assert time.monotonic() < deadline, f"nothing relayed; Postfix's log:\n{self.mta.log()}"
+            time.sleep(0.05)
+
     def wait_for_reports(self, count: int, timeout: float = 30.0) -> None:
         """Until Postfix has put `count` reports into the bounce mailbox."""
         deadline = time.monotonic() + timeout
@@ -81,11 +92,11 @@ class Desk:
 
 
 @pytest.fixture
-def desk(cli, dovecot, mail_user, bounce_user, mta, write_config) -> Desk:
+def desk(cli, dovecot, mail_user, bounce_user, mta, next_hop, write_config) -> Desk:
     """A Support desk on IMAP, a Bounce Back type on its own IMAP mailbox, the outbox sending through
     Postfix (no TLS on loopback)."""
     write_config(mta.smtp_port, security="none", auth="none", username=None, password_env=None, ca_file=None)
-    desk = Desk(cli, dovecot, mail_user, bounce_user, mta)
+    desk = Desk(cli, dovecot, mail_user, bounce_user, mta, next_hop[0])
     for name, user in (("support", mail_user), ("bounce-back", bounce_user)):
         args, env = cli_add_args(mailbox_fields(dovecot, user, "imap", "starttls", "password", name=name))
         desk.run(*args, env=env)
@@ -129,9 +140,40 @@ def test_a_refused_recipient_bounces_back_to_its_ticket_and_is_resolved(desk, ne
     warned = desk.cli("status")
     assert warned.exit_code == 1 and "1 bounce(s) are unresolved" in warned.stdout + warned.stderr
 
-    done = desk.run("bounces", "resolve", str(bounce["id"]), "--note", "Jane gave us her new address.")
+    # staff answer again: the mail to the address that bounced is held back, not sent through Postfix
+    desk.run("tickets", "reply", str(ticket["id"]), "--message", "Did our last mail reach you?")
+    (again,) = [r for r in desk.json("queue", "list")["rows"] if r["id"] not in queued]
+    tried = desk.mta.log().count("to=<refuse@customer.test>")
+    assert "held back 1" in desk.run("queue", "send").stdout
+    (suppressed,) = desk.json("queue", "list", "--status", "suppressed")["rows"]
+    assert (suppressed["id"], suppressed["state"], suppressed["next_try"]) == (again["id"], "suppressed", None)
+    assert suppressed["hold_reason"] == (
+        f"refuse@customer.test bounced for good (bounce {bounce['id']}, 5.1.1); "
+        f"`ticketctl bounces resolve {bounce['id']}` releases it."
+    )
+    (recipient,) = desk.json("queue", "show", str(again["id"]))["recipients"]
+    assert (recipient["status"], recipient["bounce_id"], recipient["attempts"]) == ("suppressed", bounce["id"], 0)
+    assert f"Suppressed {again['id']}: refuse@customer.test bounced for good" in desk.run("queue", "list").stdout
+    assert f"Kept back: queued mail {again['id']}" in desk.run("bounces", "show", str(bounce["id"])).stdout
+    desk.run("queue", "send")
+    desk.run("process")
+    assert desk.mta.log().count("to=<refuse@customer.test>") == tried, "nothing more went to the dead address"
+    assert desk.dovecot.count(desk.bounces.name) == 0 and len(desk.json("bounces", "list")) == 1
+    assert "1 outgoing mail(s) are suppressed because their address bounced" in desk.cli("status").stderr
+
+    # Jane's mailbox works again: resolving the bounce releases the mail, and it goes through Postfix
+    relayed_before = len(relayed.messages)
+    next_hop[0].fixed.add("refuse@customer.test")
+    done = desk.run("bounces", "resolve", str(bounce["id"]), "--note", "Jane's mailbox works again.")
     assert f"Bounce {bounce['id']} (refuse@customer.test) is resolved." in done.stdout
+    assert f"Released 1 mail it kept back (queued mail {again['id']}): it goes at the next send." in done.stdout
     assert desk.json("bounces", "list") == []
+    assert desk.json("queue", "list", "--status", "suppressed")["rows"] == []
+    desk.run("queue", "send")
+    desk.wait_for_relay(relayed_before + 1)
+    (delivered,) = relayed.messages[relayed_before:]
+    assert delivered[1] == ["refuse@customer.test"] and b"Did our last mail reach you?" in delivered[2]
+    assert desk.json("queue", "show", str(again["id"]))["status"] == "sent"
     assert "Unresolved bounces: 0." in desk.cli("status").stdout
 
 

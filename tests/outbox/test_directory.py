@@ -48,7 +48,8 @@ def test_queue_list_and_show(cli, store):
     missing = cli("queue", "show", "42")
     assert missing.exit_code == 1 and "There is no queued mail 42" in missing.stderr
     bad = cli("queue", "list", "--status", "lost")
-    assert bad.exit_code == 2 and "'lost' is not one of 'pending', 'sending', 'sent', 'failed'" in bad.stderr
+    statuses = "'pending', 'held', 'suppressed', 'sending', 'sent', 'failed'"
+    assert bad.exit_code == 2 and f"'lost' is not one of {statuses}" in bad.stderr
     cli("queue", "send")
     refused = cli("queue", "retry", "1")
     assert refused.exit_code == 1 and "already sent" in refused.stderr

@@ -8,11 +8,14 @@ from ticketctl.engine.config import load_config
 from ticketctl.engine.intake import pipeline
 
 COUNT = pipeline.BACKGROUND_SEND_MIN + 20
+# every notice goes to the one admin: no rate window here, these tests are about sending a backlog
+NO_WINDOWS = "rate_limits:\n  per_address: []\n  per_ticket: []\n"
 
 
 def test_a_backlog_is_sent_while_it_is_taken_in(cli, store, workdir, monkeypatch):
     maildir = workdir / "mail"
     setup_support(store, maildir)
+    (workdir / "ticketctl.yaml").write_text(NO_WINDOWS)
     deliver(maildir, *(mail(frm=f"c{i}@customer.example", subject=f"Question {i}") for i in range(COUNT)))
     left_for_the_run = []
     drain = pipeline._drain
@@ -38,6 +41,7 @@ def test_a_mail_server_that_is_down_is_reported_once_and_counts_one_attempt(cli,
     setup_support(store, maildir)
     (workdir / "ticketctl.yaml").write_text(
         f"outbox:\n  kind: smtp\n  smtp:\n    host: 127.0.0.1\n    port: {free_port()}\n    security: none\n"
+        + NO_WINDOWS
     )
     assert load_config().outbox.kind == "smtp"
     deliver(maildir, *(mail(frm=f"c{i}@customer.example", subject=f"Question {i}") for i in range(COUNT)))

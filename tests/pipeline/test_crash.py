@@ -33,6 +33,8 @@ from ticketctl.engine.admin import mailboxes, tickettypes
 REPO = Path(__file__).resolve().parents[2]
 PROCESSED = "Processed"
 SMTP_PASSWORD = "crash-test-pw"
+# Every notice goes to the one admin: no rate window here (kills while holding: tests/outbox/test_holds_crash.py).
+NO_WINDOWS = "rate_limits:\n  per_address: []\n  per_ticket: []\n"
 
 
 def start_run(workdir: Path) -> subprocess.Popen:
@@ -142,7 +144,7 @@ def check_server(box: Mailbox, sent: list[bytes]) -> None:
 def fill(box: Mailbox, workdir: Path, count: int) -> list[bytes]:
     """`count` questions on the server, taken in by runs in small batches (the ledger grows a committed
     batch at a time: small ones show progress often, and make many disposals)."""
-    (workdir / "ticketctl.yaml").write_text("limits:\n  batch_messages: 10\n")
+    (workdir / "ticketctl.yaml").write_text("limits:\n  batch_messages: 10\n" + NO_WINDOWS)
     sent = [mail(frm=f"customer{i}@example.org", subject=f"Question {i}") for i in range(count)]
     box.put(sent)
     return sent
@@ -219,7 +221,7 @@ def test_notices_claimed_by_a_killed_run_go_at_once_and_a_resent_one_is_the_same
         (workdir / "ticketctl.yaml").write_text(
             "limits:\n  batch_messages: 10\noutbox:\n  kind: smtp\n  smtp:\n    host: 127.0.0.1\n"
             f"    port: {smtp.port}\n    security: starttls\n    auth: password\n    username: crash\n"
-            f"    password_env: CRASH_SMTP_PASSWORD\n    ca_file: {cert}\n"
+            f"    password_env: CRASH_SMTP_PASSWORD\n    ca_file: {cert}\n" + NO_WINDOWS
         )
         count = 300
         deliver(maildir, *(mail(frm=f"customer{i}@example.org", subject=f"Question {i}") for i in range(count)))
@@ -275,6 +277,7 @@ def test_two_runs_started_together_never_process_a_message_twice(workdir, store)
     maildir = workdir / "mail"
     setup_support(store, maildir)
     count = 150
+    (workdir / "ticketctl.yaml").write_text(NO_WINDOWS)
     deliver(maildir, *(mail(frm=f"c{i}@example.org", subject=f"Q {i}") for i in range(count)))
     runs = [start_run(workdir) for _ in range(2)]
     for proc in runs:

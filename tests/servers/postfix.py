@@ -207,10 +207,11 @@ class NextHop:
 
     def __init__(self) -> None:
         self.messages: list[tuple[str, list[str], bytes]] = []
+        self.fixed: set[str] = set()  # addresses refused before whose mailbox exists now
 
     async def handle_RCPT(self, server: Any, session: Any, envelope: Any, address: str, options: Any) -> str:
         local = address.split("@")[0].lower()
-        if local == "refuse":
+        if local == "refuse" and address.lower() not in self.fixed:
             return f"550 5.1.1 <{address}>: no such mailbox here (test)"
         if local == "tempfail":
             return "451 4.3.0 try again later (test)"

@@ -304,6 +304,8 @@ def test_mail_health_with_the_commands_that_list_it(cli, desk):
         "refused_mail": 1,
         "bounces": 2,
         "failed_mail": 1,
+        "held_mail": 0,
+        "suppressed_mail": 0,
     }
     assert health["bounces"]["unresolved"] == 1
     assert health["failed_mail"]["command"] == "ticketctl queue list --status failed"

@@ -10,6 +10,7 @@ from ticketctl.commands.common import (
     JsonOption,
     console,
     lazy,
+    plural,
     print_json,
     print_table,
     safe,
@@ -119,6 +120,8 @@ def _render(d: BounceDetail) -> None:
         t = d.ticket
         how = f" (by {b.matched_by})" if b.matched_by else ""
         out.print(f"  Ticket {t.id}{how}: {safe(t.subject, oneline=True)} ({t.status})", soft_wrap=True)
+    if d.suppressed:
+        out.print(f"  Kept back: {_ids(d.suppressed)} (suppressed until this bounce is resolved).", soft_wrap=True)
     out.print("\n[bold]Report[/]")
     out.print(f"  {safe(b.report, oneline=True)}", soft_wrap=True)
     if d.report:
@@ -134,21 +137,43 @@ def _render(d: BounceDetail) -> None:
 
 @app.command("resolve")
 def resolve(ctx: typer.Context, bounce_id: int = BounceId, note: str = NoteOption, json: bool = JsonOption) -> None:
-    """Mark a bounce resolved (the address was fixed, or needs nothing more)."""
+    """Mark a bounce resolved (the address was fixed, or needs nothing more); the mail suppressed at its
+    address goes at the next send."""
     resolve_and_report(ctx, bounce_id, note, json)
 
 
 def resolve_and_report(ctx: typer.Context, bounce_id: int, note: str | None, json: bool) -> None:
     """What `bounces resolve` and `tickets resolve-bounce` do."""
-    detail, changed = desk.resolve(state(ctx).store, bounce_id, note)
+    st = state(ctx)
+    done = desk.resolve(st.store, st.config, bounce_id, note)
     if json:
         import dataclasses
 
-        print_json({"changed": changed, **dataclasses.asdict(detail)})
+        print_json(
+            {
+                "changed": done.changed,
+                **dataclasses.asdict(done.detail),
+                "released": done.released.released,
+                "still_suppressed": done.released.still,
+            }
+        )
         return
-    b = detail.bounce
+    b = done.detail.bounce
     who = b.address or "an unread address"
-    if changed:
-        say(f"Bounce {b.id} ({who}) is resolved.")
-    else:
+    if not done.changed:
         say(f"Bounce {b.id} ({who}) was already resolved at {b.resolved_at}.")
+        return
+    say(f"Bounce {b.id} ({who}) is resolved.")
+    released, still = done.released.released, done.released.still
+    if released:
+        say(f"Released {plural(len(released), 'mail')} it kept back ({_ids(released)}): it goes at the next send.")
+    if still:
+        stay = "stays" if len(still) == 1 else "stay"
+        say(
+            f"{plural(len(still), 'mail')} ({_ids(still)}) {stay} suppressed: the address has bounce "
+            f"{done.released.by} unresolved too."
+        )
+
+
+def _ids(queue_ids: list[int]) -> str:
+    return "queued mail " + ", ".join(str(i) for i in queue_ids)

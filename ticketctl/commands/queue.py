@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import typer
 
 from ticketctl.commands.common import (
@@ -18,8 +20,11 @@ from ticketctl.commands.common import (
     state,
     when,
 )
-from ticketctl.engine.enums import QueueStatus
+from ticketctl.engine.enums import QueueState
 from ticketctl.engine.errors import SendError
+
+if TYPE_CHECKING:
+    from ticketctl.engine.store.queue import QueueRow
 
 delivery = lazy("ticketctl.engine.outbound.delivery")
 outbox = lazy("ticketctl.engine.outbound.outbox")
@@ -46,7 +51,8 @@ def send(
             if st.config.outbox.kind == "directory"
             else f"Sent {len(report.sent)} through {st.config.outbox.smtp.host}"
         )
-        say(f"{went}, will retry {len(report.retry)}, failed {len(report.failed)}.")
+        held = f", held back {len(report.held)} (see `ticketctl queue list`)" if report.held else ""
+        say(f"{went}, will retry {len(report.retry)}, failed {len(report.failed)}{held}.")
     if report.error:
         raise SendError(report.error)
 
@@ -54,7 +60,11 @@ def send(
 @app.command("list")
 def list_(
     ctx: typer.Context,
-    status: QueueStatus = typer.Option(None, "--status", help="Only the mail in this state."),
+    status: QueueState = typer.Option(
+        None,
+        "--status",
+        help="Only the mail in this state; held: over a rate window, suppressed: its address bounced.",
+    ),
     limit: int = typer.Option(50, "--limit", metavar="N", min=1, help="Mails per page (at least 1)."),
     page: int = typer.Option(None, "--page", metavar="N", min=1, help="Page number, from 1 (with --limit)."),
     offset: int = typer.Option(None, "--offset", metavar="N", min=0, help="Skip this many mails (instead of --page)."),
@@ -62,7 +72,7 @@ def list_(
     json: bool = JsonOption,
 ) -> None:
     """List queued mail, newest first, with paging as `tickets list`; mail that came back as a bounce says
-    so; the footer gives the total."""
+    so; held mail shows when it goes (Next try) and, under the table, why; the footer gives the total."""
     store = state(ctx).store
     found = outbox.list_page(store, status=status, limit=limit, offset=paging(limit, page, offset))
     bounced = outbox.bounced(store, [r.id for r in found.rows])
@@ -100,6 +110,17 @@ def list_(
         ),
         empty="No mail in the queue." if found.offset == 0 else None,
     )
+    for line in _kept_back(found.rows):
+        say(line)
+
+
+def _kept_back(rows: list[QueueRow]) -> list[str]:
+    """One line per reason the mail on the page is kept back: 'Held 12, 14: At most ...'."""
+    reasons: dict[tuple[str, str], list[str]] = {}
+    for r in rows:
+        if r.kept_back and r.hold_reason:
+            reasons.setdefault((r.kept_back, r.hold_reason), []).append(str(r.id))
+    return [f"{kept.capitalize()} {', '.join(ids)}: {safe(why, oneline=True)}" for (kept, why), ids in reasons.items()]
 
 
 @app.command("show")
@@ -146,9 +167,16 @@ def show(ctx: typer.Context, queue_id: int = QueueId, json: bool = JsonOption) -
     print_record(f"Queued mail {queue_id}", {k: _shown(data[k]) for k in order})
     print_table(
         "Recipients",
-        ["Address", "As", "Status", "Tries", "Next try", "Last error"],
+        ["Address", "As", "Status", "Tries", "Next try", "Last error, or why kept back"],
         [
-            (safe(r.address), r.role, r.status, r.attempts, when(r.next_try), safe(r.last_error, oneline=True))
+            (
+                safe(r.address),
+                r.role,
+                r.status,
+                r.attempts,
+                when(r.next_try),
+                safe(r.reason if r.status in ("held", "suppressed") else r.last_error, oneline=True),
+            )
             for r in recipients
         ],
     )
@@ -167,7 +195,8 @@ def retry(
     all_failed: bool = typer.Option(False, "--all-failed", help="Try every failed mail again."),
     json: bool = JsonOption,
 ) -> None:
-    """Make a failed or waiting mail due now, with a fresh count of attempts; `queue send` sends it."""
+    """Make a failed or waiting mail due now, with a fresh count of attempts; `queue send` sends it. Held
+    and suppressed mail is not retried: its window, or resolving its bounce, lets it go."""
     ids = outbox.retry(state(ctx).store, queue_id, all_failed=all_failed)
     if json:
         print_json({"retried": ids})

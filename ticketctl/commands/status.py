@@ -69,7 +69,8 @@ def _render(report: HealthReport, wide: bool) -> None:
     q = report.queue
     oldest = f", oldest pending since {q.oldest_pending_at}" if q.oldest_pending_at else ""
     stuck = f" ({q.stuck} left by a send that stopped)" if q.stuck else ""
-    say(f"Email queue: {q.pending} pending, {q.sending} sending{stuck}, {q.failed} failed{oldest}.")
+    kept = "".join(f", {n} {what}" for n, what in ((q.held, "held"), (q.suppressed, "suppressed")) if n)
+    say(f"Email queue: {q.pending} pending{kept}, {q.sending} sending{stuck}, {q.failed} failed{oldest}.")
     say(f"Unresolved bounces: {report.unresolved_bounces}.")
     if report.healthy:
         say("Healthy, but see the warning(s) above." if report.warnings else "All healthy.")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import re
 import types
 import typing
 from dataclasses import dataclass, field
@@ -54,6 +55,46 @@ class OutboxConfig:
     smtp: SmtpConfig = field(default_factory=SmtpConfig)
 
 
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86_400}
+_UNIT_NAMES = {1: "second", 60: "minute", 3600: "hour", 86_400: "day"}
+
+
+@dataclass(frozen=True)
+class RateWindow:
+    """At most `count` mails within `seconds`; written in the configuration as "10 in 10m"."""
+
+    count: int
+    seconds: int
+
+    @classmethod
+    def parse(cls, text: str) -> RateWindow:
+        found = re.fullmatch(r"\s*(\d+)\s+in\s+(\d+)\s*([smhd])\s*", text.lower())
+        if not found or int(found[1]) == 0 or int(found[2]) == 0:
+            raise ValueError(text)
+        return cls(int(found[1]), int(found[2]) * _UNITS[found[3]])
+
+    def __str__(self) -> str:
+        unit = max(u for u in _UNIT_NAMES if self.seconds % u == 0 and (u < 86_400 or self.seconds > 86_400))
+        n = self.seconds // unit
+        return f"{self.count} in {n} {_UNIT_NAMES[unit]}{'s' if n != 1 else ''}"
+
+
+@dataclass(frozen=True)
+class RateLimitsConfig:
+    """How much mail the engine sends by itself (notices, relays; not a staff member's own reply)."""
+
+    per_address: tuple[RateWindow, ...] = (RateWindow(30, 600), RateWindow(300, 86_400))
+    per_ticket: tuple[RateWindow, ...] = (RateWindow(10, 600), RateWindow(40, 86_400))
+
+
+@dataclass(frozen=True)
+class SuppressionConfig:
+    """When an address that bounced gets no mail until staff resolve the bounce."""
+
+    temporary_failures: int = 3  # this many unresolved temporary failures count as permanent; 0: never
+    within_days: int = 7
+
+
 @dataclass(frozen=True)
 class Config:
     database: Path = Path("ticketctl.db")
@@ -64,6 +105,8 @@ class Config:
     secret_key_file: Path | None = None  # None: the database's path with .key (store/secrets.py)
     limits: LimitsConfig = field(default_factory=LimitsConfig)
     outbox: OutboxConfig = field(default_factory=OutboxConfig)
+    rate_limits: RateLimitsConfig = field(default_factory=RateLimitsConfig)
+    suppression: SuppressionConfig = field(default_factory=SuppressionConfig)
     source: Path | None = None  # the file this came from; not a key
     database_origin: str = "the default"  # where `database` came from, for messages; not a key
 
@@ -177,6 +220,18 @@ def _coerce(hint: Any, value: Any, where: str, name: str) -> Any:
             choices = ", ".join(str(a) for a in args)
             raise ConfigError(f"In {where}, '{name}' is {value!r}; expected one of: {choices}.")
         return value
+    if origin is tuple:
+        if not isinstance(value, list):
+            raise ConfigError(f"In {where}, '{name}' is {value!r}; expected a list of values ([] for none).")
+        return tuple(_coerce(args[0], item, where, f"{name}[{n}]") for n, item in enumerate(value))
+    if hint is RateWindow:
+        try:
+            return RateWindow.parse(value if isinstance(value, str) else "")
+        except ValueError:
+            raise ConfigError(
+                f"In {where}, '{name}' is {value!r}; expected a window like \"10 in 10m\" "
+                "(a count, 'in', and a duration in s, m, h or d)."
+            ) from None
     if isinstance(hint, type) and dataclasses.is_dataclass(hint):
         return _build(hint, value, where, name + ".")
     expected = {

@@ -127,3 +127,15 @@ class QueueStatus(StrEnum):
     SENDING = "sending"
     SENT = "sent"
     FAILED = "failed"
+
+
+class QueueState(StrEnum):
+    """How a queued mail stands as staff see it: its status, or, for a pending mail whose recipients
+    still to go are all kept back, `held` (a rate window, until a time) or `suppressed` (a bounce)."""
+
+    PENDING = "pending"
+    HELD = "held"
+    SUPPRESSED = "suppressed"
+    SENDING = "sending"
+    SENT = "sent"
+    FAILED = "failed"

@@ -11,7 +11,9 @@ A report is `healthy` when `problems` is empty. Each problem is a sentence namin
 - a broken override in `templates_dir` (then `process` takes no mail in).
 
 `warnings` are set-ups that work but probably not as meant (they do not make the report unhealthy): mail
-read from servers while the outbox only writes files, and the default `from_address`.
+read from servers while the outbox only writes files, and the default `from_address`; and mail held back
+in the queue (outbound/holds.py): held by a rate window (a burst, or a mail loop), or suppressed because
+its address bounced.
 """
 
 from __future__ import annotations
@@ -54,6 +56,9 @@ class QueueHealth:
     overdue: int
     oldest_pending_at: str | None
     stuck: int = 0  # `sending`, but the drain that claimed them is gone
+    held: int = 0  # kept back by a rate window
+    suppressed: int = 0  # kept back: the address bounced
+    held_until: str | None = None  # when the first held mail may go
 
 
 @dataclass(frozen=True)
@@ -104,7 +109,7 @@ def health(store: Store, config: Config, now: datetime | None = None) -> HealthR
         queue=waiting,
         unresolved_bounces=unresolved,
         problems=problems,
-        warnings=_warnings(config.outbox, read),
+        warnings=_warnings(config.outbox, read) + _kept_back(waiting),
         not_read=not_read,
     )
 
@@ -122,6 +127,22 @@ def _warnings(outbox: OutboxConfig, read: list[Mailbox]) -> list[str]:
         found.append(
             f"outbox.from_address is still the default {outbox.from_address}; mail from it is refused or "
             "lost as spam by most servers. Set it to an address of yours in the configuration."
+        )
+    return found
+
+
+def _kept_back(waiting: QueueHealth) -> list[str]:
+    found = []
+    if waiting.held:
+        found.append(
+            f"{waiting.held} outgoing mail(s) are held back by the rate windows (the first may go at "
+            f"{waiting.held_until}); many at once may be a mail loop. `ticketctl queue list --status held` "
+            "says why."
+        )
+    if waiting.suppressed:
+        found.append(
+            f"{waiting.suppressed} outgoing mail(s) are suppressed because their address bounced; "
+            "`ticketctl queue list --status suppressed` names the bounce to resolve."
         )
     return found
 
@@ -207,6 +228,9 @@ def _queue(store: Store, now: datetime) -> QueueHealth:
         overdue=counts.overdue,
         oldest_pending_at=counts.oldest_pending_at,
         stuck=sum(claims.abandoned(r.claimed_by, r.claimed_at, now) for r in queue.sending(store)),
+        held=counts.by_status.get("held", 0),
+        suppressed=counts.by_status.get("suppressed", 0),
+        held_until=counts.held_until,
     )
 
 

@@ -1,12 +1,15 @@
 """What staff do with bounces: list them (unresolved by default; all of one contact), show one with
-its report and the mail and ticket it was matched to, and resolve it."""
+its report, the mail and ticket it was matched to and the mail it keeps back, and resolve it, which
+releases that mail (outbound/holds.py)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ticketctl.engine.config import Config
 from ticketctl.engine.errors import ConfigError, NotFound
 from ticketctl.engine.mail import bouncereport, message
+from ticketctl.engine.outbound import holds
 from ticketctl.engine.store import bounces, contacts, ledger, queue, tickets
 from ticketctl.engine.store.bounces import BounceRecord, BounceView
 from ticketctl.engine.store.connection import Store
@@ -49,6 +52,7 @@ class BounceDetail:
     report: ReportFacts | None
     mail: MailFacts | None
     ticket: TicketFacts | None
+    suppressed: list[int]  # the queued mails it keeps back (suppressed until it is resolved)
 
 
 def list_bounces(
@@ -79,15 +83,25 @@ def show(store: Store, bounce_id: int) -> BounceDetail:
         report=_report(store, found),
         mail=MailFacts(mail.id, mail.to_email, mail.subject, mail.status, mail.sent_at) if mail else None,
         ticket=TicketFacts(ticket.id, ticket.subject, ticket.status) if ticket else None,
+        suppressed=queue.suppressed_by(store, bounce_id),
     )
 
 
-def resolve(store: Store, bounce_id: int, note: str | None = None) -> tuple[BounceDetail, bool]:
-    """Mark a bounce resolved; (the bounce, False) when it already was: its first resolution stands."""
+@dataclass(frozen=True)
+class Resolution:
+    detail: BounceDetail
+    changed: bool  # False: it was resolved already (its first resolution stands)
+    released: holds.Released  # what became of the mail it kept back
+
+
+def resolve(store: Store, config: Config, bounce_id: int, note: str | None = None) -> Resolution:
+    """Mark a bounce resolved and release the mail suppressed at its address (in the same commit), or,
+    when the address has another unresolved bounce, leave that mail waiting for that one."""
     with store.transaction():
-        _bounce(store, bounce_id)
+        found = _bounce(store, bounce_id)
         changed = bounces.resolve(store, bounce_id, (note or "").strip() or None)
-    return show(store, bounce_id), changed
+        released = holds.release(store, config, found) if changed else holds.Released([], [])
+    return Resolution(show(store, bounce_id), changed, released)
 
 
 def raw_report(store: Store, bounce_id: int) -> bytes:

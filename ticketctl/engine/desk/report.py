@@ -49,7 +49,11 @@ LEDGER_ITEMS = (
     ("ignored_mail", "ignored mail", "ignored", "ticketctl mail list --disposition ignored"),
     ("refused_mail", "refused mail", "rejected", "ticketctl mail list --disposition rejected"),
 )
-QUEUE_ITEMS = (("failed_mail", "failed outgoing mail", "failed", "ticketctl queue list --status failed"),)
+QUEUE_ITEMS = (
+    ("failed_mail", "failed outgoing mail", "failed", "ticketctl queue list --status failed"),
+    ("held_mail", "held outgoing mail", "held", "ticketctl queue list --status held"),
+    ("suppressed_mail", "suppressed outgoing mail", "suppressed", "ticketctl queue list --status suppressed"),
+)
 BOUNCES_COMMAND = "ticketctl bounces list"
 
 

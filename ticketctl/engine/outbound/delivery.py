@@ -6,6 +6,9 @@ one transaction to its recipients that are due; what the server said is recorded
 tried again after a backoff (4xx, or the connection broke), or failed for good (5xx, or out of
 attempts). Nobody who accepted it gets it again. An attempt counts when a send was tried, never at claim.
 
+Claiming a mail also asks holds.py whom to keep back: a recipient whose address bounced is suppressed,
+one over a rate window is held until the window has room; they are not tried, and count no attempt.
+
 With SMTP each mail is recorded as soon as the server accepted it, so a crash can resend at most the
 one mail in flight; the resend is byte-identical (mailbuild.py), with the same Message-ID, so the
 receiver can drop it. The directory sender (a resend rewrites the same file) records a batch at a time,
@@ -23,7 +26,7 @@ from ticketctl.engine.config import Config
 from ticketctl.engine.errors import SendError, TicketctlError
 from ticketctl.engine.mail import msgid
 from ticketctl.engine.oauth.tokens import token_source
-from ticketctl.engine.outbound import claims
+from ticketctl.engine.outbound import claims, holds
 from ticketctl.engine.outbound.mailbuild import FileAttachment, build_mail
 from ticketctl.engine.outbound.senders import DirectorySender, MessageRefused, Refused, Sender, SmtpSender
 from ticketctl.engine.store import blobs, mailboxes, queue, settings, tickets
@@ -42,6 +45,7 @@ class DrainReport:
     sent: list[int] = field(default_factory=list)  # reached at least one recipient
     retry: list[int] = field(default_factory=list)  # a recipient is tried again later
     failed: list[int] = field(default_factory=list)  # a recipient failed for good
+    held: list[int] = field(default_factory=list)  # a recipient kept back: held (a rate window) or suppressed
     error: str | None = None  # why the run stopped early (server down, login refused)
 
     @property
@@ -89,6 +93,7 @@ def drain(
     secret = settings.installation_secret(store)
     loop_id = msgid.installation_id(secret)
     me = claims.this_process()
+    screen = _screen(store, config, now, report)
     claimed: list[QueueRow] = []
     handed: list[_Handed] = []  # handed to the sender, not yet recorded
     try:
@@ -96,7 +101,7 @@ def drain(
             try:
                 while remaining or claimed:
                     if not claimed:
-                        claimed = queue.claim(store, remaining[:CLAIM_BATCH], me, _iso(now))
+                        claimed = queue.claim(store, remaining[:CLAIM_BATCH], me, _iso(now), screen)
                         del remaining[:CLAIM_BATCH]
                         continue
                     row = claimed.pop(0)
@@ -121,10 +126,23 @@ def drain(
     except TicketctlError as exc:
         report.error = str(exc)
         # the mail still due, claimed or not yet: one attempt each, tried again after the backoff
-        for row in claimed + queue.claim(store, remaining, me, _iso(now)):
+        for row in claimed + queue.claim(store, remaining, me, _iso(now), screen):
             to = queue.due_recipients(store, row.id, _iso(now))
             _record(store, config, now, report, [_Handed(row, to, _all_later(to, str(exc)))])
     return report
+
+
+def _screen(store: Store, config: Config, now: datetime, report: DrainReport) -> queue.Screen:
+    """holds.py's screen, noting in the report each mail it keeps a recipient of."""
+    decide = holds.screen(store, config, now)
+
+    def screen(row: QueueRow, due: list[Recipient]) -> list[queue.Hold]:
+        kept = decide(row, due)
+        if kept and row.id not in report.held:
+            report.held.append(row.id)
+        return kept
+
+    return screen
 
 
 def make_sender(store: Store, config: Config) -> Sender:

@@ -1,19 +1,19 @@
 """The outbox as staff see it: list and show queued mail (one row per mail, and how it stands for each
-recipient), and push failed or waiting mail for a retry. Mail is queued by the writer (writer.py) and
-sent by the drain (delivery.py)."""
+recipient; held and suppressed mail with why), and push failed or waiting mail for a retry. Mail is
+queued by the writer (writer.py), kept back by holds.py and sent by the drain (delivery.py)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ticketctl.engine.enums import QueueStatus
+from ticketctl.engine.enums import QueueState, QueueStatus
 from ticketctl.engine.errors import ConfigError, NotFound
 from ticketctl.engine.outbound.mailbuild import envelope_recipients
 from ticketctl.engine.store import bounces, queue
 from ticketctl.engine.store.connection import Store, utcnow
 from ticketctl.engine.store.queue import QueueRow, Recipient
 
-STATUSES = tuple(str(s) for s in QueueStatus)
+STATUSES = tuple(str(s) for s in QueueState)
 COUNT_CAP = 10_000  # a page's total is counted up to here
 
 
@@ -28,7 +28,8 @@ class QueuePage:
 
 
 def list_page(store: Store, status: str | None = None, limit: int = 50, offset: int = 0) -> QueuePage:
-    """One page of queue rows, newest first, with the total (as `tickets list` pages tickets)."""
+    """One page of queue rows, newest first, with the total (as `tickets list` pages tickets); `status`
+    is a state (QueueState): `pending` leaves out the held and suppressed mail."""
     if status is not None and status not in STATUSES:
         raise ConfigError(f"'{status}' is not a queue status; expected one of: {', '.join(STATUSES)}.")
     found = queue.rows(store, status, limit + 1, offset)
@@ -74,7 +75,8 @@ def retry(store: Store, queue_id: int | None = None, *, all_failed: bool = False
     """Make a failed or waiting row (or every failed row) due now, with a fresh count of attempts, for
     the recipients that have not got it.
 
-    Returns the ids pushed. A sent row is refused: sending it again would deliver it twice.
+    Returns the ids pushed. A sent row is refused: sending it again would deliver it twice; so is a
+    held or suppressed one, which a retry cannot release (the window, or resolving the bounce, does).
     """
     if all_failed:
         ids = queue.failed_ids(store)
@@ -82,6 +84,10 @@ def retry(store: Store, queue_id: int | None = None, *, all_failed: bool = False
         row = get(store, queue_id)
         if row.status == QueueStatus.SENT:
             raise ConfigError(f"Mail {queue_id} was already sent at {row.sent_at}; it is not sent twice.")
+        if row.kept_back == "held":
+            raise ConfigError(f"Mail {queue_id} is held until {row.next_attempt_at}: {row.hold_reason}")
+        if row.kept_back == "suppressed":
+            raise ConfigError(f"Mail {queue_id} is suppressed: {row.hold_reason}")
         ids = [row.id]
     else:
         raise ConfigError("Name a queue id to retry, or use --all-failed.")

@@ -177,6 +177,40 @@ def resolve(store: Store, bounce_id: int, note: str | None) -> bool:
     return cur.rowcount == 1
 
 
+@dataclass(frozen=True)
+class Blocking:
+    """Why an address gets no mail: its latest unresolved permanent bounce, or its unresolved temporary
+    failures (`temporary` of them, the latest first)."""
+
+    bounce_ids: tuple[int, ...]
+    status_code: str | None
+    permanent: bool
+
+
+def blocking(store: Store, address: str, temporary_since: str, temporary_limit: int) -> Blocking | None:
+    """What keeps mail from `address` (the failed address or the one the mail was sent to): an
+    unresolved permanent bounce, else `temporary_limit` (0: never) unresolved temporary failures
+    recorded since `temporary_since`; None when nothing does."""
+    address = address.lower()
+    permanent = store.one(
+        "SELECT id, status_code FROM bounces WHERE resolved = 0 AND kind = 'permanent'"
+        " AND (address = ? OR original_address = ?) ORDER BY id DESC LIMIT 1",
+        (address, address),
+    )
+    if permanent is not None:
+        return Blocking((permanent["id"],), permanent["status_code"], True)
+    if temporary_limit < 1:
+        return None
+    temporary = store.query(
+        "SELECT id, status_code FROM bounces WHERE resolved = 0 AND kind = 'temporary'"
+        " AND (address = ? OR original_address = ?) AND created_at > ? ORDER BY id DESC",
+        (address, address, temporary_since),
+    )
+    if len(temporary) < temporary_limit:
+        return None
+    return Blocking(tuple(r["id"] for r in temporary), temporary[0]["status_code"], False)
+
+
 def of_queue_rows(store: Store, queue_ids: list[int]) -> dict[int, list[BounceView]]:
     """The bounces of each queued mail, for showing which mail bounced."""
     if not queue_ids:

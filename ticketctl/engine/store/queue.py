@@ -5,11 +5,19 @@ Delivery claims rows (pending → sending, naming its process), tries the recipi
 records what the server said to each: `sent`, `pending` again from a later time (a 4xx), or `failed` (a
 5xx, or out of attempts). A row's own status, attempts, next try and last error sum its recipients up
 (`_sum_up`), so `queue list` still shows one row per mail.
+
+A recipient may be kept back in the queue (outbound/holds.py decides, in the commit that claims the
+mail): `held` until its next_attempt_at (a rate window), or `suppressed` until the bounce it names is
+resolved. A pending row whose recipients still to go are all kept back shows as `held` or `suppressed`
+(its `state`, and what `rows(status=...)` filters by).
 """
+
+# ruff: noqa: S608  (the SQL is built from this module's constants; every value is a bound parameter)
 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, fields
 from typing import Any
 
@@ -56,19 +64,36 @@ class QueueRow(NewMail):
     claimed_at: str | None = None
     recipients_sent: int = 0
     recipients_total: int = 0
+    recipients_pending: int = 0
+    recipients_held: int = 0
+    recipients_suppressed: int = 0
+    hold_reason: str | None = None  # the first kept-back recipient's reason
+
+    @property
+    def kept_back(self) -> str | None:
+        """`held` or `suppressed` when every recipient still to go is kept back (held wins: it has a time)."""
+        if self.status != QueueStatus.PENDING or self.recipients_pending:
+            return None
+        if self.recipients_held:
+            return "held"
+        return "suppressed" if self.recipients_suppressed else None
 
     @property
     def next_try(self) -> str | None:
-        """When the next attempt is due, for rows that will be tried again."""
+        """When the next attempt is due (held: when it may go), for rows that will be tried again; a
+        suppressed row has no time: it waits for its bounce to be resolved."""
+        if self.kept_back == "suppressed":
+            return None
         return self.next_attempt_at if self.status in (QueueStatus.PENDING, QueueStatus.SENDING) else None
 
     @property
     def state(self) -> str:
-        """The status as a person reads it, with how many recipients got the mail when some did and
-        some did not yet: `pending (1/2 sent)`, `failed (1/2 sent)`."""
+        """The status as a person reads it: `held` or `suppressed` for a pending mail kept back, with how
+        many recipients got the mail when some did and some did not yet: `pending (1/2 sent)`."""
+        shown = self.kept_back or self.status
         if 0 < self.recipients_sent < self.recipients_total:
-            return f"{self.status} ({self.recipients_sent}/{self.recipients_total} sent)"
-        return self.status
+            return f"{shown} ({self.recipients_sent}/{self.recipients_total} sent)"
+        return shown
 
     def public(self) -> dict[str, Any]:
         data = asdict(self)
@@ -86,7 +111,7 @@ class Recipient:
     queue_id: int
     address: str
     role: str
-    status: str  # pending, sent, failed; held and suppressed are reserved (docs/ARCHITECTURE.md)
+    status: str  # pending, sent, failed, held (until next_attempt_at), suppressed (until bounce_id is resolved)
     attempts: int
     next_attempt_at: str
     last_code: int | None
@@ -107,9 +132,28 @@ _ROW_FIELDS = {f.name for f in fields(QueueRow)}
 _SELECT = (
     "SELECT q.*,"
     " (SELECT count(*) FROM email_recipients r WHERE r.queue_id = q.id) AS recipients_total,"
-    " (SELECT count(*) FROM email_recipients r WHERE r.queue_id = q.id AND r.status = 'sent') AS recipients_sent"
+    + "".join(
+        f" (SELECT count(*) FROM email_recipients r WHERE r.queue_id = q.id AND r.status = '{s}') AS recipients_{s},"
+        for s in ("sent", "pending", "held", "suppressed")
+    )
+    + " (SELECT r.reason FROM email_recipients r WHERE r.queue_id = q.id AND r.status IN ('held', 'suppressed')"
+    " ORDER BY r.status, r.id LIMIT 1) AS hold_reason"
     " FROM email_queue q"
 )
+
+
+def _having(status: str) -> str:
+    return f"EXISTS (SELECT 1 FROM email_recipients r WHERE r.queue_id = q.id AND r.status = '{status}')"
+
+
+# What `state` shows, as a WHERE on `email_queue q` (store/report.py counts by it too).
+STATE_WHERE = {
+    "pending": f"q.status = 'pending' AND ({_having('pending')} OR NOT ({_having('held')} OR {_having('suppressed')}))",
+    "held": f"q.status = 'pending' AND NOT {_having('pending')} AND {_having('held')}",
+    "suppressed": f"q.status = 'pending' AND NOT {_having('pending')} AND NOT {_having('held')}"
+    f" AND {_having('suppressed')}",
+    **{s: f"q.status = '{s}'" for s in ("sending", "sent", "failed")},
+}
 
 
 def _row(row: Any) -> QueueRow:
@@ -178,21 +222,16 @@ def with_message_id(store: Store, message_id: str) -> QueueRow | None:
 
 
 def rows(store: Store, status: str | None = None, limit: int | None = None, offset: int = 0) -> list[QueueRow]:
-    """Rows newest first, optionally of one status, `offset` rows skipped."""
-    sql = _SELECT
-    params: list[Any] = []
-    if status:
-        sql += " WHERE q.status = ?"
-        params.append(status)
-    sql += " ORDER BY q.id DESC LIMIT ? OFFSET ?"
-    params += [limit or -1, offset]
-    return [_row(r) for r in store.query(sql, params)]
+    """Rows newest first, optionally in one state (STATE_WHERE), `offset` rows skipped."""
+    where = f" WHERE {STATE_WHERE[status]}" if status else ""
+    found = store.query(f"{_SELECT}{where} ORDER BY q.id DESC LIMIT ? OFFSET ?", [limit or -1, offset])
+    return [_row(r) for r in found]
 
 
 def count_rows(store: Store, status: str | None, cap: int) -> int:
-    """How many rows (of one status), counted up to `cap`."""
-    where, params = ("WHERE status = ?", [status]) if status else ("", [])
-    row = store.one(f"SELECT count(*) AS n FROM (SELECT 1 FROM email_queue {where} LIMIT ?)", [*params, cap])  # noqa: S608
+    """How many rows (in one state), counted up to `cap`."""
+    where = f"WHERE {STATE_WHERE[status]}" if status else ""
+    row = store.one(f"SELECT count(*) AS n FROM (SELECT 1 FROM email_queue q {where} LIMIT ?)", [cap])
     return int(row["n"]) if row else 0
 
 
@@ -234,13 +273,18 @@ class RowClaim:
     claimed_at: str | None
 
 
+_DUE = (
+    "EXISTS (SELECT 1 FROM email_recipients r WHERE r.queue_id = q.id"
+    " AND r.status IN ('pending', 'held') AND r.next_attempt_at <= ?)"
+)  # a held recipient is due when its time came: the screen at claim time checks its window again
+
+
 def due(store: Store, now: str, limit: int | None = None) -> list[RowClaim]:
     """Rows with a recipient due now: the pending ones (oldest due first, at most `limit`), then every
     `sending` one; whether the process that claimed those is still at work is for the caller to judge."""
     sql = (
         "SELECT id, status, claimed_by, claimed_at FROM email_queue q WHERE status = 'pending' AND next_attempt_at <= ?"
-        " AND EXISTS (SELECT 1 FROM email_recipients r WHERE r.queue_id = q.id"
-        " AND r.status = 'pending' AND r.next_attempt_at <= ?) ORDER BY next_attempt_at, id LIMIT ?"
+        f" AND {_DUE} ORDER BY next_attempt_at, id LIMIT ?"
     )
     found = [RowClaim(**dict(r)) for r in store.query(sql, (now, now, -1 if limit is None else limit))]
     return found + sending(store, due_at=now)
@@ -251,37 +295,78 @@ def sending(store: Store, due_at: str | None = None) -> list[RowClaim]:
     sql = "SELECT id, status, claimed_by, claimed_at FROM email_queue q WHERE status = 'sending'"
     params: list[object] = []
     if due_at is not None:
-        sql += (
-            " AND EXISTS (SELECT 1 FROM email_recipients r WHERE r.queue_id = q.id"
-            " AND r.status = 'pending' AND r.next_attempt_at <= ?)"
-        )
+        sql += f" AND {_DUE}"
         params.append(due_at)
     return [RowClaim(**dict(r)) for r in store.query(sql + " ORDER BY id", params)]
 
 
-def claim(store: Store, rows: list[RowClaim], claimer: str, at: str) -> list[QueueRow]:
+@dataclass(frozen=True)
+class Hold:
+    """A recipient kept back in the queue: `held` until `until` (a rate window), or `suppressed` (its
+    address bounced: `bounce_id`) until that bounce is resolved; `reason` says why, as a sentence."""
+
+    recipient_id: int
+    status: str  # held, suppressed
+    reason: str
+    until: str | None = None
+    bounce_id: int | None = None
+
+
+Screen = Callable[[QueueRow, list[Recipient]], list[Hold]]
+
+
+def claim(store: Store, rows: list[RowClaim], claimer: str, at: str, screen: Screen | None = None) -> list[QueueRow]:
     """→ sending, claimed by `claimer`, for the rows still as `due` saw them (another drain may have
-    taken some meanwhile). One commit; returns the claimed rows. No attempt is counted here: a claim
-    is not a try."""
+    taken some meanwhile). `screen` is shown each row taken with its recipients due and says which to
+    keep back: they are held or suppressed in the same commit (a held one it lets go is pending again),
+    and a row left with nobody to send to now is not claimed. One commit; returns the claimed rows. No
+    attempt is counted here: a claim is not a try."""
     with store.transaction() as conn:
-        taken = [
-            row.id
-            for row in rows
-            if conn.execute(
-                "UPDATE email_queue SET status = 'sending', claimed_by = ?, claimed_at = ?"
-                " WHERE id = ? AND status = ? AND claimed_by IS ?",
-                (claimer, at, row.id, row.status, row.claimed_by),
-            ).rowcount
-            == 1
-        ]
+        taken = []
+        for row in rows:
+            if (
+                conn.execute(
+                    "UPDATE email_queue SET status = 'sending', claimed_by = ?, claimed_at = ?"
+                    " WHERE id = ? AND status = ? AND claimed_by IS ?",
+                    (claimer, at, row.id, row.status, row.claimed_by),
+                ).rowcount
+                == 1
+            ):
+                if screen is None or _screened(store, row.id, at, screen):
+                    taken.append(row.id)
     if not taken:
         return []
     marks = ", ".join("?" * len(taken))
     return [_row(r) for r in store.query(f"{_SELECT} WHERE q.id IN ({marks}) ORDER BY q.id", taken)]
 
 
+def _screened(store: Store, queue_id: int, at: str, screen: Screen) -> bool:
+    """Keep back whom `screen` says; True when someone is left to send to now, else the claim is undone."""
+    row = get(store, queue_id)
+    assert row is not None
+    ready = due_recipients(store, queue_id, at)
+    kept = screen(row, ready)
+    store.conn.executemany(
+        "UPDATE email_recipients SET status = ?, reason = ?, next_attempt_at = coalesce(?, next_attempt_at),"
+        " bounce_id = ? WHERE id = ?",
+        [(k.status, k.reason, k.until, k.bounce_id, k.recipient_id) for k in kept],
+    )
+    held = {k.recipient_id for k in kept}
+    going = [r.id for r in ready if r.id not in held]
+    store.conn.executemany(
+        "UPDATE email_recipients SET status = 'pending', reason = NULL WHERE id = ? AND status = 'held'",
+        [(rid,) for rid in going],
+    )
+    if going:
+        return True
+    store.conn.execute("UPDATE email_queue SET claimed_by = NULL, claimed_at = NULL WHERE id = ?", (queue_id,))
+    _sum_up(store, queue_id)
+    return False
+
+
 def due_recipients(store: Store, queue_id: int, now: str) -> list[Recipient]:
-    return [r for r in recipients(store, queue_id) if r.status == "pending" and r.next_attempt_at <= now]
+    """The recipients to try now: pending and due, or held and their time came."""
+    return [r for r in recipients(store, queue_id) if r.status in ("pending", "held") and r.next_attempt_at <= now]
 
 
 @dataclass(frozen=True)
@@ -311,6 +396,95 @@ def record(store: Store, attempts: list[Attempt], release: tuple[int, ...] = ())
         for queue_id in dict.fromkeys([*(a.queue_id for a in attempts), *release]):
             conn.execute("UPDATE email_queue SET claimed_by = NULL, claimed_at = NULL WHERE id = ?", (queue_id,))
             _sum_up(store, queue_id)
+
+
+# --- held back ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Traffic:
+    """The mail that counts for a rate window, of one address or one ticket: when each went (sent
+    since the window's start; claimed by a drain and due, i.e. in flight: `now`), and when each held
+    one may go."""
+
+    went: list[str]
+    waiting: list[str]
+
+
+def _counted(exempt: tuple[str, ...]) -> tuple[str, list[Any]]:
+    return (f" AND q.purpose NOT IN ({', '.join('?' * len(exempt))})" if exempt else ""), list(exempt)
+
+
+def to_address(store: Store, address: str, since: str, now: str, exempt: tuple[str, ...], excluding: int) -> Traffic:
+    """What went to `address` since `since` and what waits for it, of mail whose purpose is not in
+    `exempt`, but for the mail `excluding` (the one asking)."""
+    purpose, params = _counted(exempt)
+    went = store.query(
+        "SELECT r.sent_at AS at FROM email_recipients r JOIN email_queue q ON q.id = r.queue_id"
+        f" WHERE r.address = ? AND r.status = 'sent' AND r.sent_at > ? AND q.id != ?{purpose}"
+        " UNION ALL SELECT ? FROM email_recipients r JOIN email_queue q ON q.id = r.queue_id"
+        " WHERE r.address = ? AND r.status = 'pending' AND r.next_attempt_at <= ? AND q.status = 'sending'"
+        f" AND q.id != ?{purpose}",
+        [address, since, excluding, *params, now, address, now, excluding, *params],
+    )
+    waiting = store.query(
+        "SELECT r.next_attempt_at AS at FROM email_recipients r JOIN email_queue q ON q.id = r.queue_id"
+        f" WHERE r.address = ? AND r.status = 'held' AND q.id != ?{purpose}",
+        [address, excluding, *params],
+    )
+    return Traffic([r["at"] for r in went], [r["at"] for r in waiting])
+
+
+def on_ticket(store: Store, ticket_id: int, since: str, now: str, exempt: tuple[str, ...], excluding: int) -> Traffic:
+    """What went out on the ticket since `since` and what waits, mail by mail (as `to_address`)."""
+    purpose, params = _counted(exempt)
+    went = store.query(
+        "SELECT max(r.sent_at) AS at FROM email_queue q JOIN email_recipients r ON r.queue_id = q.id"
+        f" WHERE q.ticket_id = ? AND q.id != ?{purpose} AND r.status = 'sent' AND r.sent_at > ? GROUP BY q.id"
+        f" UNION ALL SELECT ? FROM email_queue q WHERE q.ticket_id = ? AND q.id != ?{purpose}"
+        " AND q.status = 'sending' AND EXISTS (SELECT 1 FROM email_recipients r WHERE r.queue_id = q.id"
+        " AND r.status = 'pending' AND r.next_attempt_at <= ?)",
+        [ticket_id, excluding, *params, since, now, ticket_id, excluding, *params, now],
+    )
+    waiting = store.query(
+        "SELECT min(r.next_attempt_at) AS at FROM email_queue q JOIN email_recipients r ON r.queue_id = q.id"
+        f" WHERE q.ticket_id = ? AND q.id != ?{purpose} AND r.status = 'held' GROUP BY q.id",
+        [ticket_id, excluding, *params],
+    )
+    return Traffic([r["at"] for r in went], [r["at"] for r in waiting])
+
+
+def release_suppressed(store: Store, address: str, now: str) -> list[int]:
+    """The recipients suppressed at `address` are pending again, due now; returns their mails' ids."""
+    found = store.query(
+        "UPDATE email_recipients SET status = 'pending', reason = NULL, bounce_id = NULL, next_attempt_at = ?"
+        " WHERE address = ? AND status = 'suppressed' RETURNING queue_id",
+        (now, address),
+    )
+    ids = sorted({r["queue_id"] for r in found})
+    for queue_id in ids:
+        _sum_up(store, queue_id)
+    return ids
+
+
+def suppress_again(store: Store, address: str, bounce_id: int, reason: str) -> list[int]:
+    """The recipients suppressed at `address` wait for another bounce now; returns their mails' ids."""
+    found = store.query(
+        "UPDATE email_recipients SET bounce_id = ?, reason = ? WHERE address = ? AND status = 'suppressed'"
+        " RETURNING queue_id",
+        (bounce_id, reason, address),
+    )
+    return sorted({r["queue_id"] for r in found})
+
+
+def suppressed_by(store: Store, bounce_id: int) -> list[int]:
+    """The mails a bounce keeps back (a recipient suppressed under it)."""
+    found = store.query(
+        "SELECT DISTINCT queue_id FROM email_recipients WHERE bounce_id = ? AND status = 'suppressed'"
+        " ORDER BY queue_id",
+        (bounce_id,),
+    )
+    return [r["queue_id"] for r in found]
 
 
 def _sum_up(store: Store, queue_id: int) -> None:
@@ -345,17 +519,28 @@ WHERE q.id = ? AND EXISTS (SELECT 1 FROM email_recipients r WHERE r.queue_id = q
 
 @dataclass(frozen=True)
 class QueueCounts:
-    by_status: dict[str, int]
-    overdue: int  # pending and due before the moment asked about
+    by_status: dict[str, int]  # by state: pending counts neither held nor suppressed mail
+    overdue: int  # pending (or held) and due before the moment asked about
     oldest_pending_at: str | None
+    held_until: str | None = None  # when the first held mail may go
 
 
 def counts(store: Store, overdue_before: str) -> QueueCounts:
     by_status = {
         r["status"]: r["n"] for r in store.query("SELECT status, count(*) AS n FROM email_queue GROUP BY status")
     }
+    for kept in ("held", "suppressed"):
+        row = store.one(f"SELECT count(*) AS n FROM email_queue q WHERE {STATE_WHERE[kept]}")
+        if row and row["n"]:
+            by_status[kept] = row["n"]
+            by_status["pending"] -= row["n"]
     overdue = store.one(
-        "SELECT count(*) AS n FROM email_queue WHERE status = 'pending' AND next_attempt_at < ?", (overdue_before,)
+        "SELECT count(*) AS n FROM email_queue q WHERE q.status = 'pending' AND q.next_attempt_at < ?"
+        f" AND NOT ({STATE_WHERE['suppressed']})",  # a suppressed mail has no time: it waits for staff
+        (overdue_before,),
     )
-    oldest = store.one("SELECT min(created_at) AS at FROM email_queue WHERE status = 'pending'")
-    return QueueCounts(by_status, overdue["n"] if overdue else 0, oldest["at"] if oldest else None)
+    oldest = store.one(f"SELECT min(created_at) AS at FROM email_queue q WHERE {STATE_WHERE['pending']}")
+    held = store.one(f"SELECT min(next_attempt_at) AS at FROM email_queue q WHERE {STATE_WHERE['held']}")
+    return QueueCounts(
+        by_status, overdue["n"] if overdue else 0, oldest["at"] if oldest else None, held["at"] if held else None
+    )

@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
+from ticketctl.engine.store import queue
 from ticketctl.engine.store.connection import Store
 
 OPEN_STATUSES = ("new", "open", "answered", "waiting")
@@ -199,13 +200,17 @@ def bounces(store: Store, scope: Scope, since: str, until: str) -> BounceCounts:
 
 
 def queue_rows(store: Store, scope: Scope, statuses: tuple[str, ...], since: str, until: str) -> dict[str, int]:
-    """Outgoing mail written in the window that is now in one of `statuses`, by status."""
+    """Outgoing mail written in the window that is now in one of `statuses` (states as `queue list`
+    shows them: held and suppressed are pending mail kept back), by state."""
     extra, params = _tickets(scope)
     join = " JOIN tickets t ON t.id = q.ticket_id" if extra else ""
-    marks = ", ".join("?" for _ in statuses)
-    rows = store.query(
-        f"SELECT q.status, count(*) AS n FROM email_queue q{join} WHERE q.status IN ({marks})"
-        f" AND q.created_at >= ? AND q.created_at < ?{extra} GROUP BY q.status",
-        [*statuses, since, until, *params],
-    )
-    return {r["status"]: r["n"] for r in rows}
+    found = {}
+    for status in statuses:
+        row = store.one(
+            f"SELECT count(*) AS n FROM email_queue q{join} WHERE {queue.STATE_WHERE[status]}"
+            f" AND q.created_at >= ? AND q.created_at < ?{extra}",
+            [since, until, *params],
+        )
+        if row and row["n"]:
+            found[status] = row["n"]
+    return found

@@ -480,4 +480,13 @@ MIGRATIONS: list[str] = [
         WHERE email != '' AND email NOT IN (SELECT email FROM staff) GROUP BY ticket_id, email;
     DROP TABLE staff;
     """,
+    # 12: mail held back in the queue (outbound/holds.py): a recipient over a rate window is `held` until
+    # its next_attempt_at, one whose address bounced for good is `suppressed` (bounce_id) until staff
+    # resolve the bounce. The windows count what went to an address (sent_at) and what waits for it; the
+    # bounces are looked up by the failed address and by the address the mail was sent to.
+    """
+    CREATE INDEX email_recipients_address ON email_recipients(address, status, sent_at);
+    CREATE INDEX email_recipients_bounce ON email_recipients(bounce_id) WHERE bounce_id IS NOT NULL;
+    CREATE INDEX bounces_original ON bounces(original_address, resolved);
+    """,
 ]
