@@ -165,10 +165,16 @@ def test_two_installations_behind_a_header_stripping_forwarder_stop_inside_the_r
     # when the window has room the held mail goes, and the loop runs on into the long window
     while time.time() < _at(held["next_try"]):
         time.sleep(0.1)
-    for _ in range(3):
+    # (on a slow machine beta's own short window may still hold its answer for a moment: it started later)
+    deadline = time.time() + 2 * SHORT_SECONDS
+    while (alpha.total, beta.total) != (LONG, LONG) and time.time() < deadline:
         _round(two_desks)
     assert alpha.json("queue", "show", str(held["id"]))["status"] == "sent"
-    assert (alpha.total, beta.total) == (LONG, LONG), f"alpha {alpha.sent_per_run}, beta {beta.sent_per_run}"
+    assert (alpha.total, beta.total) == (LONG, LONG), (
+        f"alpha {alpha.sent_per_run}, beta {beta.sent_per_run}; held: alpha {alpha.held()}, beta {beta.held()}"
+    )
+    for _ in range(2):
+        _round(two_desks)
     assert alpha.sent_per_run[-2:] == beta.sent_per_run[-2:] == [0, 0], "no growth run over run"
     (later,) = alpha.held()
     assert later["hold_reason"] == f"At most {LONG} in 1 hour go to {alpha.admin} (rate_limits.per_address)."

@@ -434,6 +434,7 @@ MIGRATIONS: list[str] = [
     # bounces are looked up by the failed address and by the address the mail was sent to.
     """
     CREATE INDEX email_recipients_address ON email_recipients(address, status, sent_at);
+    CREATE INDEX email_recipients_held ON email_recipients(address, next_attempt_at) WHERE status = 'held';
     CREATE INDEX email_recipients_bounce ON email_recipients(bounce_id) WHERE bounce_id IS NOT NULL;
     CREATE INDEX bounces_original ON bounces(original_address, resolved);
     """,
