@@ -44,7 +44,9 @@ def decide(store: Store, config: Config, row: QueueRow, due: list[Recipient], no
         return list(kept.values())
     limits = config.rate_limits
     if row.ticket_id is not None and limits.per_ticket:
-        traffic = queue.on_ticket(store, row.ticket_id, *_span(limits.per_ticket, now), EXEMPT, row.id)
+        traffic = queue.on_ticket(
+            store, row.ticket_id, *_span(limits.per_ticket, now), EXEMPT, row.id, _most(limits.per_ticket)
+        )
         if wait := _wait(traffic, limits.per_ticket, now):
             window, until = wait
             reason = f"At most {window} go out on ticket {row.ticket_id} (rate_limits.per_ticket)."
@@ -52,7 +54,9 @@ def decide(store: Store, config: Config, row: QueueRow, due: list[Recipient], no
     for r in left:
         if not limits.per_address:
             break
-        traffic = queue.to_address(store, r.address, *_span(limits.per_address, now), EXEMPT, row.id)
+        traffic = queue.to_address(
+            store, r.address, *_span(limits.per_address, now), EXEMPT, row.id, _most(limits.per_address)
+        )
         if wait := _wait(traffic, limits.per_address, now):
             window, until = wait
             reason = f"At most {window} go to {r.address} (rate_limits.per_address)."
@@ -119,6 +123,11 @@ def _suppression_reason(address: str, blocked: bounces.Blocking, config: Config)
 
 
 # --- rate windows ------------------------------------------------------------------------------
+
+
+def _most(windows: tuple[RateWindow, ...]) -> int:
+    """How many of the latest mails the windows look at: a window of `count` at its latest `count`."""
+    return max(w.count for w in windows)
 
 
 def _span(windows: tuple[RateWindow, ...], now: datetime) -> tuple[str, str]:

@@ -192,21 +192,16 @@ def blocking(store: Store, address: str, temporary_since: str, temporary_limit: 
     unresolved permanent bounce, else `temporary_limit` (0: never) unresolved temporary failures
     recorded since `temporary_since`; None when nothing does."""
     address = address.lower()
-    permanent = store.one(
-        "SELECT id, status_code FROM bounces WHERE resolved = 0 AND kind = 'permanent'"
-        " AND (address = ? OR original_address = ?) ORDER BY id DESC LIMIT 1",
+    unresolved = "SELECT id, kind, status_code, created_at FROM bounces WHERE resolved = 0 AND kind != 'delayed'"
+    found = store.query(  # by each index: (address, resolved), (original_address, resolved)
+        f"{unresolved} AND address = ? UNION {unresolved} AND original_address = ? ORDER BY id DESC",
         (address, address),
     )
+    permanent = next((r for r in found if r["kind"] == "permanent"), None)
     if permanent is not None:
         return Blocking((permanent["id"],), permanent["status_code"], True)
-    if temporary_limit < 1:
-        return None
-    temporary = store.query(
-        "SELECT id, status_code FROM bounces WHERE resolved = 0 AND kind = 'temporary'"
-        " AND (address = ? OR original_address = ?) AND created_at > ? ORDER BY id DESC",
-        (address, address, temporary_since),
-    )
-    if len(temporary) < temporary_limit:
+    temporary = [r for r in found if r["created_at"] > temporary_since]
+    if temporary_limit < 1 or len(temporary) < temporary_limit:
         return None
     return Blocking(tuple(r["id"] for r in temporary), temporary[0]["status_code"], False)
 

@@ -342,8 +342,9 @@ def claim(store: Store, rows: list[RowClaim], claimer: str, at: str, screen: Scr
 
 def _screened(store: Store, queue_id: int, at: str, screen: Screen) -> bool:
     """Keep back whom `screen` says; True when someone is left to send to now, else the claim is undone."""
-    row = get(store, queue_id)
-    assert row is not None
+    found = store.one("SELECT * FROM email_queue WHERE id = ?", (queue_id,))  # the mail; its counts are not needed
+    assert found is not None
+    row = _row(found)
     ready = due_recipients(store, queue_id, at)
     kept = screen(row, ready)
     store.conn.executemany(
@@ -403,9 +404,9 @@ def record(store: Store, attempts: list[Attempt], release: tuple[int, ...] = ())
 
 @dataclass(frozen=True)
 class Traffic:
-    """The mail that counts for a rate window, of one address or one ticket: when each went (sent
-    since the window's start; claimed by a drain and due, i.e. in flight: `now`), and when each held
-    one may go."""
+    """The mail that counts for a rate window, of one address or one ticket, the latest `limit` of each
+    kind (a window of `count` looks at its latest `count`): when each went (sent since the window's
+    start; claimed by a drain and due, i.e. in flight: `now`), and when each held one may go."""
 
     went: list[str]
     waiting: list[str]
@@ -415,43 +416,52 @@ def _counted(exempt: tuple[str, ...]) -> tuple[str, list[Any]]:
     return (f" AND q.purpose NOT IN ({', '.join('?' * len(exempt))})" if exempt else ""), list(exempt)
 
 
-def to_address(store: Store, address: str, since: str, now: str, exempt: tuple[str, ...], excluding: int) -> Traffic:
+def _traffic(store: Store, went: str, in_flight: str, waiting: str, params: list[Any]) -> Traffic:
+    found = store.query(
+        f"SELECT * FROM (SELECT 'went' AS kind, at FROM ({went} ORDER BY at DESC LIMIT ?))"
+        f" UNION ALL SELECT 'went', ? FROM ({in_flight})"
+        f" UNION ALL SELECT * FROM (SELECT 'waiting', at FROM ({waiting} ORDER BY at DESC LIMIT ?))",
+        params,
+    )
+    return Traffic([r["at"] for r in found if r["kind"] == "went"], [r["at"] for r in found if r["kind"] != "went"])
+
+
+def to_address(
+    store: Store, address: str, since: str, now: str, exempt: tuple[str, ...], excluding: int, limit: int
+) -> Traffic:
     """What went to `address` since `since` and what waits for it, of mail whose purpose is not in
     `exempt`, but for the mail `excluding` (the one asking)."""
-    purpose, params = _counted(exempt)
-    went = store.query(
-        "SELECT r.sent_at AS at FROM email_recipients r JOIN email_queue q ON q.id = r.queue_id"
-        f" WHERE r.address = ? AND r.status = 'sent' AND r.sent_at > ? AND q.id != ?{purpose}"
-        " UNION ALL SELECT ? FROM email_recipients r JOIN email_queue q ON q.id = r.queue_id"
-        " WHERE r.address = ? AND r.status = 'pending' AND r.next_attempt_at <= ? AND q.status = 'sending'"
-        f" AND q.id != ?{purpose}",
-        [address, since, excluding, *params, now, address, now, excluding, *params],
+    purpose, kinds = _counted(exempt)
+    mail = f"FROM email_recipients r JOIN email_queue q ON q.id = r.queue_id WHERE r.address = ? AND q.id != ?{purpose}"
+    # in flight: from the few rows claimed now (CROSS JOIN: those first), not from every pending recipient
+    claimed = "FROM email_queue q CROSS JOIN email_recipients r ON r.queue_id = q.id WHERE q.status = 'sending'"
+    return _traffic(
+        store,
+        f"SELECT r.sent_at AS at {mail} AND r.status = 'sent' AND r.sent_at > ?",
+        f"SELECT 1 {claimed} AND r.address = ? AND q.id != ?{purpose} AND r.status = 'pending'"
+        " AND r.next_attempt_at <= ?",
+        f"SELECT r.next_attempt_at AS at {mail} AND r.status = 'held'",
+        [address, excluding, *kinds, since, limit, now, address, excluding, *kinds, now]
+        + [address, excluding, *kinds, limit],
     )
-    waiting = store.query(
-        "SELECT r.next_attempt_at AS at FROM email_recipients r JOIN email_queue q ON q.id = r.queue_id"
-        f" WHERE r.address = ? AND r.status = 'held' AND q.id != ?{purpose}",
-        [address, excluding, *params],
-    )
-    return Traffic([r["at"] for r in went], [r["at"] for r in waiting])
 
 
-def on_ticket(store: Store, ticket_id: int, since: str, now: str, exempt: tuple[str, ...], excluding: int) -> Traffic:
+def on_ticket(
+    store: Store, ticket_id: int, since: str, now: str, exempt: tuple[str, ...], excluding: int, limit: int
+) -> Traffic:
     """What went out on the ticket since `since` and what waits, mail by mail (as `to_address`)."""
-    purpose, params = _counted(exempt)
-    went = store.query(
-        "SELECT max(r.sent_at) AS at FROM email_queue q JOIN email_recipients r ON r.queue_id = q.id"
-        f" WHERE q.ticket_id = ? AND q.id != ?{purpose} AND r.status = 'sent' AND r.sent_at > ? GROUP BY q.id"
-        f" UNION ALL SELECT ? FROM email_queue q WHERE q.ticket_id = ? AND q.id != ?{purpose}"
-        " AND q.status = 'sending' AND EXISTS (SELECT 1 FROM email_recipients r WHERE r.queue_id = q.id"
-        " AND r.status = 'pending' AND r.next_attempt_at <= ?)",
-        [ticket_id, excluding, *params, since, now, ticket_id, excluding, *params, now],
+    purpose, kinds = _counted(exempt)
+    mail = f"FROM email_queue q WHERE q.ticket_id = ? AND q.id != ?{purpose}"
+    recipients = "FROM email_recipients r WHERE r.queue_id = q.id"
+    return _traffic(
+        store,
+        f"SELECT (SELECT max(r.sent_at) {recipients} AND r.status = 'sent') AS at {mail} AND at > ?",
+        f"SELECT 1 {mail} AND q.status = 'sending'"
+        f" AND EXISTS (SELECT 1 {recipients} AND r.status = 'pending' AND r.next_attempt_at <= ?)",
+        f"SELECT (SELECT min(r.next_attempt_at) {recipients} AND r.status = 'held') AS at {mail} AND at IS NOT NULL",
+        [ticket_id, excluding, *kinds, since, limit, now, ticket_id, excluding, *kinds, now]
+        + [ticket_id, excluding, *kinds, limit],
     )
-    waiting = store.query(
-        "SELECT min(r.next_attempt_at) AS at FROM email_queue q JOIN email_recipients r ON r.queue_id = q.id"
-        f" WHERE q.ticket_id = ? AND q.id != ?{purpose} AND r.status = 'held' GROUP BY q.id",
-        [ticket_id, excluding, *params],
-    )
-    return Traffic([r["at"] for r in went], [r["at"] for r in waiting])
 
 
 def release_suppressed(store: Store, address: str, now: str) -> list[int]:

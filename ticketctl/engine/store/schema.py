@@ -489,4 +489,8 @@ MIGRATIONS: list[str] = [
     CREATE INDEX email_recipients_bounce ON email_recipients(bounce_id) WHERE bounce_id IS NOT NULL;
     CREATE INDEX bounces_original ON bounces(original_address, resolved);
     """,
+    # 13: the held recipients of an address, by when they may go, read by each rate window.
+    """
+    CREATE INDEX email_recipients_held ON email_recipients(address, next_attempt_at) WHERE status = 'held';
+    """,
 ]
