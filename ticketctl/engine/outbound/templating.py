@@ -46,6 +46,7 @@ def _mail_environment(templates_dir: Path | None) -> Any:
         keep_trailing_newline=True,
         trim_blocks=True,
         lstrip_blocks=True,
+        auto_reload=False,  # read once a run (check_overrides starts afresh): no stat per mail
     )
 
 
@@ -87,7 +88,9 @@ def render_mail(template: str, context: Mapping[str, Any], templates_dir: Path |
 def check_overrides(templates_dir: Path | None) -> None:
     """Try every template in `templates_dir` as a run would use it: compile each file, and render each
     mail template part (NAME.subject, NAME.txt, NAME.html) with sample values of its context. The first
-    problem raises TemplateError naming the file and the line."""
+    problem raises TemplateError naming the file and the line. A run starts with this: it reads the
+    templates afresh, then renders from what it compiled (no stat of each file per mail)."""
+    _mail_environment.cache_clear()
     if templates_dir is None:
         return
     import jinja2
