@@ -15,10 +15,9 @@ from typing import TypeVar
 from ticketctl.engine.config import Config
 from ticketctl.engine.enums import Disposition
 from ticketctl.engine.errors import TicketctlError
-from ticketctl.engine.intake import record
+from ticketctl.engine.intake import parsing, record
 from ticketctl.engine.intake.rules import Chain, Decision, RuleView
 from ticketctl.engine.intake.sources import Fetched
-from ticketctl.engine.mail import message
 from ticketctl.engine.mail.message import ParsedMessage
 from ticketctl.engine.store import ledger, rawstore
 from ticketctl.engine.store.connection import Store
@@ -49,13 +48,15 @@ def ingest(
     *,
     notify: bool = True,
     dry_run: bool = False,
+    parsed: ParsedMessage | None = None,
 ) -> Outcome:
+    """`parsed`: the message as a parse worker already read it (parsing.py); parsed here otherwise."""
     sha = sha256_of(fetched)
     seen = ledger.recorded(store, mailbox.id, sha, None if fetched.oversized else fetched.uid)
     if seen:
         reason = "already recorded: " + seen.reason
         return Outcome(seen.disposition, reason, seen.ticket_id, recorded=False, keep_on_server=fetched.oversized)
-    msg = _parse(fetched, mailbox)
+    msg = parsed if parsed is not None else parsing.parse_fetched(fetched, f" of {mailbox.name}")
     decision = decide(msg, chain, view)
     if dry_run:
         return Outcome(decision.disposition, decision.reason, decision.ticket_id, recorded=False)
@@ -107,22 +108,6 @@ def sha256_of(fetched: Fetched) -> str:
     if fetched.spool is not None:  # hashed as it downloaded
         return fetched.spool.sha256
     return hashlib.sha256(fetched.raw or b"").hexdigest()
-
-
-def _parse(fetched: Fetched, mailbox: Mailbox) -> ParsedMessage:
-    try:
-        if fetched.oversized:
-            msg = message.parse_headers(fetched.headers or b"")
-        elif fetched.spool is not None:
-            msg = message.parse_file(fetched.spool.path, fetched.spool.dir)
-        else:
-            msg = message.parse(fetched.raw or b"")
-    except Exception as exc:  # parse() should never raise; if it does, the `parse` rule makes it a ticket
-        log.warning("cannot parse message %s of %s: %s", fetched.uid, mailbox.name, exc)
-        msg = ParsedMessage(message_id=None, subject="(unreadable message)", from_=None)
-        msg.parse_error = f"{type(exc).__name__}: {exc}"
-    msg.size = fetched.size
-    return msg
 
 
 def _record(

@@ -12,13 +12,16 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from contextlib import nullcontext
 from dataclasses import dataclass, field
+from typing import Any
 
 from ticketctl.engine.config import Config
 from ticketctl.engine.errors import TemplateError, TicketctlError, detail
 from ticketctl.engine.intake.ingest import Outcome, ingest, sha256_of
 from ticketctl.engine.intake.lock import run_lock
+from ticketctl.engine.intake.parsing import PARSE_AHEAD_MIN, ParseWorker
 from ticketctl.engine.intake.rules import chain as rule_chain
 from ticketctl.engine.intake.sources import Fetched, Source, Waiting, open_source
+from ticketctl.engine.mail.message import ParsedMessage
 from ticketctl.engine.oauth.tokens import token_source
 from ticketctl.engine.outbound import delivery, templating
 from ticketctl.engine.outbound.background import BackgroundDrain
@@ -257,35 +260,61 @@ def _take_in(
     chain = rule_chain.load()
     max_bytes = config.limits.max_message_bytes
     planned = list(batches(waiting, max_bytes, config.limits.batch_messages))
+    parser = ParseWorker() if len(waiting) >= PARSE_AHEAD_MIN else None
+    where = f" of {mailbox.name}"
     done = 0
     with ThreadPoolExecutor(1, thread_name_prefix="fetch") as fetcher:
 
-        def download(index: int) -> Future[list[Fetched]] | None:
+        def download(index: int) -> Future[list[tuple[Fetched, ParsedMessage | None]]] | None:
             if index >= len(planned):
                 return None
-            return fetcher.submit(source.fetch_many, [w.uid for w in planned[index]], max_bytes)
+            return fetcher.submit(_fetch, source, [w.uid for w in planned[index]], max_bytes, parser, where)
 
-        # The next batch downloads while this one is taken in; the connection is never used by both
-        # threads at once: disposing waits until that download is over.
+        # The fetch thread owns the connection: it downloads the next batch (and with a parse worker,
+        # has it parsed) while this one is taken in, then disposes of this one once its commit is done.
+        # Its tasks run in the order given, so a dispose follows the download before it; the run waits
+        # for each dispose before it gives the next, and for the last before it ends.
         following = download(0)
-        for number, batch in enumerate(planned):
-            assert following is not None
-            fetched = following.result()
-            following = download(number + 1)
-            # One commit for the batch (each message a savepoint of it), after its files are on disk.
-            with nullcontext() if dry_run else store.transaction(), blobs.synced_together():
-                outcomes = [
-                    ingest(store, config, mailbox, f, chain, view, notify=notify, dry_run=dry_run) for f in fetched
-                ]
-            counts.update(outcome.disposition for outcome in outcomes)
-            if following is not None:
-                wait([following])
-            if not dry_run:
-                _dispose(source, fetched, outcomes)
-            done += len(batch)
-            log.info("mailbox %s: %d of %d message(s) taken in", mailbox.name, done, len(waiting))
-            if progress:
-                progress(mailbox.name, done, len(waiting))
+        disposing: Future[None] | None = None
+        try:
+            for number, batch in enumerate(planned):
+                assert following is not None
+                ready = following.result()
+                following = download(number + 1)
+                fetched = [f for f, _ in ready]
+                # One commit for the batch (each message a savepoint of it), after its files are on disk.
+                with nullcontext() if dry_run else store.transaction(), blobs.synced_together():
+                    outcomes = [
+                        ingest(store, config, mailbox, f, chain, view, notify=notify, dry_run=dry_run, parsed=msg)
+                        for f, msg in ready
+                    ]
+                counts.update(outcome.disposition for outcome in outcomes)
+                if disposing is not None:
+                    disposing.result()
+                    disposing = None
+                if not dry_run:
+                    disposing = fetcher.submit(_dispose, source, fetched, outcomes)
+                done += len(batch)
+                log.info("mailbox %s: %d of %d message(s) taken in", mailbox.name, done, len(waiting))
+                if progress:
+                    progress(mailbox.name, done, len(waiting))
+            if disposing is not None:
+                disposing.result()
+        finally:
+            if parser is not None:
+                pending: list[Future[Any]] = [f for f in (following, disposing) if f is not None]
+                wait(pending)  # the worker and the connection are the fetch thread's until it is done
+                parser.close()
+
+
+def _fetch(
+    source: Source, uids: list[str], max_bytes: int, parser: ParseWorker | None, where: str
+) -> list[tuple[Fetched, ParsedMessage | None]]:
+    """One batch from the server, parsed by the worker when there is one (else ingest parses each)."""
+    fetched = source.fetch_many(uids, max_bytes)
+    if parser is None:
+        return [(f, None) for f in fetched]
+    return list(zip(fetched, parser.parse_many(fetched, where), strict=True))
 
 
 def _dispose(source: Source, fetched: list[Fetched], outcomes: list[Outcome]) -> None:

@@ -1,0 +1,110 @@
+"""A long backlog is parsed in a child process while the run records: the same messages, read the same
+way; a worker that dies leaves the run to parse on its own; a killed run's worker does not outlive it."""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from tests.pipeline.helpers import deliver, mail, setup_support
+from ticketctl.engine.intake import parsing
+from ticketctl.engine.intake.sources import Fetched
+
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "mail"
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _fixtures() -> list[Fetched]:
+    raws = [p.read_bytes() for p in sorted(FIXTURES.glob("*.eml"))]
+    raws.append(b"\xff\xfe not a mail at all \x00\r\n\r\n")  # the parser's fallback
+    return [Fetched(f"1/{i}", len(raw), raw) for i, raw in enumerate(raws)]
+
+
+def test_the_worker_reads_every_message_as_the_run_itself_would():
+    batch = _fixtures()
+    worker = parsing.ParseWorker()
+    try:
+        parsed = worker.parse_many(batch)
+    finally:
+        worker.close()
+    assert parsed == [parsing.parse_fetched(f) for f in batch]
+    assert any(m.defects for m in parsed) and any(m.attachments for m in parsed)  # the fixtures do test both
+
+
+def test_a_worker_that_dies_leaves_the_parsing_to_the_run(caplog):
+    batch = _fixtures()
+    worker = parsing.ParseWorker()
+    try:
+        os.kill(worker._process.pid, signal.SIGKILL)
+        worker._process.join()
+        parsed = worker.parse_many(batch)
+        again = worker.parse_many(batch)
+    finally:
+        worker.close()
+    assert parsed == again == [parsing.parse_fetched(f) for f in batch]
+    assert "the parsing process stopped" in caplog.text
+
+
+def test_the_worker_ends_with_the_run_that_was_killed(tmp_path):
+    started = tmp_path / "pid"
+    parent = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import sys, time\n"
+            "from ticketctl.engine.intake.parsing import ParseWorker\n"
+            "w = ParseWorker()\n"
+            "open(sys.argv[1], 'w').write(str(w._process.pid))\n"
+            "time.sleep(60)\n",
+            str(started),
+        ],
+        cwd=ROOT,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while not started.exists() or not started.read_text():
+            assert time.monotonic() < deadline, "the worker never started"
+            time.sleep(0.05)
+        child = int(started.read_text())
+        os.kill(child, 0)  # it runs
+        parent.kill()
+        parent.wait()
+        deadline = time.monotonic() + 10
+        while _running(child):
+            assert time.monotonic() < deadline, "the parse worker outlived the run that was killed"
+            time.sleep(0.05)
+    finally:
+        parent.kill()
+
+
+def _running(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().split()[2]
+    except FileNotFoundError:
+        return False
+    return state != "Z"  # a zombie has ended; only its parent (gone) would reap it
+
+
+def test_a_backlog_is_parsed_by_the_worker_and_recorded_in_full(cli, store, workdir, monkeypatch):
+    maildir = workdir / "mail"
+    setup_support(store, maildir)
+    count = parsing.PARSE_AHEAD_MIN + 10
+    deliver(maildir, *(mail(frm=f"c{i}@customer.example", subject=f"Frage {i} über Drucker") for i in range(count)))
+    used = []
+    real = parsing.ParseWorker.parse_many
+
+    def counted(self, batch, where=""):
+        used.append(len(batch))
+        return real(self, batch, where)
+
+    monkeypatch.setattr(parsing.ParseWorker, "parse_many", counted)
+    result = cli("process", "--backlog")
+    assert result.exit_code == 0, result.stderr
+    assert sum(used) == count, "every batch went through the worker"
+    rows = store.query("SELECT subject, from_email FROM tickets")
+    assert sorted((r["subject"], r["from_email"]) for r in rows) == sorted(
+        (f"Frage {i} über Drucker", f"c{i}@customer.example") for i in range(count)
+    )
+    assert not list(maildir.glob("new/*")) and not list(maildir.glob("cur/*"))

@@ -1,0 +1,118 @@
+"""Parsing what a batch fetched, on the run's main thread or, with a long backlog, in a child process.
+
+Parsing is pure Python and holds the GIL, so a thread cannot overlap it with the recording. With
+PARSE_AHEAD_MIN messages waiting, the run starts a `ParseWorker`: a child process (a fresh interpreter,
+nothing shared) that parses each batch as it downloads, while the main thread records the batch
+before it. The child only turns bytes into ParsedMessage values: it touches neither the store nor
+the server, so what it does cannot lose or duplicate mail. It ends when the run closes it, and by
+itself when the run is gone (the pipe it reads reaches its end). Should it fail, the run parses on its
+main thread, as it does for a short run, and for a message spooled to disk or too large to fetch.
+"""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing
+from typing import Any
+
+from ticketctl.engine.intake.sources import Fetched
+from ticketctl.engine.mail import message
+from ticketctl.engine.mail.message import ParsedMessage
+
+log = logging.getLogger(__name__)
+
+# With this many messages waiting in a mailbox, a child process parses while the run records.
+PARSE_AHEAD_MIN = 200
+
+
+def parse_fetched(fetched: Fetched, where: str = "") -> ParsedMessage:
+    """What the rules need from one fetched message, from its bytes, its spool file or (too large to
+    fetch) its header block; a message the parser cannot read at all still yields one, saying why."""
+    try:
+        if fetched.oversized:
+            msg = message.parse_headers(fetched.headers or b"")
+        elif fetched.spool is not None:
+            msg = message.parse_file(fetched.spool.path, fetched.spool.dir)
+        else:
+            msg = message.parse(fetched.raw or b"")
+    except Exception as exc:  # parse() should never raise; if it does, the `parse` rule makes it a ticket
+        log.warning("cannot parse message %s%s: %s", fetched.uid, where, exc)
+        msg = ParsedMessage(message_id=None, subject="(unreadable message)", from_=None)
+        msg.parse_error = f"{type(exc).__name__}: {exc}"
+    msg.size = fetched.size
+    return msg
+
+
+class ParseWorker:
+    """A child process that parses the in-memory messages of a batch; `parse_many` gives the batch's
+    messages parsed, each where it is cheapest (spooled and oversized ones here)."""
+
+    def __init__(self) -> None:
+        context = multiprocessing.get_context("spawn")  # a fresh interpreter: no threads, locks or connections
+        jobs_in, self._jobs = context.Pipe(duplex=False)
+        self._results, results_out = context.Pipe(duplex=False)
+        self._process: Any = context.Process(
+            target=_parse_until_closed, args=(jobs_in, results_out), name="ticketctl-parse", daemon=True
+        )
+        self._process.start()
+        jobs_in.close()
+        results_out.close()
+        self._alive = True
+
+    def parse_many(self, batch: list[Fetched], where: str = "") -> list[ParsedMessage]:
+        in_memory = [f for f in batch if f.raw is not None and f.spool is None]
+        parsed: dict[int, ParsedMessage] = {}
+        if self._alive and in_memory:
+            try:
+                self._jobs.send_bytes(_pack([f.raw or b"" for f in in_memory]))
+                messages: list[ParsedMessage] = self._results.recv()
+                parsed = {id(f): m for f, m in zip(in_memory, messages, strict=True)}
+            except (OSError, EOFError, ValueError) as exc:
+                log.warning("the parsing process stopped (%s); the run parses on its own from here", exc)
+                self.close()
+        out = []
+        for f in batch:
+            msg = parsed.get(id(f))
+            if msg is None:
+                msg = parse_fetched(f, where)
+            else:
+                msg.size = f.size
+            out.append(msg)
+        return out
+
+    def close(self) -> None:
+        if not self._alive:
+            return
+        self._alive = False
+        self._jobs.close()  # the child reads the end of its jobs and exits
+        self._process.join(5)
+        if self._process.is_alive():
+            self._process.kill()
+            self._process.join()
+        self._results.close()
+
+
+def _pack(raws: list[bytes]) -> bytes:
+    """The batch as one buffer: a count, each length, then the bytes (no pickling of the mail itself)."""
+    head = len(raws).to_bytes(4, "big") + b"".join(len(r).to_bytes(4, "big") for r in raws)
+    return head + b"".join(raws)
+
+
+def _unpack(data: bytes) -> list[bytes]:
+    view = memoryview(data)
+    count = int.from_bytes(view[:4], "big")
+    lengths = [int.from_bytes(view[4 + 4 * i : 8 + 4 * i], "big") for i in range(count)]
+    raws, offset = [], 4 + 4 * count
+    for length in lengths:
+        raws.append(bytes(view[offset : offset + length]))
+        offset += length
+    return raws
+
+
+def _parse_until_closed(jobs: Any, results: Any) -> None:
+    while True:
+        try:
+            data = jobs.recv_bytes()
+        except (EOFError, OSError):  # the run closed its end, or is gone
+            return
+        results.send([message.parse(raw) for raw in _unpack(data)])
