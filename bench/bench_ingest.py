@@ -317,7 +317,8 @@ def main() -> int:
         )
     ]
     print(
-        f"ingest: {count} messages ({size_mb:.1f} MB; {n_replies} tagged replies), IMAP over loopback, "
+        f"ingest: {count} messages ({size_mb:.1f} MB; {n_replies} replies, half by tag, half by In-Reply-To), "
+        "IMAP over loopback, "
         f"{args.rounds} rounds (medians; peak RSS: the highest)"
     )
     print_table(["run", "seconds", "msg/s", "CPU s", "peak RSS MB"], rows)
