@@ -11,6 +11,7 @@ import logging
 import os
 import sqlite3
 import stat
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -21,6 +22,8 @@ from ticketctl.engine.errors import StoreError
 from ticketctl.engine.store.schema import MIGRATIONS
 
 log = logging.getLogger(__name__)
+
+BUSY_SECONDS = 30  # how long a statement waits for another process's write transaction
 
 
 def utcnow() -> str:
@@ -107,13 +110,35 @@ class Store:
             with self._savepoint():
                 yield self.conn
             return
-        self.conn.execute("BEGIN IMMEDIATE")
+        self._begin()
         try:
             yield self.conn
         except BaseException:
             self.conn.execute("ROLLBACK")
             raise
         self.conn.execute("COMMIT")
+
+    def _begin(self) -> None:
+        """BEGIN IMMEDIATE, trying again every millisecond while another process writes (up to
+        BUSY_SECONDS). SQLite's own busy wait backs off to 100 ms between tries: a run that commits a
+        batch and begins the next within milliseconds would keep its background sender waiting for
+        seconds, and the other way round."""
+        deadline = None
+        self.conn.execute("PRAGMA busy_timeout = 0")
+        try:
+            while True:
+                try:
+                    self.conn.execute("BEGIN IMMEDIATE")
+                    return
+                except sqlite3.OperationalError as exc:
+                    if exc.sqlite_errorcode != sqlite3.SQLITE_BUSY:
+                        raise
+                    deadline = deadline or time.monotonic() + BUSY_SECONDS
+                    if time.monotonic() > deadline:
+                        raise
+                    time.sleep(0.001)
+        finally:
+            self.conn.execute(f"PRAGMA busy_timeout = {BUSY_SECONDS * 1000}")
 
     @contextmanager
     def _savepoint(self) -> Iterator[None]:
@@ -150,12 +175,12 @@ def _connect(path: Path, create: bool) -> sqlite3.Connection:
             except FileExistsError:
                 pass  # another process made it meanwhile: theirs, as it is
         _warn_if_shared(path)
-        conn = sqlite3.connect(path, isolation_level=None, timeout=30)
+        conn = sqlite3.connect(path, isolation_level=None, timeout=BUSY_SECONDS)
         conn.row_factory = sqlite3.Row
         conn.execute("PRAGMA journal_mode = WAL")
         conn.execute("PRAGMA foreign_keys = ON")
         conn.execute("PRAGMA synchronous = FULL")
-        conn.execute("PRAGMA busy_timeout = 30000")
+        conn.execute(f"PRAGMA busy_timeout = {BUSY_SECONDS * 1000}")
     except (OSError, sqlite3.DatabaseError) as exc:
         raise StoreError(f"Cannot open the database {path}: {exc}; check the path and its permissions.") from exc
     return conn
