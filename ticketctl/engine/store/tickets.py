@@ -135,8 +135,17 @@ def next_log_id(store: Store) -> int:
     """The id the next log will get. Only inside a write transaction, which no other writer can enter:
     the mail we write names its log in the subject tag and the Message-ID before the row exists."""
     assert store.in_transaction, "log ids are allocated inside the transaction that writes the log"
-    row = store.one("SELECT coalesce(max(id), 0) + 1 FROM ticket_logs")
-    return int(row[0]) if row else 1
+    return _last_log_id(store) + 1
+
+
+def _last_log_id(store: Store) -> int:
+    """The highest log id, read once per write transaction: `add_log`, the only writer of logs, keeps it."""
+
+    def read() -> int:
+        row = store.one("SELECT coalesce(max(id), 0) FROM ticket_logs")
+        return int(row[0]) if row else 0
+
+    return store.locked(("last_id", "ticket_logs"), read)
 
 
 def add_log(store: Store, log: NewLog, log_id: int | None = None) -> int:
@@ -166,7 +175,11 @@ def add_log(store: Store, log: NewLog, log_id: int | None = None) -> int:
             utcnow(),
         ),
     )
-    return int(cur.lastrowid or 0)
+    new_id = int(cur.lastrowid or 0)
+    last = store.recalled(("last_id", "ticket_logs"))
+    if log_id is None or (last is not None and new_id > last):  # without an id given, SQLite gives max + 1
+        store.remember(("last_id", "ticket_logs"), new_id)
+    return new_id
 
 
 def set_receiver(store: Store, log_id: int, email: str, name: str, contact_id: int | None) -> None:
@@ -205,23 +218,6 @@ class AutomaticSender:
     why: str
 
 
-def automatic_opener(store: Store, ticket_id: int) -> AutomaticSender | None:
-    """The sender of the ticket's first mail if a machine wrote it and no mail of theirs on the ticket
-    since was a person's; else None."""
-    first = store.one(
-        "SELECT from_email, automatic FROM ticket_logs WHERE ticket_id = ? AND direction = 'in' ORDER BY id LIMIT 1",
-        (ticket_id,),
-    )
-    if first is None or first["automatic"] is None:
-        return None
-    person = store.one(
-        "SELECT 1 FROM ticket_logs WHERE ticket_id = ? AND direction = 'in' AND from_email = ? AND automatic IS NULL"
-        " LIMIT 1",
-        (ticket_id, first["from_email"]),
-    )
-    return None if person else AutomaticSender(first["from_email"], first["automatic"])
-
-
 @dataclass(frozen=True)
 class Thread:
     """In-Reply-To and References for a mail to one receiver of a ticket."""
@@ -230,20 +226,72 @@ class Thread:
     references: tuple[str, ...] = ()
 
 
-def thread(store: Store, ticket_id: int, receiver: str) -> Thread:
-    """Thread a mail to `receiver` under the last message they sent on the ticket, else the last one we
-    sent them; References are the messages exchanged with them, oldest first (at most MAX_REFERENCES)."""
+@dataclass(frozen=True)
+class _Mail:
+    direction: str
+    from_email: str
+    to_email: str
+    message_id: str | None
+    automatic: str | None
+
+
+@dataclass(frozen=True)
+class Correspondence:
+    """Who wrote to whom on a ticket, oldest first: what the writer asks before it writes a mail (whom not
+    to write to, what to thread the mail under), read in one query."""
+
+    mails: tuple[_Mail, ...]
+
+    def automatic_opener(self) -> AutomaticSender | None:
+        """The sender of the ticket's first mail if a machine wrote it and no mail of theirs on the ticket
+        since was a person's; else None."""
+        received = [m for m in self.mails if m.direction == Direction.IN]
+        first = received[0] if received else None
+        if first is None or first.automatic is None:
+            return None
+        if any(m.from_email == first.from_email and m.automatic is None for m in received):
+            return None
+        return AutomaticSender(first.from_email, first.automatic)
+
+    def thread(self, receiver: str) -> Thread:
+        """Thread a mail to `receiver` under the last message they sent on the ticket, else the last one
+        we sent them; References are the messages exchanged with them, oldest first (at most
+        MAX_REFERENCES)."""
+        them = receiver.lower()
+        ids = [
+            (m.direction, m.message_id)
+            for m in self.mails
+            if m.message_id is not None
+            and (
+                (m.direction == Direction.IN and m.from_email == them)
+                or (m.direction == Direction.OUT and m.to_email == them)
+            )
+        ]
+        if not ids:
+            return Thread()
+        inbound = [mid for direction, mid in ids if direction == Direction.IN]
+        parent = inbound[-1] if inbound else ids[-1][1]
+        chain = list(dict.fromkeys(mid for _, mid in ids if mid != parent))
+        return Thread(parent, (*chain[-(MAX_REFERENCES - 1) :], parent))
+
+
+def correspondence(store: Store, ticket_id: int) -> Correspondence:
     rows = store.query(
-        "SELECT direction, message_id FROM ticket_logs WHERE ticket_id = ? AND message_id IS NOT NULL"
-        " AND ((direction = 'in' AND from_email = ?) OR (direction = 'out' AND to_email = ?)) ORDER BY id",
-        (ticket_id, receiver.lower(), receiver.lower()),
+        "SELECT direction, from_email, to_email, message_id, automatic FROM ticket_logs WHERE ticket_id = ?"
+        " ORDER BY id",
+        (ticket_id,),
     )
-    if not rows:
-        return Thread()
-    inbound = [r["message_id"] for r in rows if r["direction"] == Direction.IN]
-    parent = inbound[-1] if inbound else rows[-1]["message_id"]
-    chain = list(dict.fromkeys(r["message_id"] for r in rows if r["message_id"] != parent))
-    return Thread(parent, (*chain[-(MAX_REFERENCES - 1) :], parent))
+    return Correspondence(tuple(_Mail(**dict(r)) for r in rows))
+
+
+def automatic_opener(store: Store, ticket_id: int) -> AutomaticSender | None:
+    """The machine whose mail opened the ticket, as `Correspondence.automatic_opener` says."""
+    return correspondence(store, ticket_id).automatic_opener()
+
+
+def thread(store: Store, ticket_id: int, receiver: str) -> Thread:
+    """How a mail to `receiver` threads on the ticket, as `Correspondence.thread` says."""
+    return correspondence(store, ticket_id).thread(receiver)
 
 
 # --- attachments -----------------------------------------------------------------------------
