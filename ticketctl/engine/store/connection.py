@@ -11,9 +11,9 @@ import logging
 import os
 import sqlite3
 import stat
+import time
 from collections.abc import Callable, Hashable, Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -25,9 +25,17 @@ log = logging.getLogger(__name__)
 _T = TypeVar("_T")
 
 
+_second: tuple[int, str] = (-1, "")  # the last second utcnow() formatted, and how
+
+
 def utcnow() -> str:
-    """The current time as an ISO 8601 UTC string, the one format stored in the database."""
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    """The current time as an ISO 8601 UTC string, the one format stored in the database. It names whole
+    seconds, so each second is formatted once (a message takes in several rows, each with a time)."""
+    global _second
+    now = int(time.time())
+    if now != _second[0]:
+        _second = (now, time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(now)))
+    return _second[1]
 
 
 def make_private_dir(path: Path) -> None:

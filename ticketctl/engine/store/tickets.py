@@ -65,6 +65,7 @@ def open_ticket(
         " error_reason, created_at, updated_at) VALUES (?, ?, ?, ?, 'new', ?, ?, ?, ?, ?, ?)",
         (type_id, mailbox_id, contact_id, kind, subject, from_email.lower(), from_name, error_reason, now, now),
     )
+    store.remember(("mails", cur.lastrowid), [])  # a new ticket: no correspondence to read
     return TicketRecord(
         int(cur.lastrowid or 0),
         type_id,
@@ -176,6 +177,10 @@ def add_log(store: Store, log: NewLog, log_id: int | None = None) -> int:
         ),
     )
     new_id = int(cur.lastrowid or 0)
+    mails = store.recalled(("mails", log.ticket_id))
+    if mails is not None:
+        address = log.from_email if log.direction == Direction.IN else log.to_email
+        mails.append(_Mail(log.direction, address.lower(), log.message_id, log.automatic))
     last = store.recalled(("last_id", "ticket_logs"))
     if log_id is None or (last is not None and new_id > last):  # without an id given, SQLite gives max + 1
         store.remember(("last_id", "ticket_logs"), new_id)
@@ -185,7 +190,7 @@ def add_log(store: Store, log: NewLog, log_id: int | None = None) -> int:
 def set_receiver(store: Store, log_id: int, email: str, name: str, contact_id: int | None) -> None:
     """Who an incoming log was passed on to."""
     store.conn.execute(
-        "UPDATE ticket_logs SET to_email = ?, to_name = ?, receiver_contact_id = ? WHERE id = ?",
+        "UPDATE ticket_logs SET to_email = ?, to_name = ?, receiver_contact_id = ? WHERE id = ? AND direction = 'in'",
         (email.lower(), name, contact_id, log_id),
     )
 
@@ -229,8 +234,7 @@ class Thread:
 @dataclass(frozen=True)
 class _Mail:
     direction: str
-    from_email: str
-    to_email: str
+    address: str  # who sent it (in), or to whom we sent it (out)
     message_id: str | None
     automatic: str | None
 
@@ -238,7 +242,7 @@ class _Mail:
 @dataclass(frozen=True)
 class Correspondence:
     """Who wrote to whom on a ticket, oldest first: what the writer asks before it writes a mail (whom not
-    to write to, what to thread the mail under), read in one query."""
+    to write to, what to thread the mail under)."""
 
     mails: tuple[_Mail, ...]
 
@@ -249,39 +253,37 @@ class Correspondence:
         first = received[0] if received else None
         if first is None or first.automatic is None:
             return None
-        if any(m.from_email == first.from_email and m.automatic is None for m in received):
+        if any(m.address == first.address and m.automatic is None for m in received):
             return None
-        return AutomaticSender(first.from_email, first.automatic)
+        return AutomaticSender(first.address, first.automatic)
 
     def thread(self, receiver: str) -> Thread:
         """Thread a mail to `receiver` under the last message they sent on the ticket, else the last one
         we sent them; References are the messages exchanged with them, oldest first (at most
         MAX_REFERENCES)."""
-        them = receiver.lower()
-        ids = [
-            (m.direction, m.message_id)
-            for m in self.mails
-            if m.message_id is not None
-            and (
-                (m.direction == Direction.IN and m.from_email == them)
-                or (m.direction == Direction.OUT and m.to_email == them)
-            )
-        ]
-        if not ids:
+        mails = [m for m in self.mails if m.message_id is not None and m.address == receiver.lower()]
+        if not mails:
             return Thread()
-        inbound = [mid for direction, mid in ids if direction == Direction.IN]
-        parent = inbound[-1] if inbound else ids[-1][1]
-        chain = list(dict.fromkeys(mid for _, mid in ids if mid != parent))
-        return Thread(parent, (*chain[-(MAX_REFERENCES - 1) :], parent))
+        inbound = [m.message_id for m in mails if m.direction == Direction.IN]
+        parent = inbound[-1] if inbound else mails[-1].message_id
+        chain = list(dict.fromkeys(m.message_id for m in mails if m.message_id != parent))
+        return Thread(parent, (*chain[-(MAX_REFERENCES - 1) :], parent))  # type: ignore[arg-type]
 
 
 def correspondence(store: Store, ticket_id: int) -> Correspondence:
-    rows = store.query(
-        "SELECT direction, from_email, to_email, message_id, automatic FROM ticket_logs WHERE ticket_id = ?"
-        " ORDER BY id",
-        (ticket_id,),
-    )
-    return Correspondence(tuple(_Mail(**dict(r)) for r in rows))
+    """The ticket's correspondence: read once per write transaction; `add_log`, the only writer of logs,
+    adds each log it writes, and `set_receiver` changes nothing of it (whom a received mail was passed
+    on to is not whom it came from)."""
+
+    def read() -> list[_Mail]:
+        rows = store.query(
+            "SELECT direction, CASE direction WHEN 'in' THEN from_email ELSE to_email END AS address, message_id,"
+            " automatic FROM ticket_logs WHERE ticket_id = ? ORDER BY id",
+            (ticket_id,),
+        )
+        return [_Mail(**dict(r)) for r in rows]
+
+    return Correspondence(tuple(store.locked(("mails", ticket_id), read)))
 
 
 def automatic_opener(store: Store, ticket_id: int) -> AutomaticSender | None:

@@ -77,14 +77,14 @@ class MailboxView:
         ticket_type = self.type_by_id(ticket.type_id) if ticket.type_id else None
         copied = ticket_type is None or ticket_type.cc_participants
         keys = {ticket.from_email}
-        for p in participants.of_ticket(self.store, ticket_id):
+        found, tutor = participants.with_tutor(self.store, ticket_id)
+        for p in found:
             if copied or p.role != ParticipantRole.CC:
                 keys.add(p.email)
         if ticket_type:
             keys.update(a for a in (ticket_type.admin_email, ticket_type.email_forward) if a)
-        parties = self.assignment_parties(ticket_id)
-        if parties and parties.tutor:
-            keys.add(parties.tutor)
+        if tutor:
+            keys.add(tutor)
         return {addresses.routing_key(k) for k in keys if k}
 
     def assignment_parties(self, ticket_id: int) -> Parties | None:
