@@ -18,10 +18,11 @@ import argparse
 import os
 import random
 import re
+import sqlite3
 import sys
 import tempfile
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -56,9 +57,11 @@ class Tally:
         self.shapes: dict[str, Counter[str]] = {}
         self.messages: Counter[str] = Counter()
         self.one: Counter[str] = Counter()  # the statements of the message being ingested, by shape
+        self.examples: dict[str, str] = {}  # one statement of each shape, as it ran
 
     def trace(self, sql: str) -> None:
         self.statements[self.current] += 1
+        self.examples.setdefault(shape(sql), sql)
         if self.current == "message":
             self.one[shape(sql)] += 1
         else:
@@ -86,6 +89,7 @@ def main() -> int:
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--top", type=int, default=0, help="list the N most frequent statements of each kind")
     parser.add_argument("--keep", action="store_true", help="keep the work folder")
+    parser.add_argument("--plans", action="store_true", help="print the statements whose plan scans a table")
     args = parser.parse_args()
 
     from ticketctl.engine.admin import mailboxes, tickettypes
@@ -175,8 +179,26 @@ def main() -> int:
             print(f"\n{kind}: the {args.top} most frequent statements (per message)")
             for sql, k in tally.shapes.get(kind, Counter()).most_common(args.top):
                 print(f"  {k / n:6.2f}  {sql}")
+    if args.plans:
+        print_scans(work / "ticketctl.db", tally.examples.values())
     clean_up(work, args.keep)
     return 0
+
+
+def print_scans(db: Path, statements: Iterable[str]) -> None:
+    """The statements run whose plan reads a whole table (SCAN, not SEARCH), with that plan."""
+    conn = sqlite3.connect(db)
+    try:
+        for sql in statements:
+            if not sql.lstrip().upper().startswith(("SELECT", "INSERT", "UPDATE", "DELETE", "WITH")):
+                continue
+            plan = [row[3] for row in conn.execute("EXPLAIN QUERY PLAN " + sql)]
+            if any(step.startswith("SCAN") for step in plan):
+                print(f"\nscans: {shape(sql)}")
+                for step in plan:
+                    print(f"    {step}")
+    finally:
+        conn.close()
 
 
 if __name__ == "__main__":
