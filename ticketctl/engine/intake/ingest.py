@@ -22,6 +22,7 @@ from ticketctl.engine.mail.message import ParsedMessage
 from ticketctl.engine.store import ledger, rawstore
 from ticketctl.engine.store.connection import Store
 from ticketctl.engine.store.mailboxes import Mailbox
+from ticketctl.engine.store.view import MailboxView
 
 log = logging.getLogger(__name__)
 
@@ -44,13 +45,14 @@ def ingest(
     mailbox: Mailbox,
     fetched: Fetched,
     chain: Chain,
-    view: RuleView,
+    view: MailboxView,
     *,
     notify: bool = True,
     dry_run: bool = False,
     parsed: ParsedMessage | None = None,
 ) -> Outcome:
     """`parsed`: the message as a parse worker already read it (parsing.py); parsed here otherwise."""
+    view.next_message()
     sha = sha256_of(fetched)
     seen = ledger.recorded(store, mailbox.id, sha, None if fetched.oversized else fetched.uid)
     if seen:

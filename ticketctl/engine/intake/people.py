@@ -6,6 +6,7 @@ from one of them (staff answering) copies nobody in.
 
 from __future__ import annotations
 
+from collections.abc import Set
 from dataclasses import dataclass
 
 from ticketctl.engine.config import Config
@@ -23,16 +24,21 @@ class People:
     copied: tuple[Address, ...]
 
 
-def own_addresses(store: Store, config: Config) -> set[str]:
+def own_addresses(store: Store, config: Config) -> frozenset[str]:
     """Routing keys of the addresses that are ours: every type's addresses, admins and forward
-    addresses, and the outbox's From."""
-    own = {addresses.routing_key(config.outbox.from_address)}
-    for t in types.list_all(store):
-        own.update(addresses.routing_key(a) for a in (*t.email_to, t.admin_email, t.email_forward) if a)
-    return own
+    addresses, and the outbox's From. Read once per write transaction (store/types.py's writes of
+    types read them again)."""
+
+    def read() -> frozenset[str]:
+        own = {addresses.routing_key(config.outbox.from_address)}
+        for t in types.list_all(store):
+            own.update(addresses.routing_key(a) for a in (*t.email_to, t.admin_email, t.email_forward) if a)
+        return frozenset(own)
+
+    return store.locked(("types", "own addresses", config.outbox.from_address), read)
 
 
-def of_mail(msg: ParsedMessage, own: set[str], copies: bool = True) -> People:
+def of_mail(msg: ParsedMessage, own: Set[str], copies: bool = True) -> People:
     """The mail's customer, the From behind them, and (with `copies`) the people it copies."""
 
     def theirs(a: Address | None) -> bool:

@@ -111,7 +111,7 @@ def _new_ticket(job: Job) -> Written:
 
 
 def _reply(job: Job) -> Written:
-    ticket = tickets.get(job.store, job.decision.ticket_id or 0)
+    ticket = job.view.ticket(job.decision.ticket_id or 0)  # as the rules read it: nothing wrote it since
     assert ticket is not None, "the subject-tag and references rules name an existing ticket"
     received = _received(job, ticket.id)
     if job.decision.automatic:  # a note: never passed on, moves nothing

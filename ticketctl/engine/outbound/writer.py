@@ -75,7 +75,10 @@ class Written:
 
 def withheld(store: Store, ticket_id: int, to_email: str) -> str | None:
     """Why no mail may go to `to_email` on the ticket (it is the machine whose mail opened it), or None."""
-    opener = tickets.automatic_opener(store, ticket_id)
+    return _withheld(tickets.automatic_opener(store, ticket_id), ticket_id, to_email)
+
+
+def _withheld(opener: tickets.AutomaticSender | None, ticket_id: int, to_email: str) -> str | None:
     if opener is None or addresses.routing_key(opener.email) != addresses.routing_key(to_email):
         return None
     return (
@@ -87,7 +90,8 @@ def withheld(store: Store, ticket_id: int, to_email: str) -> str | None:
 def write(store: Store, config: Config, spec: MailSpec, context: MailContext) -> Written | None:
     """Render `context` and write the outgoing log and the queued mail for `spec`; inside a transaction.
     None: nothing was written, because `spec.to` is the automatic sender that opened the ticket."""
-    if not spec.to_automatic and (why := withheld(store, spec.ticket_id, spec.to.email)):
+    mails = tickets.correspondence(store, spec.ticket_id)
+    if not spec.to_automatic and (why := _withheld(mails.automatic_opener(), spec.ticket_id, spec.to.email)):
         log.info("not writing the %s mail: %s", context.purpose, why)
         return None
     log_id = tickets.next_log_id(store)
@@ -95,7 +99,7 @@ def write(store: Store, config: Config, spec: MailSpec, context: MailContext) ->
     subject = tags.make_subject(spec.tag, spec.ticket_id, log_id, rendered.subject)
     secret = settings.installation_secret(store)
     message_id = msgid.make_message_id(secret, spec.ticket_id, log_id, msgid.domain_of(spec.sender.email))
-    thread = tickets.thread(store, spec.ticket_id, spec.to.email)
+    thread = mails.thread(spec.to.email)
     cc = ", ".join(spec.cc)
     tickets.add_log(
         store,

@@ -12,11 +12,10 @@ import os
 import sqlite3
 import stat
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Hashable, Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from ticketctl.engine.errors import StoreError
 from ticketctl.engine.store.schema import MIGRATIONS
@@ -25,10 +24,20 @@ log = logging.getLogger(__name__)
 
 BUSY_SECONDS = 30  # how long a statement waits for another process's write transaction
 
+_T = TypeVar("_T")
+
+
+_second: tuple[int, str] = (-1, "")  # the last second utcnow() formatted, and how
+
 
 def utcnow() -> str:
-    """The current time as an ISO 8601 UTC string, the one format stored in the database."""
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    """The current time as an ISO 8601 UTC string, the one format stored in the database. It names whole
+    seconds, so each second is formatted once (a message takes in several rows, each with a time)."""
+    global _second
+    now = int(time.time())
+    if now != _second[0]:
+        _second = (now, time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(now)))
+    return _second[1]
 
 
 def make_private_dir(path: Path) -> None:
@@ -60,6 +69,12 @@ class Store:
         self.conn = _connect(path, create)
         self._savepoints = 0
         self.memo: dict[str, Any] = {}  # values that never change once written (the installation secret)
+        # Values read or allocated inside the current write transaction (`locked`): no other process
+        # writes while it holds the lock, so they hold until it ends, and the module that writes one
+        # itself keeps it true (`forget`, or it updates the value). Emptied when the transaction ends and
+        # at every ROLLBACK TO: the writes undone may have made them.
+        self._locked: dict[Hashable, Any] = {}
+        self._writing = False  # inside a transaction() of ours: BEGIN IMMEDIATE, the write lock held
         try:
             make_private_dir(data_dir)
         except OSError as exc:
@@ -111,11 +126,15 @@ class Store:
                 yield self.conn
             return
         self._begin()
+        self._writing = True
         try:
             yield self.conn
         except BaseException:
             self.conn.execute("ROLLBACK")
             raise
+        finally:
+            self._writing = False
+            self._locked.clear()
         self.conn.execute("COMMIT")
 
     def _begin(self) -> None:
@@ -148,10 +167,33 @@ class Store:
         try:
             yield
         except BaseException:
+            self._locked.clear()
             self.conn.execute(f"ROLLBACK TO {name}")
             self.conn.execute(f"RELEASE {name}")
             raise
         self.conn.execute(f"RELEASE {name}")
+
+    def locked(self, key: Hashable, read: Callable[[], _T]) -> _T:
+        """`read()`, once per write transaction (see `_locked`); outside one, every time."""
+        if not self._writing:
+            return read()
+        if key not in self._locked:
+            self._locked[key] = read()
+        return self._locked[key]
+
+    def remember(self, key: Hashable, value: object) -> None:
+        """What `locked(key, ...)` answers for the rest of this write transaction (nothing outside one)."""
+        if self._writing:
+            self._locked[key] = value
+
+    def recalled(self, key: Hashable) -> Any:
+        """What this write transaction remembers under `key`, or None."""
+        return self._locked.get(key) if self._writing else None
+
+    def forget(self, kind: str) -> None:
+        """This process writes what values of `kind` (the first item of their key) say: read them again."""
+        for key in [k for k in self._locked if isinstance(k, tuple) and k[:1] == (kind,)]:
+            del self._locked[key]
 
     def query(self, sql: str, params: Any = ()) -> list[sqlite3.Row]:
         return self.conn.execute(sql, params).fetchall()

@@ -31,13 +31,19 @@ class NewContact:
 
 
 def upsert(store: Store, email: str, name: str = "", role: str = "contact") -> int:
-    """The contact id for an address, creating the contact on first sight (names fill in once)."""
+    """The contact id for an address, creating the contact on first sight (names fill in once). Without
+    a name to fill in, an address met already in this write transaction is not written again (the admin
+    of every notice): only `update` changes a contact's address, and it makes them read again."""
+    email = email.strip().lower()
+    if not name and (known := store.recalled(("contact", email))) is not None:
+        return int(known)
     row = store.conn.execute(
         "INSERT INTO contacts (email, name, role, created_at) VALUES (?, ?, ?, ?) "
         "ON CONFLICT(email) DO UPDATE SET name = CASE WHEN contacts.name = '' THEN excluded.name "
         "ELSE contacts.name END RETURNING id",
-        (email.strip().lower(), name or "", role, utcnow()),
+        (email, name or "", role, utcnow()),
     ).fetchone()
+    store.remember(("contact", email), int(row[0]))
     return int(row[0])
 
 
@@ -66,6 +72,7 @@ def update(store: Store, contact_id: int, contact: NewContact) -> None:
         "UPDATE contacts SET email = ?, name = ?, role = ? WHERE id = ?",
         (contact.email, contact.name, contact.role, contact_id),
     )
+    store.forget("contact")
 
 
 def promote(store: Store, contact_id: int, role: Role) -> None:

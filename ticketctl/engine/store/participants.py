@@ -30,3 +30,16 @@ def of_ticket(store: Store, ticket_id: int) -> list[Participant]:
         "SELECT email, name, role FROM ticket_participants WHERE ticket_id = ? ORDER BY id", (ticket_id,)
     )
     return [Participant(r["email"], r["name"], ParticipantRole(r["role"])) for r in rows]
+
+
+def with_tutor(store: Store, ticket_id: int) -> tuple[list[Participant], str | None]:
+    """The ticket's participants (as `of_ticket`) and the tutor of the assignment it holds, in one read."""
+    rows = store.query(
+        "SELECT * FROM (SELECT email, name, role FROM ticket_participants WHERE ticket_id = ? ORDER BY id)"
+        " UNION ALL SELECT c.email, '', NULL FROM assignments a JOIN contacts c ON c.id = a.tutor_id"
+        " WHERE a.ticket_id = ?",
+        (ticket_id, ticket_id),
+    )
+    found = [Participant(r["email"], r["name"], ParticipantRole(r["role"])) for r in rows if r["role"] is not None]
+    tutor = next((r["email"] for r in rows if r["role"] is None), None)
+    return found, tutor

@@ -169,8 +169,12 @@ def _row(row: Any) -> QueueRow:
 def next_id(store: Store) -> int:
     """The id the next row will get (only inside a write transaction: the VERP envelope names it)."""
     assert store.in_transaction, "queue ids are allocated inside the transaction that queues the mail"
-    row = store.one("SELECT coalesce(max(id), 0) + 1 FROM email_queue")
-    return int(row[0]) if row else 1
+
+    def read() -> int:  # the highest id, once per write transaction: `add`, the only writer of rows, keeps it
+        row = store.one("SELECT coalesce(max(id), 0) FROM email_queue")
+        return int(row[0]) if row else 0
+
+    return store.locked(("last_id", "email_queue"), read) + 1
 
 
 def add(store: Store, queue_id: int, mail: NewMail, recipients: tuple[tuple[str, str], ...]) -> None:
@@ -209,6 +213,9 @@ def add(store: Store, queue_id: int, mail: NewMail, recipients: tuple[tuple[str,
         "INSERT OR IGNORE INTO email_recipients (queue_id, address, role, next_attempt_at) VALUES (?, ?, ?, ?)",
         [(queue_id, address, role, now) for address, role in recipients],
     )
+    last = store.recalled(("last_id", "email_queue"))
+    if last is not None and queue_id > last:
+        store.remember(("last_id", "email_queue"), queue_id)
 
 
 def get(store: Store, queue_id: int) -> QueueRow | None:

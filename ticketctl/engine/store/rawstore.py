@@ -28,11 +28,11 @@ def keep(
         else:
             blobs.save_blob(data_dir, "raw", raw)
         return None, str(blobs.blob_path(data_dir, "raw", sha).relative_to(data_dir))
-    row = store.one("SELECT id FROM raw_messages WHERE sha256 = ?", (sha,))
-    if row is not None:
-        return int(row[0]), None
-    cur = store.conn.execute("INSERT INTO raw_messages (sha256, data) VALUES (?, ?)", (sha, raw))
-    return int(cur.lastrowid or 0), None
+    row = store.one(
+        "INSERT INTO raw_messages (sha256, data) VALUES (?, ?) ON CONFLICT (sha256) DO NOTHING RETURNING id", (sha, raw)
+    ) or store.one("SELECT id FROM raw_messages WHERE sha256 = ?", (sha,))  # kept already: the same bytes
+    assert row is not None
+    return int(row[0]), None
 
 
 def read(store: Store, raw_id: int | None, raw_path: str | None, limit: int = -1) -> bytes | None:

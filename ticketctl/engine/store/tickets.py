@@ -65,6 +65,7 @@ def open_ticket(
         " error_reason, created_at, updated_at) VALUES (?, ?, ?, ?, 'new', ?, ?, ?, ?, ?, ?)",
         (type_id, mailbox_id, contact_id, kind, subject, from_email.lower(), from_name, error_reason, now, now),
     )
+    store.remember(("mails", cur.lastrowid), [])  # a new ticket: no correspondence to read
     return TicketRecord(
         int(cur.lastrowid or 0),
         type_id,
@@ -135,8 +136,17 @@ def next_log_id(store: Store) -> int:
     """The id the next log will get. Only inside a write transaction, which no other writer can enter:
     the mail we write names its log in the subject tag and the Message-ID before the row exists."""
     assert store.in_transaction, "log ids are allocated inside the transaction that writes the log"
-    row = store.one("SELECT coalesce(max(id), 0) + 1 FROM ticket_logs")
-    return int(row[0]) if row else 1
+    return _last_log_id(store) + 1
+
+
+def _last_log_id(store: Store) -> int:
+    """The highest log id, read once per write transaction: `add_log`, the only writer of logs, keeps it."""
+
+    def read() -> int:
+        row = store.one("SELECT coalesce(max(id), 0) FROM ticket_logs")
+        return int(row[0]) if row else 0
+
+    return store.locked(("last_id", "ticket_logs"), read)
 
 
 def add_log(store: Store, log: NewLog, log_id: int | None = None) -> int:
@@ -166,13 +176,21 @@ def add_log(store: Store, log: NewLog, log_id: int | None = None) -> int:
             utcnow(),
         ),
     )
-    return int(cur.lastrowid or 0)
+    new_id = int(cur.lastrowid or 0)
+    mails = store.recalled(("mails", log.ticket_id))
+    if mails is not None:
+        address = log.from_email if log.direction == Direction.IN else log.to_email
+        mails.append(_Mail(log.direction, address.lower(), log.message_id, log.automatic))
+    last = store.recalled(("last_id", "ticket_logs"))
+    if log_id is None or (last is not None and new_id > last):  # without an id given, SQLite gives max + 1
+        store.remember(("last_id", "ticket_logs"), new_id)
+    return new_id
 
 
 def set_receiver(store: Store, log_id: int, email: str, name: str, contact_id: int | None) -> None:
     """Who an incoming log was passed on to."""
     store.conn.execute(
-        "UPDATE ticket_logs SET to_email = ?, to_name = ?, receiver_contact_id = ? WHERE id = ?",
+        "UPDATE ticket_logs SET to_email = ?, to_name = ?, receiver_contact_id = ? WHERE id = ? AND direction = 'in'",
         (email.lower(), name, contact_id, log_id),
     )
 
@@ -205,23 +223,6 @@ class AutomaticSender:
     why: str
 
 
-def automatic_opener(store: Store, ticket_id: int) -> AutomaticSender | None:
-    """The sender of the ticket's first mail if a machine wrote it and no mail of theirs on the ticket
-    since was a person's; else None."""
-    first = store.one(
-        "SELECT from_email, automatic FROM ticket_logs WHERE ticket_id = ? AND direction = 'in' ORDER BY id LIMIT 1",
-        (ticket_id,),
-    )
-    if first is None or first["automatic"] is None:
-        return None
-    person = store.one(
-        "SELECT 1 FROM ticket_logs WHERE ticket_id = ? AND direction = 'in' AND from_email = ? AND automatic IS NULL"
-        " LIMIT 1",
-        (ticket_id, first["from_email"]),
-    )
-    return None if person else AutomaticSender(first["from_email"], first["automatic"])
-
-
 @dataclass(frozen=True)
 class Thread:
     """In-Reply-To and References for a mail to one receiver of a ticket."""
@@ -230,20 +231,69 @@ class Thread:
     references: tuple[str, ...] = ()
 
 
+@dataclass(frozen=True)
+class _Mail:
+    direction: str
+    address: str  # who sent it (in), or to whom we sent it (out)
+    message_id: str | None
+    automatic: str | None
+
+
+@dataclass(frozen=True)
+class Correspondence:
+    """Who wrote to whom on a ticket, oldest first: what the writer asks before it writes a mail (whom not
+    to write to, what to thread the mail under)."""
+
+    mails: tuple[_Mail, ...]
+
+    def automatic_opener(self) -> AutomaticSender | None:
+        """The sender of the ticket's first mail if a machine wrote it and no mail of theirs on the ticket
+        since was a person's; else None."""
+        received = [m for m in self.mails if m.direction == Direction.IN]
+        first = received[0] if received else None
+        if first is None or first.automatic is None:
+            return None
+        if any(m.address == first.address and m.automatic is None for m in received):
+            return None
+        return AutomaticSender(first.address, first.automatic)
+
+    def thread(self, receiver: str) -> Thread:
+        """Thread a mail to `receiver` under the last message they sent on the ticket, else the last one
+        we sent them; References are the messages exchanged with them, oldest first (at most
+        MAX_REFERENCES)."""
+        mails = [m for m in self.mails if m.message_id is not None and m.address == receiver.lower()]
+        if not mails:
+            return Thread()
+        inbound = [m.message_id for m in mails if m.direction == Direction.IN]
+        parent = inbound[-1] if inbound else mails[-1].message_id
+        chain = list(dict.fromkeys(m.message_id for m in mails if m.message_id != parent))
+        return Thread(parent, (*chain[-(MAX_REFERENCES - 1) :], parent))  # type: ignore[arg-type]
+
+
+def correspondence(store: Store, ticket_id: int) -> Correspondence:
+    """The ticket's correspondence: read once per write transaction; `add_log`, the only writer of logs,
+    adds each log it writes, and `set_receiver` changes nothing of it (whom a received mail was passed
+    on to is not whom it came from)."""
+
+    def read() -> list[_Mail]:
+        rows = store.query(
+            "SELECT direction, CASE direction WHEN 'in' THEN from_email ELSE to_email END AS address, message_id,"
+            " automatic FROM ticket_logs WHERE ticket_id = ? ORDER BY id",
+            (ticket_id,),
+        )
+        return [_Mail(**dict(r)) for r in rows]
+
+    return Correspondence(tuple(store.locked(("mails", ticket_id), read)))
+
+
+def automatic_opener(store: Store, ticket_id: int) -> AutomaticSender | None:
+    """The machine whose mail opened the ticket, as `Correspondence.automatic_opener` says."""
+    return correspondence(store, ticket_id).automatic_opener()
+
+
 def thread(store: Store, ticket_id: int, receiver: str) -> Thread:
-    """Thread a mail to `receiver` under the last message they sent on the ticket, else the last one we
-    sent them; References are the messages exchanged with them, oldest first (at most MAX_REFERENCES)."""
-    rows = store.query(
-        "SELECT direction, message_id FROM ticket_logs WHERE ticket_id = ? AND message_id IS NOT NULL"
-        " AND ((direction = 'in' AND from_email = ?) OR (direction = 'out' AND to_email = ?)) ORDER BY id",
-        (ticket_id, receiver.lower(), receiver.lower()),
-    )
-    if not rows:
-        return Thread()
-    inbound = [r["message_id"] for r in rows if r["direction"] == Direction.IN]
-    parent = inbound[-1] if inbound else rows[-1]["message_id"]
-    chain = list(dict.fromkeys(r["message_id"] for r in rows if r["message_id"] != parent))
-    return Thread(parent, (*chain[-(MAX_REFERENCES - 1) :], parent))
+    """How a mail to `receiver` threads on the ticket, as `Correspondence.thread` says."""
+    return correspondence(store, ticket_id).thread(receiver)
 
 
 # --- attachments -----------------------------------------------------------------------------

@@ -104,21 +104,28 @@ def addressed(candidates: list[TicketType], recipients: list[str]) -> TicketType
 
 
 def bounce_address(store: Store) -> str | None:
-    """The first address of the active bounce_back type: where VERP envelope senders point."""
-    row = store.one("SELECT email_to FROM ticket_types WHERE task = 'bounce_back' AND active = 1 ORDER BY id LIMIT 1")
-    if row is None:
-        return None
-    addresses = json.loads(row[0])
-    return addresses[0] if addresses else None
+    """The first address of the active bounce_back type: where VERP envelope senders point. Read once per
+    write transaction (a mail written in each); this module's writes of types read it again."""
+
+    def read() -> str | None:
+        row = store.one(
+            "SELECT email_to FROM ticket_types WHERE task = 'bounce_back' AND active = 1 ORDER BY id LIMIT 1"
+        )
+        addresses = json.loads(row[0]) if row else []
+        return str(addresses[0]) if addresses else None
+
+    return store.locked(("types", "bounce address"), read)
 
 
 def insert(store: Store, values: dict[str, Any]) -> None:
     now = utcnow()
     store.db["ticket_types"].insert({**values, "created_at": now, "updated_at": now})
+    store.forget("types")
 
 
 def update(store: Store, type_id: int, values: dict[str, Any]) -> None:
     store.db["ticket_types"].update(type_id, {**values, "updated_at": utcnow()})
+    store.forget("types")
 
 
 def users(store: Store, type_id: int) -> tuple[int, list[str]]:
@@ -133,6 +140,7 @@ def users(store: Store, type_id: int) -> tuple[int, list[str]]:
 
 def delete(store: Store, type_id: int) -> None:
     store.conn.execute("DELETE FROM ticket_types WHERE id = ?", (type_id,))
+    store.forget("types")
 
 
 def reserved_tables(store: Store) -> set[str]:

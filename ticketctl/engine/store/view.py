@@ -1,6 +1,8 @@
 """The read-only view of the store that the rules see (`intake.rules.RuleView`), for one mailbox.
 
-Types and the secret are read once per view (a run makes one per mailbox); the rest is read per call.
+Types and the secret are read once per view (a run makes one per mailbox). A ticket, and which ticket a
+log belongs to, are read once per message (`next_message`): the rules, the record of their decision and
+its flow see the same ticket, read before the message writes anything. The rest is read per call.
 """
 
 from __future__ import annotations
@@ -22,6 +24,14 @@ class MailboxView:
         self.store = store
         self.mailbox_id = mailbox_id
         self.max_message_bytes = max_message_bytes
+        self._tickets: dict[int, TicketRecord | None] = {}
+        self._log_tickets: dict[int, int | None] = {}
+
+    def next_message(self) -> None:
+        """Another message is decided: what the last one read of tickets is read again (it may have
+        written them since)."""
+        self._tickets.clear()
+        self._log_tickets.clear()
 
     @cached_property
     def _own_types(self) -> list[TicketType]:
@@ -46,10 +56,14 @@ class MailboxView:
         return types.addressed(self._own_types, recipients)
 
     def ticket(self, ticket_id: int) -> TicketRecord | None:
-        return tickets.get(self.store, ticket_id)
+        if ticket_id not in self._tickets:
+            self._tickets[ticket_id] = tickets.get(self.store, ticket_id)
+        return self._tickets[ticket_id]
 
     def ticket_of_log(self, log_id: int) -> int | None:
-        return tickets.ticket_of_log(self.store, log_id)
+        if log_id not in self._log_tickets:
+            self._log_tickets[log_id] = tickets.ticket_of_log(self.store, log_id)
+        return self._log_tickets[log_id]
 
     def ticket_of_message_ids(self, message_ids: list[str]) -> int | None:
         return tickets.ticket_of_message_ids(self.store, message_ids)
@@ -63,14 +77,14 @@ class MailboxView:
         ticket_type = self.type_by_id(ticket.type_id) if ticket.type_id else None
         copied = ticket_type is None or ticket_type.cc_participants
         keys = {ticket.from_email}
-        for p in participants.of_ticket(self.store, ticket_id):
+        found, tutor = participants.with_tutor(self.store, ticket_id)
+        for p in found:
             if copied or p.role != ParticipantRole.CC:
                 keys.add(p.email)
         if ticket_type:
             keys.update(a for a in (ticket_type.admin_email, ticket_type.email_forward) if a)
-        parties = self.assignment_parties(ticket_id)
-        if parties and parties.tutor:
-            keys.add(parties.tutor)
+        if tutor:
+            keys.add(tutor)
         return {addresses.routing_key(k) for k in keys if k}
 
     def assignment_parties(self, ticket_id: int) -> Parties | None:
