@@ -64,9 +64,12 @@ class ParseWorker:
         parsed: dict[int, ParsedMessage] = {}
         if self._alive and in_memory:
             try:
-                self._jobs.send_bytes(_pack([f.raw or b"" for f in in_memory]))
-                messages: list[ParsedMessage] = self._results.recv()
-                parsed = {id(f): m for f, m in zip(in_memory, messages, strict=True)}
+                # one message at a time each way, never the whole batch in one buffer: a batch's bytes
+                # and its parsed messages are each in memory once
+                self._jobs.send_bytes(len(in_memory).to_bytes(4, "big"))
+                for f in in_memory:
+                    self._jobs.send_bytes(f.raw or b"")
+                parsed = {id(f): self._results.recv() for f in in_memory}
             except (OSError, EOFError, ValueError) as exc:
                 log.warning("the parsing process stopped (%s); the run parses on its own from here", exc)
                 self.close()
@@ -92,27 +95,12 @@ class ParseWorker:
         self._results.close()
 
 
-def _pack(raws: list[bytes]) -> bytes:
-    """The batch as one buffer: a count, each length, then the bytes (no pickling of the mail itself)."""
-    head = len(raws).to_bytes(4, "big") + b"".join(len(r).to_bytes(4, "big") for r in raws)
-    return head + b"".join(raws)
-
-
-def _unpack(data: bytes) -> list[bytes]:
-    view = memoryview(data)
-    count = int.from_bytes(view[:4], "big")
-    lengths = [int.from_bytes(view[4 + 4 * i : 8 + 4 * i], "big") for i in range(count)]
-    raws, offset = [], 4 + 4 * count
-    for length in lengths:
-        raws.append(bytes(view[offset : offset + length]))
-        offset += length
-    return raws
-
-
 def _parse_until_closed(jobs: Any, results: Any) -> None:
     while True:
-        try:
-            data = jobs.recv_bytes()
+        try:  # the whole batch first: the run sends it all before it reads a result
+            raws = [jobs.recv_bytes() for _ in range(int.from_bytes(jobs.recv_bytes(), "big"))]
         except (EOFError, OSError):  # the run closed its end, or is gone
             return
-        results.send([message.parse(raw) for raw in _unpack(data)])
+        for raw in raws:
+            results.send(message.parse(raw))
+        del raws
