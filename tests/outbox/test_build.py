@@ -122,3 +122,18 @@ def test_attachments_from_files_are_encoded_as_the_mail_is_written(tmp_path):
     same_boundary = re.compile(rb"=_[0-9a-f]+\.\d+")  # a fresh boundary per mail
     expected = same_boundary.sub(b"B", in_memory).replace(b"x/y", b"application/octet-stream")
     assert same_boundary.sub(b"B", data) == expected
+
+
+def test_long_subjects_in_any_script_arrive_whole_on_lines_of_at_most_78_characters():
+    subjects = [
+        "Re: Drucker funktioniert nicht über Grüße, réunion déjà reçu, contraseña del año [Support #12-345]",
+        "Re: 日本語のテキストです、長いタイトルの場合はどうなるでしょうか、確認します [Support #1-2]",
+        "😀 " * 40 + "[Support #1-2]",
+        "é",
+    ]
+    for subject in subjects:
+        data = build_message(row(subject=subject), [], "inst")
+        head = data.split(b"\r\n\r\n", 1)[0].decode("ascii")
+        assert read(data)["Subject"] == subject
+        lines = [line for line in head.split("\r\n") if line.startswith(("Subject:", " ")) and "=?utf-8?" in line]
+        assert lines and max(len(line) for line in lines) <= 78, head
