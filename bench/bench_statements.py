@@ -1,8 +1,8 @@
 """SQL statements per message of `process`, by kind of message, on the ingest mix (bench_ingest.py).
 
 A local Maildir mailbox (no server needed), a warm-up of one question per reply to come, then the mix
-(70% new questions, 30% replies tagged `[Support #T-L]`, a notice to the admin per new ticket, a relay
-per reply) taken in by `pipeline.run` in this process with a trace callback on the store's connection.
+(70% new questions, 30% replies, half by their `[Support #T-L]` tag and half by In-Reply-To, a notice to
+the admin per new ticket, a relay per reply) taken in by `pipeline.run` in this process with a trace callback on the store's connection.
 Each statement is counted against the message being ingested, else against the run (BEGIN and COMMIT
 of each batch, the run's own bookkeeping), and the drain of the queue is counted apart (in process: the
 background sender is not started). Python-level fsyncs (blob files and their folders) are counted the
@@ -30,7 +30,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bench._common import clean_up, print_table  # noqa: E402
-from bench.bench_ingest import build_batch, question, tagged_tickets, write_config  # noqa: E402
+from bench.bench_ingest import build_batch, question, warm_tickets, write_config  # noqa: E402
 
 _LITERALS = re.compile(r"'(?:[^']|'')*'|\b\d+\b|X'[0-9A-Fa-f]*'|(?<=\bsp)\d+")
 
@@ -123,9 +123,9 @@ def main() -> int:
 
     deliver(maildir, [question(rng, f"warm{i}", html=False) for i in range(n_replies)], "warm")
     pipeline.run(store, config, notify=True)
-    acks = tagged_tickets(work / "ticketctl.db")
-    assert len(acks) == n_replies, f"warm-up made {len(acks)} tickets with a notice, expected {n_replies}"
-    deliver(maildir, build_batch(rng, count, acks), "mix")
+    warm = warm_tickets(work / "ticketctl.db")
+    assert len(warm) == n_replies, f"warm-up made {len(warm)} tickets with a notice, expected {n_replies}"
+    deliver(maildir, build_batch(rng, count, warm), "mix")
 
     tally = Tally()
     ingest, drain, fsync = pipeline.ingest, pipeline._drain, os.fsync
@@ -170,7 +170,7 @@ def main() -> int:
             f"{tally.fsyncs['drain'] / sent:.2f}",
         ]
     )
-    print(f"process: {count} messages of the ingest mix ({n_replies} tagged replies), Maildir, in process")
+    print(f"process: {count} messages of the ingest mix ({n_replies} replies, half tagged), Maildir, in process")
     print_table(["kind", "messages", "statements/msg", "fsyncs/msg"], rows)
     if args.top:
         kinds = [*sorted(tally.messages), "run", "drain"]
