@@ -11,6 +11,7 @@ from pathlib import Path
 from tests.pipeline.helpers import deliver, mail, setup_support
 from ticketctl.engine.intake import parsing
 from ticketctl.engine.intake.sources import Fetched
+from ticketctl.engine.mail import quotes
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "mail"
 ROOT = Path(__file__).resolve().parents[2]
@@ -19,6 +20,11 @@ ROOT = Path(__file__).resolve().parents[2]
 def _fixtures() -> list[Fetched]:
     raws = [p.read_bytes() for p in sorted(FIXTURES.glob("*.eml"))]
     raws.append(b"\xff\xfe not a mail at all \x00\r\n\r\n")  # the parser's fallback
+    raws.append(
+        b"From: Carla <carla@example.org>\r\nTo: support@example.com\r\nSubject: AW: Drucker\r\n"
+        b"In-Reply-To: <t1.l2.x@example.com>\r\n\r\nDanke, geht wieder.\r\n\r\n"
+        b"Am 1. Dez. 2026 um 10:00 schrieb Support <support@example.com>:\r\n> Bitte neu starten.\r\n"
+    )
     return [Fetched(f"1/{i}", len(raw), raw) for i, raw in enumerate(raws)]
 
 
@@ -29,8 +35,17 @@ def test_the_worker_reads_every_message_as_the_run_itself_would():
         parsed = worker.parse_many(batch)
     finally:
         worker.close()
+    ahead = [m.history for m in parsed]
+    for m in parsed:
+        m.history = None
     assert parsed == [parsing.parse_fetched(f) for f in batch]
     assert any(m.defects for m in parsed) and any(m.attachments for m in parsed)  # the fixtures do test both
+    replies = [i for i, m in enumerate(parsed) if quotes.looks_like_reply(m.in_reply_to, m.references, m.subject)]
+    assert replies, "the fixtures hold a reply"
+    assert quotes.new_text(parsed[-1].body_text, [], ahead[-1]) == "Danke, geht wieder."
+    for i, m in enumerate(parsed):
+        assert ahead[i] == (quotes.history_of(m.body_text) if i in replies else None)
+        assert quotes.new_text(m.body_text, ["We sent this"], ahead[i]) == quotes.new_text(m.body_text, ["We sent this"])
 
 
 def test_a_worker_that_dies_leaves_the_parsing_to_the_run(caplog):

@@ -62,7 +62,7 @@ class Submission:
     def answer(cls, ctx: FlowContext, ticket: TicketRecord, received: Received) -> Submission:
         """A mail answering one we sent on the ticket, cut to its new words (mail/quotes.py) as relays
         are: the quoted history and our own mail do not travel on; the log keeps the mail whole."""
-        new = quotes.new_text(received.msg.body_text, tickets.sent_texts(ctx.store, ticket.id))
+        new = quotes.new_text(received.msg.body_text, tickets.sent_texts(ctx.store, ticket.id), received.msg.history)
         return cls(received.log_id, received.msg.subject, new, received.attachment_ids)
 
     @classmethod

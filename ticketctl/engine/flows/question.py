@@ -56,7 +56,7 @@ def reply(ctx: FlowContext, ticket: TicketRecord, received: Received) -> TicketS
                 ticket=TicketFacts.of(ticket),
                 type=TypeFacts.of(t),
                 subject=tags.strip(msg.subject) or ticket.subject,
-                body=quotes.new_text(msg.body_text, tickets.sent_texts(ctx.store, ticket.id)),
+                body=quotes.new_text(msg.body_text, tickets.sent_texts(ctx.store, ticket.id), msg.history),
                 sender=shown,
             ),
         )

@@ -3,10 +3,11 @@
 Parsing is pure Python and holds the GIL, so a thread cannot overlap it with the recording. With
 PARSE_AHEAD_MIN messages waiting, the run starts a `ParseWorker`: a child process (a fresh interpreter,
 nothing shared) that parses each batch as it downloads, while the main thread records the batch
-before it. The child only turns bytes into ParsedMessage values: it touches neither the store nor
-the server, so what it does cannot lose or duplicate mail. It ends when the run closes it, and by
-itself when the run is gone (the pipe it reads reaches its end). Should it fail, the run parses on its
-main thread, as it does for a short run, and for a message spooled to disk or too large to fetch.
+before it; for a mail that looks like a reply it also cuts the quoted history from the text. The
+child only turns bytes into ParsedMessage values: it touches neither the store nor the server, so
+what it does cannot lose or duplicate mail. It ends when the run closes it, and by itself when the
+run is gone (the pipe it reads reaches its end). Should it fail, the run parses on its main thread,
+as it does for a short run, and for a message spooled to disk or too large to fetch.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import multiprocessing
 from typing import Any
 
 from ticketctl.engine.intake.sources import Fetched
-from ticketctl.engine.mail import message
+from ticketctl.engine.mail import message, quotes
 from ticketctl.engine.mail.message import ParsedMessage
 
 log = logging.getLogger(__name__)
@@ -102,5 +103,13 @@ def _parse_until_closed(jobs: Any, results: Any) -> None:
         except (EOFError, OSError):  # the run closed its end, or is gone
             return
         for raw in raws:
-            results.send(message.parse(raw))
+            results.send(_read_ahead(message.parse(raw)))
         del raws
+
+
+def _read_ahead(msg: ParsedMessage) -> ParsedMessage:
+    """What else the run would compute from the message alone, and costs it most: a reply's text
+    without its quoted history (quotes.py)."""
+    if quotes.looks_like_reply(msg.in_reply_to, msg.references, msg.subject):
+        msg.history = quotes.history_of(msg.body_text)
+    return msg

@@ -88,6 +88,8 @@ class ParsedMessage:
     size: int = 0  # bytes on the server (set by the run)
     headers_only: bool = False  # only the header block was read (parse_headers)
     parse_error: str | None = None  # why the message could not be read at all (set by the run)
+    # the body's lines without the quoted history (quotes.history_of), when a parse worker read them ahead
+    history: list[str] | None = None
 
     def header(self, name: str) -> str | None:
         values = self.headers.get(name.lower())

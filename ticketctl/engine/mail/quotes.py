@@ -39,14 +39,29 @@ _FROM_KEY = re.compile(r"^\W{0,3}(from|von|de|da|van|från|fra|od)\W{0,3}\s*:", 
 _RULE = re.compile(r"^[\s\W_]{3,}$|^-{3,}.*-{3,}$")
 
 
-def new_text(text: str, ours: Iterable[str] = ()) -> str:
-    """The new words of reply `text`, given the texts of the mails we sent on its ticket."""
+def new_text(text: str, ours: Iterable[str] = (), history: list[str] | None = None) -> str:
+    """The new words of reply `text`, given the texts of the mails we sent on its ticket (and its
+    `history_of`, when that was read ahead)."""
     lines = _normalise(text)
     mails = [mail for mail in (_Ours(t) for t in ours if t) if mail.usable()]
-    cut = _tidy(_cut_signature(_without_ours(_without_history(lines), mails)))
+    cut = _tidy(_cut_signature(_without_ours(_without_history(lines) if history is None else history, mails)))
     if cut:
         return cut
     return _tidy(_without_ours([line for line in lines if not _quoted(line)], mails))
+
+
+def history_of(text: str) -> list[str]:
+    """The lines of `text` without its quoted history: what `new_text` cuts first, whatever we sent
+    on the ticket (the costly part: a parse worker reads it ahead for a mail that looks like a reply)."""
+    return _without_history(_normalise(text))
+
+
+_REPLY_SUBJECT = re.compile(r"^\s*(re|aw|sv|vs|antw|odp|rif|res|ynt|atb)\s*(\[\d+\])?\s*:", re.IGNORECASE)
+
+
+def looks_like_reply(in_reply_to: list[str], references: list[str], subject: str) -> bool:
+    """A mail that names one before it, or whose subject says it answers one."""
+    return bool(in_reply_to or references or _REPLY_SUBJECT.match(subject))
 
 
 def _normalise(text: str) -> list[str]:
