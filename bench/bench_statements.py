@@ -1,8 +1,9 @@
 """SQL statements per message of `process`, by kind of message, on the ingest mix (bench_ingest.py).
 
 A local Maildir mailbox (no server needed), a warm-up of one question per reply to come, then the mix
-(70% new questions, 30% replies, half by their `[Support #T-L]` tag and half by In-Reply-To, a notice to
-the admin per new ticket, a relay per reply) taken in by `pipeline.run` in this process with a trace callback on the store's connection.
+(70% new questions, 30% replies, half by their `[Support #T-L]` tag and half by In-Reply-To, a notice
+to the admin per new ticket, a relay per reply) taken in by `pipeline.run` in this process with a trace
+callback on the store's connection.
 Each statement is counted against the message being ingested, else against the run (BEGIN and COMMIT
 of each batch, the run's own bookkeeping), and the drain of the queue is counted apart (in process: the
 background sender is not started). Python-level fsyncs (blob files and their folders) are counted the
