@@ -45,7 +45,8 @@ def test_the_worker_reads_every_message_as_the_run_itself_would():
     assert quotes.new_text(parsed[-1].body_text, [], ahead[-1]) == "Danke, geht wieder."
     for i, m in enumerate(parsed):
         assert ahead[i] == (quotes.history_of(m.body_text) if i in replies else None)
-        assert quotes.new_text(m.body_text, ["We sent this"], ahead[i]) == quotes.new_text(m.body_text, ["We sent this"])
+        ours = ["We sent this"]
+        assert quotes.new_text(m.body_text, ours, ahead[i]) == quotes.new_text(m.body_text, ours)
 
 
 def test_a_worker_that_dies_leaves_the_parsing_to_the_run(caplog):
