@@ -128,3 +128,18 @@ def test_mail_sent_before_recipients_were_tracked_shows_every_address_as_sent(cl
         (ADMIN, "to", "sent", "2026-01-02T00:00:00Z"),
         (DEPUTY, "cc", "sent", "2026-01-02T00:00:00Z"),
     ]
+
+
+def test_tickets_show_says_a_mail_reached_one_of_its_two_recipients(cli, store, smtp, write_config):
+    config = write_config(smtp.port)
+    ticket = make_ticket(store)
+    queue_mail(store, config, ticket, to=ADMIN, cc=(f"Deputy <{DEPUTY}>",), notice=True)
+    smtp.handler.refuse[DEPUTY] = "550 5.1.1 No such user here"
+    assert cli("queue", "send").exit_code == 0
+
+    shown = cli("tickets", "show", str(ticket.id))
+    assert shown.exit_code == 0, shown.stderr
+    (line,) = [line for line in shown.stdout.splitlines() if line.startswith("Log ") and " sent " in line]
+    assert line.endswith("failed (1/2 sent)"), line
+    data = json.loads(cli("tickets", "show", str(ticket.id), "--json").stdout)
+    assert [log["delivery"] for log in data["logs"]] == [None, "failed (1/2 sent)"]

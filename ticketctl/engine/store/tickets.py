@@ -15,7 +15,7 @@ from typing import Any
 from ticketctl.engine.enums import Direction, TicketKind, TicketStatus
 from ticketctl.engine.mail import damage
 from ticketctl.engine.mail.message import Attachment
-from ticketctl.engine.store import blobs, settings
+from ticketctl.engine.store import blobs, queue, settings
 from ticketctl.engine.store.connection import Store, utcnow
 
 MAX_REFERENCES = 10
@@ -571,7 +571,7 @@ class LogView:
     text: str
     created_at: str
     has_raw: bool
-    delivery: str | None  # the email queue's status for an outgoing log
+    delivery: str | None  # how the mail of an outgoing log stands (queue.QueueRow.state: `failed (1/2 sent)`)
     automatic: str | None  # a received mail a machine wrote: why (a note, never passed on)
     attachments: list[AttachmentView] = field(default_factory=list)
     damage: list[str] = field(default_factory=list)  # what was damaged in a received mail, as sentences
@@ -590,11 +590,12 @@ def logs(store: Store, ticket_id: int) -> list[LogView]:
     ):
         attachments.setdefault(a["log_id"], []).append(AttachmentView(**{**dict(a), "inline": bool(a["inline"])}))
     rows = store.query(
-        "SELECT l.*, g.raw_id, g.raw_path, g.released_by, (SELECT q.status FROM email_queue q WHERE q.log_id = l.id"
-        " ORDER BY q.id DESC LIMIT 1) AS delivery FROM ticket_logs l"
+        "SELECT l.*, g.raw_id, g.raw_path, g.released_by, (SELECT q.id FROM email_queue q WHERE q.log_id = l.id"
+        " ORDER BY q.id DESC LIMIT 1) AS queue_id FROM ticket_logs l"
         " LEFT JOIN ledger g ON g.id = l.ledger_id WHERE l.ticket_id = ? ORDER BY l.id",
         (ticket_id,),
     )
+    delivery = queue.states(store, [r["queue_id"] for r in rows if r["queue_id"] is not None])
     return [
         LogView(
             id=r["id"],
@@ -609,7 +610,7 @@ def logs(store: Store, ticket_id: int) -> list[LogView]:
             text=r["body_text"],
             created_at=r["created_at"],
             has_raw=r["raw_id"] is not None or r["raw_path"] is not None,
-            delivery=r["delivery"],
+            delivery=delivery.get(r["queue_id"]),
             automatic=r["automatic"],
             attachments=attachments.get(r["id"], []),
             damage=[damage.describe(d) for d in json.loads(r["defects"])] if r["defects"] else [],
