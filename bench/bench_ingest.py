@@ -38,6 +38,7 @@ import textwrap
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -132,7 +133,7 @@ def write_config(work: Path, extra: str = "") -> Path:
 
 
 def setup_store(config: Path, server: Dovecot, user: MailUser) -> None:
-    from ticketctl.engine.admin import mailboxes, tickettypes
+    from ticketctl.engine.admin import mailboxes
     from ticketctl.engine.config import load_config
     from ticketctl.engine.store.connection import Store
 
@@ -150,17 +151,24 @@ def setup_store(config: Path, server: Dovecot, user: MailUser) -> None:
             auth="password",
             password=user.password,
         )
-        tickettypes.add(
-            store,
-            name="Support",
-            task="simple_storage",
-            email_to=["support@example.com"],
-            workflow_tag="Support",
-            mailbox="support",
-            admin_email="lead@example.com",
-        )
+        add_support_type(store)
     finally:
         store.close()
+
+
+def add_support_type(store: Any) -> None:
+    """The one ticket type of the mix: Support on the mailbox `support`, notices to its admin."""
+    from ticketctl.engine.admin import tickettypes
+
+    tickettypes.add(
+        store,
+        name="Support",
+        task="simple_storage",
+        email_to=["support@example.com"],
+        workflow_tag="Support",
+        mailbox="support",
+        admin_email="lead@example.com",
+    )
 
 
 def process(config: Path) -> list[str]:

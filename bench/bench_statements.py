@@ -31,7 +31,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bench._common import clean_up, print_table  # noqa: E402
-from bench.bench_ingest import build_batch, question, warm_tickets, write_config  # noqa: E402
+from bench.bench_ingest import add_support_type, build_batch, question, warm_tickets, write_config  # noqa: E402
 
 _LITERALS = re.compile(r"'(?:[^']|'')*'|\b\d+\b|X'[0-9A-Fa-f]*'|(?<=\bsp)\d+")
 
@@ -93,7 +93,7 @@ def main() -> int:
     parser.add_argument("--plans", action="store_true", help="print the statements whose plan scans a table")
     args = parser.parse_args()
 
-    from ticketctl.engine.admin import mailboxes, tickettypes
+    from ticketctl.engine.admin import mailboxes
     from ticketctl.engine.config import load_config
     from ticketctl.engine.intake import pipeline
     from ticketctl.engine.store import blobs
@@ -111,15 +111,7 @@ def main() -> int:
     config = load_config(config_path)
     store = Store(config.database, config.data_dir, create=True)
     mailboxes.add(store, name="support", kind="maildir", maildir_path=str(maildir))
-    tickettypes.add(
-        store,
-        name="Support",
-        task="simple_storage",
-        email_to=["support@example.com"],
-        workflow_tag="Support",
-        mailbox="support",
-        admin_email="lead@example.com",
-    )
+    add_support_type(store)
     pipeline.BACKGROUND_SEND_MIN = 10**9  # the drain runs here, on the traced connection
 
     deliver(maildir, [question(rng, f"warm{i}", html=False) for i in range(n_replies)], "warm")
