@@ -47,7 +47,7 @@ from bench._common import Run, clean_up, measure, print_table, write_json  # noq
 from tests.servers.dovecot import Dovecot, MailUser, dovecot_available  # noqa: E402
 
 TARGET_RATIO = 1.0
-FLOOR_RATIO = 0.5
+FLOOR_RATIO = 0.8  # no round may fall below this (issue 20)
 RSS_LIMIT_MB = 64
 
 FLOOR_SCRIPT = textwrap.dedent(
@@ -330,11 +330,14 @@ def main() -> int:
         f"{args.rounds} rounds (medians; peak RSS: the highest)"
     )
     print_table(["run", "seconds", "msg/s", "CPU s", "peak RSS MB"], rows)
-    verdict = "meets target" if ratio >= TARGET_RATIO else "above floor" if ratio >= FLOOR_RATIO else "BELOW FLOOR"
+    lowest = min(ratios)
+    verdict = "meets target" if ratio >= TARGET_RATIO else "below target"
+    floor_ok = lowest >= FLOOR_RATIO
+    verdict += "; every round above the floor" if floor_ok else f"; a round BELOW THE FLOOR ({lowest:.2f}x)"
     each = ", ".join(f"{r:.2f}" for r in ratios)
     print(
         f"ratio ticketctl/floor: {ratio:.2f}x, median of {each} "
-        f"({verdict}; target {TARGET_RATIO}x, floor {FLOOR_RATIO}x)"
+        f"({verdict}; target {TARGET_RATIO}x for the median, floor {FLOOR_RATIO}x for each round)"
     )
     print(f"peak RSS {engine_rss:.1f} MB (limit {RSS_LIMIT_MB} MB); messages left on server: {left}")
     path = write_json(
