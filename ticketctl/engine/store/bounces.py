@@ -208,14 +208,9 @@ def blocking(store: Store, address: str, temporary_since: str, temporary_limit: 
 
 def of_queue_rows(store: Store, queue_ids: list[int]) -> dict[int, list[BounceView]]:
     """The bounces of each queued mail, for showing which mail bounced."""
-    if not queue_ids:
-        return {}
     found: dict[int, list[BounceView]] = {}
-    for start in range(0, len(queue_ids), 500):
-        chunk = queue_ids[start : start + 500]
-        marks = ", ".join("?" * len(chunk))
-        for row in store.query(_VIEW + f" WHERE b.queue_id IN ({marks}) ORDER BY b.id", chunk):  # noqa: S608
-            found.setdefault(row["queue_id"], []).append(_view(row))
+    for row in store.query_in(_VIEW + " WHERE b.queue_id IN ({marks}) ORDER BY b.id", queue_ids):
+        found.setdefault(row["queue_id"], []).append(_view(row))
     return found
 
 

@@ -12,7 +12,7 @@ import os
 import sqlite3
 import stat
 import time
-from collections.abc import Callable, Hashable, Iterator
+from collections.abc import Callable, Hashable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TypeVar
@@ -23,6 +23,7 @@ from ticketctl.engine.store.schema import MIGRATIONS
 log = logging.getLogger(__name__)
 
 BUSY_SECONDS = 30  # how long a statement waits for another process's write transaction
+IN_CHUNK = 500  # values of one IN list (query_in)
 
 _T = TypeVar("_T")
 
@@ -197,6 +198,13 @@ class Store:
 
     def query(self, sql: str, params: Any = ()) -> list[sqlite3.Row]:
         return self.conn.execute(sql, params).fetchall()
+
+    def query_in(self, sql: str, values: Sequence[Any], before: Sequence[Any] = ()) -> Iterator[sqlite3.Row]:
+        """The rows of `sql` whose `{marks}` is the IN list of `values`, run IN_CHUNK values at a time
+        (SQLite bounds how many parameters a statement may bind); `before` binds what comes first."""
+        for start in range(0, len(values), IN_CHUNK):
+            part = list(values[start : start + IN_CHUNK])
+            yield from self.conn.execute(sql.replace("{marks}", ", ".join("?" * len(part))), [*before, *part])
 
     def one(self, sql: str, params: Any = ()) -> sqlite3.Row | None:
         return self.conn.execute(sql, params).fetchone()

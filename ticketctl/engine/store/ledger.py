@@ -46,14 +46,9 @@ def first_with_message_id(store: Store, mailbox_id: int, message_id: str) -> Rec
 def hashes_by_uid(store: Store, mailbox_id: int, uids: list[str]) -> dict[str, set[str]]:
     """The SHA-256 of what the ledger recorded under each of these uids of the mailbox (those it has)."""
     found: dict[str, set[str]] = {}
-    for start in range(0, len(uids), 500):
-        part = uids[start : start + 500]
-        marks = ", ".join("?" * len(part))
-        for row in store.query(
-            f"SELECT uid, sha256 FROM ledger WHERE mailbox_id = ? AND uid IN ({marks})",  # noqa: S608
-            [mailbox_id, *part],
-        ):
-            found.setdefault(row["uid"], set()).add(row["sha256"])
+    sql = "SELECT uid, sha256 FROM ledger WHERE mailbox_id = ? AND uid IN ({marks})"
+    for row in store.query_in(sql, uids, before=[mailbox_id]):
+        found.setdefault(row["uid"], set()).add(row["sha256"])
     return found
 
 

@@ -225,14 +225,8 @@ def get(store: Store, queue_id: int) -> QueueRow | None:
 
 def states(store: Store, queue_ids: list[int]) -> dict[int, str]:
     """How the delivery of each of these mails stands, as `QueueRow.state` says it (`failed (1/2 sent)`)."""
-    found: dict[int, str] = {}
-    for start in range(0, len(queue_ids), 500):
-        part = queue_ids[start : start + 500]
-        marks = ", ".join("?" * len(part))
-        for row in store.query(f"{_SELECT} WHERE q.id IN ({marks})", part):  # noqa: S608
-            queued = _row(row)
-            found[queued.id] = queued.state
-    return found
+    rows = (_row(row) for row in store.query_in(_SELECT + " WHERE q.id IN ({marks})", queue_ids))
+    return {queued.id: queued.state for queued in rows}
 
 
 def with_message_id(store: Store, message_id: str) -> QueueRow | None:
