@@ -61,7 +61,7 @@ class ParseWorker:
         self._alive = True
 
     def parse_many(self, batch: list[Fetched], where: str = "") -> list[ParsedMessage]:
-        in_memory = [f for f in batch if f.raw is not None and f.spool is None]
+        in_memory = [f for f in batch if f.raw is not None]  # not spooled, not too large to fetch
         parsed: dict[int, ParsedMessage] = {}
         if self._alive and in_memory:
             try:
