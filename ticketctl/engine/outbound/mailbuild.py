@@ -1,19 +1,20 @@
-"""The mail for a queue row, built with the `compat32` MIME classes and joined to 7-bit CRLF text by us.
+"""The mail for a queue row, as a small MIME tree of our own joined to 7-bit CRLF text.
 
 `EmailMessage` with `policy.SMTP` parses every header it is given into a header object and refolds it
-on output, which cost more than the rest of a run's work on a mail. Attachments are encoded while the
+on output, and the compat32 MIME classes parse back each parameter they set and encode quoted-printable
+in Python: either cost more than the rest of a run's work on a mail. Attachments are encoded while the
 mail is written (`MailData`), so a large one is never in memory whole.
 """
 
 from __future__ import annotations
 
 import base64
+import binascii
 import hashlib
 import re
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
-from email.charset import QP, Charset
 from email.header import Header
 from email.message import Message
 from email.policy import Compat32
@@ -107,30 +108,23 @@ def build_mail(row: QueueRow, attachments: list[FileAttachment], installation_id
     message, which the receiver can drop by its Message-ID. Attachments are encoded as the mail is
     written (MailData), not here.
 
-    Built with the `compat32` MIME classes: `EmailMessage` with `policy.SMTP` parses every header it is
-    given into a header object and refolds it on output, which cost more than all the rest of a run's
-    work on a mail."""
-    from email.mime.base import MIMEBase
-    from email.mime.multipart import MIMEMultipart
-
+    Built as a small tree of our own and joined by `_flatten`: the email package's MIME classes parse
+    back every parameter they set and encode quoted-printable in Python, which cost more than the rest
+    of a mail's work in the sender."""
     boundary = _boundary(row)
-    body: Message = _text_part(row.body_text, "plain")
+    body = _text_part(row.body_text, "plain")
     if row.body_html:
-        body = MIMEMultipart("alternative", f"{boundary}.1", [body, _text_part(row.body_html, "html")])
+        body = _multipart("alternative", f"{boundary}.1", [body, _text_part(row.body_html, "html")])
     msg = body
     placeholders: dict[bytes, FileAttachment] = {}
     if attachments:
-        msg = MIMEMultipart("mixed", f"{boundary}.0", [body])
         marker = uuid.uuid4().hex
+        parts = [body]
         for n, item in enumerate(attachments):
-            maintype, _, subtype = item.content_type.split(";")[0].strip().lower().partition("/")
-            part = MIMEBase(maintype or "application", subtype or "octet-stream")
             placeholder = f"ticketctl-attachment-{marker}-{n}"
             placeholders[placeholder.encode("ascii")] = item
-            part.set_payload(placeholder + "\n")  # written as the placeholder line, then replaced
-            part["Content-Transfer-Encoding"] = "base64"
-            part.add_header("Content-Disposition", "attachment", filename=_param(item.filename))
-            msg.attach(part)
+            parts.append(_attachment_part(item, placeholder))  # written as the placeholder line, then replaced
+        msg = _multipart("mixed", f"{boundary}.0", parts)
     headers = [
         ("From", _folded(formataddr((_one_line(row.from_name), row.from_email), charset="utf-8"))),
         ("To", _folded(formataddr((_one_line(row.to_name), row.to_email), charset="utf-8"))),
@@ -145,32 +139,66 @@ def build_mail(row: QueueRow, attachments: list[FileAttachment], installation_id
         ("Auto-Submitted", "auto-generated" if row.auto_submitted else ""),
         ("X-Auto-Response-Suppress", "All" if row.auto_submitted else ""),
     ]
-    for inner in msg.walk():
-        if inner is not msg:
-            del inner["MIME-Version"]  # the MIME classes write it into every part; it belongs at the top
-    _put_first(msg, [(name, value) for name, value in headers if value])
+    content_type, *more = msg.headers  # MIME-Version belongs at the top, after the message's type
+    msg.headers = [*((name, value) for name, value in headers if value), content_type, _MIME_VERSION, *more]
     out: list[str] = []
     _flatten(msg, out)
     return MailData("".join(out).encode("ascii"), placeholders)
 
 
-def _flatten(part: Message, out: list[str]) -> None:
-    """The wire form of a tree `build_mail` made: every payload in it is already 7-bit text (plain
-    ASCII, quoted-printable or base64), so this only joins headers, boundaries and lines with CRLF,
-    several times faster than the email package's generator, which re-reads each part line by line."""
-    out.extend(_WIRE.fold(name, value) for name, value in part.items())
+@dataclass
+class _Part:
+    """One MIME part: its headers, and either its 7-bit text or its parts under `boundary`."""
+
+    headers: list[tuple[str, str]]
+    text: str = ""
+    parts: list[_Part] | None = None
+    boundary: str = ""
+
+
+_MIME_VERSION = ("MIME-Version", "1.0")
+
+
+def _flatten(part: _Part, out: list[str]) -> None:
+    """The wire form: every payload is already 7-bit text (plain ASCII, quoted-printable or base64),
+    so this only joins headers, boundaries and lines with CRLF."""
+    out.extend(_WIRE.fold(name, value) for name, value in part.headers)
     out.append("\r\n")
-    if part.is_multipart():
-        boundary = part.get_boundary()
-        children: list[Message] = part.get_payload()  # type: ignore[assignment]  # a multipart's parts
-        for child in children:
-            out.append(f"--{boundary}\r\n")
-            _flatten(child, out)
-            out.append("\r\n")
-        out.append(f"--{boundary}--\r\n")
+    if part.parts is None:
+        out.append(_NEWLINE.sub("\r\n", part.text))
+        return
+    for child in part.parts:
+        out.append(f"--{part.boundary}\r\n")
+        _flatten(child, out)
+        out.append("\r\n")
+    out.append(f"--{part.boundary}--\r\n")
+
+
+def _multipart(subtype: str, boundary: str, parts: list[_Part]) -> _Part:
+    return _Part([("Content-Type", f'multipart/{subtype}; boundary="{boundary}"')], parts=parts, boundary=boundary)
+
+
+def _text_part(text: str, subtype: str) -> _Part:
+    """ASCII text as it is (7bit); any other as UTF-8 quoted-printable, readable in the raw mail."""
+    if text.isascii() and max(map(len, text.splitlines() or [""])) <= 998:
+        charset, encoding = "us-ascii", "7bit"
     else:
-        text: str = part.get_payload()  # type: ignore[assignment]  # 7-bit text, see above
-        out.append(_NEWLINE.sub("\r\n", text))
+        charset, encoding = "utf-8", "quoted-printable"
+        text = binascii.b2a_qp(text.encode("utf-8", "replace"), istext=True).decode("ascii")
+    headers = [("Content-Type", f'text/{subtype}; charset="{charset}"'), ("Content-Transfer-Encoding", encoding)]
+    return _Part(headers, text)
+
+
+def _attachment_part(item: FileAttachment, placeholder: str) -> _Part:
+    maintype, _, subtype = item.content_type.split(";")[0].strip().lower().partition("/")
+    disposition = Message()  # for its parameter quoting (RFC 2231 when the name is not ASCII)
+    disposition.add_header("Content-Disposition", "attachment", filename=_param(item.filename))
+    headers = [
+        ("Content-Type", f"{maintype or 'application'}/{subtype or 'octet-stream'}"),
+        ("Content-Transfer-Encoding", "base64"),
+        ("Content-Disposition", str(disposition["Content-Disposition"])),
+    ]
+    return _Part(headers, placeholder + "\n")
 
 
 class _Wire(Compat32):
@@ -226,16 +254,6 @@ def _boundary(row: QueueRow) -> str:
         salt += 1
 
 
-def _text_part(text: str, subtype: str) -> Message:
-    from email.mime.text import MIMEText
-
-    if text.isascii() and max(map(len, text.splitlines() or [""])) <= 998:
-        return MIMEText(text, subtype, "us-ascii")
-    charset = Charset("utf-8")
-    charset.body_encoding = QP  # readable in the raw mail, unlike base64
-    return MIMEText(text, subtype, charset)  # type: ignore[arg-type]  # a Charset is accepted
-
-
 def _one_line(value: str) -> str:
     """Header text from stored values never carries a line break (no header injection)."""
     return " ".join(value.split()) if ("\n" in value or "\r" in value) else value
@@ -249,15 +267,6 @@ def _address_list(value: str) -> str:
 def _param(value: str) -> str | tuple[str, str, str]:
     """A MIME parameter, RFC 2231-encoded when it is not ASCII."""
     return value if value.isascii() else ("utf-8", "", value)
-
-
-def _put_first(msg: Message, headers: list[tuple[str, str]]) -> None:
-    """The message headers before the MIME headers the classes wrote, as mail clients order them."""
-    mime = list(msg.items())
-    for name in {name for name, _ in mime}:
-        del msg[name]
-    for name, value in [*headers, *mime]:
-        msg[name] = value
 
 
 def _rfc2822(iso: str) -> str:
