@@ -94,21 +94,18 @@ def drain(
     loop_id = msgid.installation_id(secret)
     me = claims.this_process()
     screen = _screen(store, config, now, report)
-    claimed: list[QueueRow] = []
+    claimed: list[queue.Claimed] = []
     handed: list[_Handed] = []  # handed to the sender, not yet recorded
     try:
         with sender or make_sender(store, config) as active:
             try:
                 while remaining or claimed:
                     if not claimed:
-                        claimed = queue.claim(store, remaining[:CLAIM_BATCH], me, _iso(now), screen)
+                        claimed = queue.claim_due(store, remaining[:CLAIM_BATCH], me, _iso(now), screen)
                         del remaining[:CLAIM_BATCH]
                         continue
-                    row = claimed.pop(0)
-                    to = queue.due_recipients(store, row.id, _iso(now))
-                    if not to:  # another drain's retry got there first
-                        queue.record(store, [], release=(row.id,))
-                        continue
+                    mail = claimed.pop(0)
+                    row, to = mail.row, mail.to
                     try:
                         refused = _send_one(store, config, active, row, to, secret, loop_id)
                     except MessageRefused as exc:  # the mail itself, for every recipient
@@ -126,9 +123,8 @@ def drain(
     except TicketctlError as exc:
         report.error = str(exc)
         # the mail still due, claimed or not yet: one attempt each, tried again after the backoff
-        for row in claimed + queue.claim(store, remaining, me, _iso(now), screen):
-            to = queue.due_recipients(store, row.id, _iso(now))
-            _record(store, config, now, report, [_Handed(row, to, _all_later(to, str(exc)))])
+        for mail in claimed + queue.claim_due(store, remaining, me, _iso(now), screen):
+            _record(store, config, now, report, [_Handed(mail.row, mail.to, _all_later(mail.to, str(exc)))])
     return report
 
 

@@ -206,6 +206,11 @@ class Store:
             part = list(values[start : start + IN_CHUNK])
             yield from self.conn.execute(sql.replace("{marks}", ", ".join("?" * len(part))), [*before, *part])
 
+    def execute_in(self, sql: str, values: Sequence[Any], before: Sequence[Any] = ()) -> None:
+        """`query_in` for a statement whose rows are not wanted (an UPDATE or DELETE)."""
+        for _ in self.query_in(sql, values, before):
+            pass
+
     def one(self, sql: str, params: Any = ()) -> sqlite3.Row | None:
         return self.conn.execute(sql, params).fetchone()
 

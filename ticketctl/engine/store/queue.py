@@ -250,12 +250,14 @@ def count_rows(store: Store, status: str | None, cap: int) -> int:
 
 def recipients(store: Store, queue_id: int) -> list[Recipient]:
     """The mail's envelope addresses, To first, in the order they were queued."""
-    found = store.query(
-        "SELECT id, queue_id, address, role, status, attempts, next_attempt_at, last_code, last_error, reason,"
-        " bounce_id, sent_at FROM email_recipients WHERE queue_id = ? ORDER BY id",
-        (queue_id,),
-    )
+    found = store.query(f"{_RECIPIENTS} WHERE queue_id = ? ORDER BY id", (queue_id,))
     return [Recipient(**dict(r)) for r in found]
+
+
+_RECIPIENTS = (
+    "SELECT id, queue_id, address, role, status, attempts, next_attempt_at, last_code, last_error, reason,"
+    " bounce_id, sent_at FROM email_recipients"
+)
 
 
 def failed_ids(store: Store) -> list[int]:
@@ -328,59 +330,82 @@ class Hold:
 Screen = Callable[[QueueRow, list[Recipient]], list[Hold]]
 
 
+@dataclass(frozen=True)
+class Claimed:
+    """A mail this drain claimed, and its recipients to try now (those the screen kept back left out)."""
+
+    row: QueueRow
+    to: list[Recipient]
+
+
 def claim(store: Store, rows: list[RowClaim], claimer: str, at: str, screen: Screen | None = None) -> list[QueueRow]:
+    """The rows `claim_due` claims."""
+    return [claimed.row for claimed in claim_due(store, rows, claimer, at, screen)]
+
+
+def claim_due(store: Store, rows: list[RowClaim], claimer: str, at: str, screen: Screen | None = None) -> list[Claimed]:
     """→ sending, claimed by `claimer`, for the rows still as `due` saw them (another drain may have
     taken some meanwhile). `screen` is shown each row taken with its recipients due and says which to
     keep back: they are held or suppressed in the same commit (a held one it lets go is pending again),
-    and a row left with nobody to send to now is not claimed. One commit; returns the claimed rows. No
-    attempt is counted here: a claim is not a try."""
+    and a row left with nobody to send to now is not claimed. One commit; returns the claimed rows with
+    their recipients to try. No attempt is counted here: a claim is not a try."""
+    taken: list[Claimed] = []
     with store.transaction() as conn:
-        taken = []
+        due = _due_recipients(store, [row.id for row in rows], at)  # a claim and a screen change only their own
         for row in rows:
-            if (
-                conn.execute(
-                    "UPDATE email_queue SET status = 'sending', claimed_by = ?, claimed_at = ?"
-                    " WHERE id = ? AND status = ? AND claimed_by IS ?",
-                    (claimer, at, row.id, row.status, row.claimed_by),
-                ).rowcount
-                == 1
-            ):
-                if screen is None or _screened(store, row.id, at, screen):
-                    taken.append(row.id)
-    if not taken:
-        return []
-    marks = ", ".join("?" * len(taken))
-    return [_row(r) for r in store.query(f"{_SELECT} WHERE q.id IN ({marks}) ORDER BY q.id", taken)]
+            found = conn.execute(
+                "UPDATE email_queue SET status = 'sending', claimed_by = ?, claimed_at = ?"
+                " WHERE id = ? AND status = ? AND claimed_by IS ? RETURNING *",
+                (claimer, at, row.id, row.status, row.claimed_by),
+            ).fetchone()
+            if found is None:
+                continue
+            mail = _row(found)
+            ready = due.get(mail.id, [])
+            # screened one at a time, as claimed: what this claim took counts for the next mail's windows
+            going = _screened(store, mail, ready, screen) if screen is not None else ready
+            if going:
+                taken.append(Claimed(mail, going))
+                continue
+            conn.execute("UPDATE email_queue SET claimed_by = NULL, claimed_at = NULL WHERE id = ?", (mail.id,))
+            _sum_up(store, mail.id)
+    return taken
 
 
-def _screened(store: Store, queue_id: int, at: str, screen: Screen) -> bool:
-    """Keep back whom `screen` says; True when someone is left to send to now, else the claim is undone."""
-    found = store.one("SELECT * FROM email_queue WHERE id = ?", (queue_id,))  # the mail; its counts are not needed
-    assert found is not None
-    row = _row(found)
-    ready = due_recipients(store, queue_id, at)
+def _screened(store: Store, row: QueueRow, ready: list[Recipient], screen: Screen) -> list[Recipient]:
+    """Keep back whom `screen` says; the recipients left to send to now."""
     kept = screen(row, ready)
-    store.conn.executemany(
-        "UPDATE email_recipients SET status = ?, reason = ?, next_attempt_at = coalesce(?, next_attempt_at),"
-        " bounce_id = ? WHERE id = ?",
-        [(k.status, k.reason, k.until, k.bounce_id, k.recipient_id) for k in kept],
-    )
+    if kept:
+        store.conn.executemany(
+            "UPDATE email_recipients SET status = ?, reason = ?, next_attempt_at = coalesce(?, next_attempt_at),"
+            " bounce_id = ? WHERE id = ?",
+            [(k.status, k.reason, k.until, k.bounce_id, k.recipient_id) for k in kept],
+        )
     held = {k.recipient_id for k in kept}
-    going = [r.id for r in ready if r.id not in held]
-    store.conn.executemany(
-        "UPDATE email_recipients SET status = 'pending', reason = NULL WHERE id = ? AND status = 'held'",
-        [(rid,) for rid in going],
-    )
-    if going:
-        return True
-    store.conn.execute("UPDATE email_queue SET claimed_by = NULL, claimed_at = NULL WHERE id = ?", (queue_id,))
-    _sum_up(store, queue_id)
-    return False
+    going = [r for r in ready if r.id not in held]
+    let_go = [(r.id,) for r in going if r.status == "held"]
+    if let_go:
+        store.conn.executemany("UPDATE email_recipients SET status = 'pending', reason = NULL WHERE id = ?", let_go)
+    return going
+
+
+def _due(recipient: Recipient, now: str) -> bool:
+    return recipient.status in ("pending", "held") and recipient.next_attempt_at <= now
 
 
 def due_recipients(store: Store, queue_id: int, now: str) -> list[Recipient]:
     """The recipients to try now: pending and due, or held and their time came."""
-    return [r for r in recipients(store, queue_id) if r.status in ("pending", "held") and r.next_attempt_at <= now]
+    return [r for r in recipients(store, queue_id) if _due(r, now)]
+
+
+def _due_recipients(store: Store, queue_ids: list[int], now: str) -> dict[int, list[Recipient]]:
+    """`due_recipients` of each of these mails, in one query (a chunk of ids at a time)."""
+    found: dict[int, list[Recipient]] = {}
+    for r in store.query_in(f"{_RECIPIENTS} WHERE queue_id IN ({{marks}}) ORDER BY queue_id, id", queue_ids):
+        recipient = Recipient(**dict(r))
+        if _due(recipient, now):
+            found.setdefault(recipient.queue_id, []).append(recipient)
+    return found
 
 
 @dataclass(frozen=True)
@@ -407,8 +432,9 @@ def record(store: Store, attempts: list[Attempt], release: tuple[int, ...] = ())
             " WHERE id = ?",
             [(a.status, a.code, a.error, a.next_attempt_at, a.status, a.at, a.recipient_id) for a in attempts],
         )
-        for queue_id in dict.fromkeys([*(a.queue_id for a in attempts), *release]):
-            conn.execute("UPDATE email_queue SET claimed_by = NULL, claimed_at = NULL WHERE id = ?", (queue_id,))
+        queue_ids = list(dict.fromkeys([*(a.queue_id for a in attempts), *release]))
+        store.execute_in("UPDATE email_queue SET claimed_by = NULL, claimed_at = NULL WHERE id IN ({marks})", queue_ids)
+        for queue_id in queue_ids:
             _sum_up(store, queue_id)
 
 
