@@ -2,8 +2,10 @@
 
 Parsing is pure Python and holds the GIL, so a thread cannot overlap it with the recording. With
 PARSE_AHEAD_MIN messages waiting, the run starts a `ParseWorker`: a child process (a fresh interpreter,
-nothing shared) that parses each batch as it downloads, while the main thread records the batch
-before it; for a mail that looks like a reply it also cuts the quoted history from the text. The
+nothing shared). The fetch thread hands it each batch as it downloads and goes on (a thread in the
+child takes the bytes in); the child parses them in order while the main thread records, and the
+main thread reads each message when it comes to it, so it records one while the next is parsed. For
+a mail that looks like a reply the child also cuts the quoted history from the text. The
 child only turns bytes into ParsedMessage values: it touches neither the store nor the server, so
 what it does cannot lose or duplicate mail. It ends when the run closes it, and by itself when the
 run is gone (the pipe it reads reaches its end). Should it fail, the run parses on its main thread,
@@ -14,7 +16,11 @@ from __future__ import annotations
 
 import logging
 import multiprocessing
-from typing import Any
+import queue
+import threading
+from collections import deque
+from collections.abc import Iterator, Sequence
+from typing import Any, overload
 
 from ticketctl.engine.intake.sources import Fetched
 from ticketctl.engine.mail import message, quotes
@@ -45,8 +51,9 @@ def parse_fetched(fetched: Fetched, where: str = "") -> ParsedMessage:
 
 
 class ParseWorker:
-    """A child process that parses the in-memory messages of a batch; `parse_many` gives the batch's
-    messages parsed, each where it is cheapest (spooled and oversized ones here)."""
+    """A child process that parses the in-memory messages of each batch: `parse_many` hands a batch
+    over and gives its messages parsed (`ParsedBatch`), each where it is cheapest (spooled and
+    oversized ones here). The fetch thread hands batches over; the run reads them, in the same order."""
 
     def __init__(self) -> None:
         context = multiprocessing.get_context("spawn")  # a fresh interpreter: no threads, locks or connections
@@ -59,34 +66,58 @@ class ParseWorker:
         jobs_in.close()
         results_out.close()
         self._alive = True
+        self._unread: deque[ParsedBatch] = deque()  # batches handed over whose results are not all read
 
-    def parse_many(self, batch: list[Fetched], where: str = "") -> list[ParsedMessage]:
-        in_memory = [f for f in batch if f.raw is not None]  # not spooled, not too large to fetch
-        parsed: dict[int, ParsedMessage] = {}
-        if self._alive and in_memory:
-            try:
-                # one message at a time each way, never the whole batch in one buffer: a batch's bytes
-                # and its parsed messages are each in memory once
-                self._jobs.send_bytes(len(in_memory).to_bytes(4, "big"))
-                for f in in_memory:
-                    self._jobs.send_bytes(f.raw or b"")
-                parsed = {id(f): self._results.recv() for f in in_memory}
-            except (OSError, EOFError, ValueError) as exc:
-                log.warning("the parsing process stopped (%s); the run parses on its own from here", exc)
-                self.close()
-        out = []
-        for f in batch:
-            msg = parsed.get(id(f))
-            if msg is None:
-                msg = parse_fetched(f, where)
-            else:
-                msg.size = f.size
-            out.append(msg)
-        return out
+    def send(self, batch: list[Fetched]) -> int:
+        """Hand the batch's in-memory messages (not spooled, not too large to fetch) to the child, one
+        at a time, never the batch in one buffer; how many it took. The fetch thread sends a batch as
+        it downloads it, and goes on while the child parses."""
+        sent = 0
+        if not self._alive:
+            return sent
+        try:
+            for f in batch:
+                if f.raw is not None:
+                    self._jobs.send_bytes(f.raw)
+                    sent += 1
+        except (OSError, ValueError) as exc:
+            self._stopped(exc)
+        return sent
+
+    def parse_many(self, batch: list[Fetched], where: str = "") -> ParsedBatch:
+        """The batch handed over now (`send`); its messages parsed, read as they are wanted."""
+        parsed = ParsedBatch(self, batch, self.send(batch), where)
+        if parsed.unread:
+            self._unread.append(parsed)
+        return parsed
+
+    def _read_before(self, batch: ParsedBatch) -> None:
+        """Results come back in the order the batches went: first read those of every batch before."""
+        while self._unread and self._unread[0] is not batch:
+            self._unread[0].read_all()
+
+    def _all_read(self, batch: ParsedBatch) -> None:
+        if self._unread and self._unread[0] is batch:
+            self._unread.popleft()
+
+    def _result(self) -> ParsedMessage | None:
+        if not self._alive:
+            return None
+        try:
+            parsed: ParsedMessage = self._results.recv()
+        except (OSError, EOFError, ValueError) as exc:
+            self._stopped(exc)
+            return None
+        return parsed
+
+    def _stopped(self, exc: Exception) -> None:
+        if self._alive:
+            self._alive = False
+            log.warning("the parsing process stopped (%s); the run parses on its own from here", exc)
 
     def close(self) -> None:
-        if not self._alive:
-            return
+        while self._unread:  # what was handed over is read before the child goes
+            self._unread[0].read_all()
         self._alive = False
         self._jobs.close()  # the child reads the end of its jobs and exits
         self._process.join(5)
@@ -96,15 +127,80 @@ class ParseWorker:
         self._results.close()
 
 
+class ParsedBatch(Sequence[ParsedMessage]):
+    """A batch's messages parsed, each read from the worker when first wanted (in memory and handed
+    over: the first `sent` of them), any other parsed here, as is every one should the worker stop.
+    The fetch thread hands a batch over and goes on; the run records each message while the next is
+    parsed."""
+
+    def __init__(self, worker: ParseWorker, batch: list[Fetched], sent: int, where: str) -> None:
+        self._worker = worker
+        self._batch = batch
+        self.unread = sent  # results still to read from the worker
+        self._where = where
+        self._got: list[ParsedMessage] = []
+
+    def _up_to(self, count: int) -> None:
+        if len(self._got) < count and self.unread:
+            self._worker._read_before(self)
+        while len(self._got) < count:
+            f = self._batch[len(self._got)]
+            msg = None
+            if f.raw is not None and self.unread:
+                self.unread -= 1
+                msg = self._worker._result()
+                if not self.unread:
+                    self._worker._all_read(self)
+            if msg is None:
+                msg = parse_fetched(f, self._where)
+            else:
+                msg.size = f.size
+            self._got.append(msg)
+
+    def read_all(self) -> None:
+        self._up_to(len(self._batch))
+
+    def __iter__(self) -> Iterator[ParsedMessage]:
+        for n in range(len(self._batch)):
+            self._up_to(n + 1)
+            yield self._got[n]
+
+    def __len__(self) -> int:
+        return len(self._batch)
+
+    @overload
+    def __getitem__(self, index: int) -> ParsedMessage: ...
+    @overload
+    def __getitem__(self, index: slice) -> list[ParsedMessage]: ...
+    def __getitem__(self, index: int | slice) -> ParsedMessage | list[ParsedMessage]:
+        self.read_all()
+        return self._got[index]
+
+    def __eq__(self, other: object) -> bool:
+        return list(self) == (list(other) if isinstance(other, ParsedBatch) else other)
+
+    __hash__ = None  # type: ignore[assignment]  # a sequence that fills as it is read
+
+
 def _parse_until_closed(jobs: Any, results: Any) -> None:
-    while True:
-        try:  # the whole batch first: the run sends it all before it reads a result
-            raws = [jobs.recv_bytes() for _ in range(int.from_bytes(jobs.recv_bytes(), "big"))]
+    """The child: a thread takes the jobs in as they come (the fetch thread never waits on parsing),
+    this one parses them in order and sends each back."""
+    waiting: queue.SimpleQueue[bytes | None] = queue.SimpleQueue()
+
+    def take_in() -> None:
+        try:
+            while True:
+                waiting.put(jobs.recv_bytes())
         except (EOFError, OSError):  # the run closed its end, or is gone
-            return
-        for raw in raws:
+            waiting.put(None)
+
+    threading.Thread(target=take_in, daemon=True).start()
+    try:
+        while (raw := waiting.get()) is not None:
             results.send(_read_ahead(message.parse(raw)))
-        del raws
+            del raw
+    except OSError:  # the run is gone
+        return
 
 
 def _read_ahead(msg: ParsedMessage) -> ParsedMessage:

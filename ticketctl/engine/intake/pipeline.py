@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from contextlib import nullcontext
 from dataclasses import dataclass, field
@@ -265,28 +265,27 @@ def _take_in(
     done = 0
     with ThreadPoolExecutor(1, thread_name_prefix="fetch") as fetcher:
 
-        def download(index: int) -> Future[list[tuple[Fetched, ParsedMessage | None]]] | None:
+        def download(index: int) -> Future[tuple[list[Fetched], Sequence[ParsedMessage | None]]] | None:
             if index >= len(planned):
                 return None
             return fetcher.submit(_fetch, source, [w.uid for w in planned[index]], max_bytes, parser, where)
 
-        # The fetch thread owns the connection: it downloads the next batch (and with a parse worker,
-        # has it parsed) while this one is taken in, then disposes of this one once its commit is done.
-        # Its tasks run in the order given, so a dispose follows the download before it; the run waits
-        # for each dispose before it gives the next, and for the last before it ends.
+        # The fetch thread owns the connection: it downloads the next batch (and hands it to the parse
+        # worker, which parses while this one is taken in), then disposes of this one once its commit is
+        # done. Its tasks run in the order given, so a dispose follows the download before it; the run
+        # waits for each dispose before it gives the next, and for the last before it ends.
         following = download(0)
         disposing: Future[None] | None = None
         try:
             for number, batch in enumerate(planned):
                 assert following is not None
-                ready = following.result()
+                fetched, parsed = following.result()
                 following = download(number + 1)
-                fetched = [f for f, _ in ready]
                 # One commit for the batch (each message a savepoint of it), after its files are on disk.
                 with nullcontext() if dry_run else store.transaction(), blobs.synced_together():
                     outcomes = [
                         ingest(store, config, mailbox, f, chain, view, notify=notify, dry_run=dry_run, parsed=msg)
-                        for f, msg in ready
+                        for f, msg in zip(fetched, parsed, strict=True)
                     ]
                 counts.update(outcome.disposition for outcome in outcomes)
                 if disposing is not None:
@@ -309,12 +308,11 @@ def _take_in(
 
 def _fetch(
     source: Source, uids: list[str], max_bytes: int, parser: ParseWorker | None, where: str
-) -> list[tuple[Fetched, ParsedMessage | None]]:
-    """One batch from the server, parsed by the worker when there is one (else ingest parses each)."""
+) -> tuple[list[Fetched], Sequence[ParsedMessage | None]]:
+    """One batch from the server, handed to the parse worker when there is one (its messages come
+    back parsed as the run reads them), else ingest parses each."""
     fetched = source.fetch_many(uids, max_bytes)
-    if parser is None:
-        return [(f, None) for f in fetched]
-    return list(zip(fetched, parser.parse_many(fetched, where), strict=True))
+    return fetched, parser.parse_many(fetched, where) if parser else [None] * len(fetched)
 
 
 def _dispose(source: Source, fetched: list[Fetched], outcomes: list[Outcome]) -> None:
