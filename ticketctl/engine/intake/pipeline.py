@@ -121,6 +121,7 @@ def run(
     and TemplateError (no mail taken in) when an override in templates_dir is broken: every mail would
     become an error ticket."""
     _check_overrides(config)
+    store.tune_for_intake()
     with run_lock(config.lock_path, lock_wait):
         report = ProcessReport(dry_run=dry_run)
         if not dry_run:
