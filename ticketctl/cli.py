@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import functools
 import sys
 from pathlib import Path
 from typing import Any
 
 import typer
+import typer.main
 from typer.core import TyperGroup
 
 from ticketctl import __version__, exit_codes
@@ -41,6 +43,11 @@ from ticketctl.commands.common import (
 )
 from ticketctl.commands.helptext import plain_help
 from ticketctl.engine.errors import TicketctlError
+
+# Typer reads each command function's signature two or three times while it builds the app (for the
+# parameters, the callback and the parameters' own callbacks), evaluating every string annotation each
+# time: a third of `ticketctl --help`. What it reads depends on the function alone.
+typer.main.get_params_from_function = functools.cache(typer.main.get_params_from_function)
 
 
 class _ErrorBoundary(TyperGroup):
