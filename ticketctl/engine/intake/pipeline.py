@@ -284,6 +284,8 @@ def _take_in(
                 following = download(number + 1)
                 # One commit for the batch (each message a savepoint of it), after its files are on disk.
                 with nullcontext() if dry_run else store.transaction(), blobs.synced_together():
+                    if not dry_run:
+                        ledger.expect(store, mailbox.id, [f.uid for f in fetched])
                     outcomes = [
                         ingest(store, config, mailbox, f, chain, view, notify=notify, dry_run=dry_run, parsed=msg)
                         for f, msg in zip(fetched, parsed, strict=True)
