@@ -116,7 +116,7 @@ class ParseWorker:
             log.warning("the parsing process stopped (%s); the run parses on its own from here", exc)
 
     def close(self) -> None:
-        while self._unread:  # what was handed over is read before the child goes
+        while self._alive and self._unread:  # what was handed over is read before the child goes
             self._unread[0].read_all()
         self._alive = False
         self._jobs.close()  # the child reads the end of its jobs and exits

@@ -351,7 +351,8 @@ def claim_due(store: Store, rows: list[RowClaim], claimer: str, at: str, screen:
     their recipients to try. No attempt is counted here: a claim is not a try."""
     taken: list[Claimed] = []
     with store.transaction() as conn:
-        due = _due_recipients(store, [row.id for row in rows], at)  # a claim and a screen change only their own
+        # read once, before the claims: each claim and screen below changes its own mail's recipients only
+        due = _due_recipients(store, [row.id for row in rows], at)
         for row in rows:
             found = conn.execute(
                 "UPDATE email_queue SET status = 'sending', claimed_by = ?, claimed_at = ?"
