@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import functools
 import sys
+from collections.abc import Iterator, MutableMapping
 from pathlib import Path
 from typing import Any
 
 import typer
 import typer.main
+import typer.models
+from typer._click.utils import make_default_short_help
 from typer.core import TyperGroup
 
 from ticketctl import __version__, exit_codes
@@ -50,13 +53,77 @@ from ticketctl.engine.errors import TicketctlError
 typer.main.get_params_from_function = functools.cache(typer.main.get_params_from_function)
 
 
+class _Commands(MutableMapping[str, Any]):
+    """The root's commands, each command group built by Typer when it is first wanted: `ticketctl
+    --help`, or a command of one group, need not build the other 50-odd commands (Typer would build the
+    whole tree, each signature read and each annotation evaluated, before anything runs)."""
+
+    def __init__(self, built: MutableMapping[str, Any], groups: dict[str, typer.Typer]) -> None:
+        self._built = dict(built)
+        self._groups = dict(groups)
+
+    def unbuilt_help(self, name: str) -> str | None:
+        """The help of a group not built yet (None once it is), as Typer gives a group its help."""
+        group = self._groups.get(name)
+        return None if group is None else typer.main.solve_typer_info_help(typer.models.TyperInfo(group))
+
+    def __getitem__(self, name: str) -> Any:
+        if name in self._groups:
+            group = typer.main.get_group_from_info(  # as the root's own groups: its markup, its exceptions
+                typer.models.TyperInfo(self._groups.pop(name), name=name),
+                pretty_exceptions_short=app.pretty_exceptions_short,
+                rich_markup_mode=app.rich_markup_mode,
+                suggest_commands=app.suggest_commands,
+            )
+            plain_help(group)
+            self._built[name] = group
+        return self._built[name]
+
+    def __setitem__(self, name: str, command: Any) -> None:
+        self._groups.pop(name, None)
+        self._built[name] = command
+
+    def __delitem__(self, name: str) -> None:
+        if self._groups.pop(name, None) is None:
+            del self._built[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter([*self._built, *self._groups])
+
+    def __len__(self) -> int:
+        return len(self._built) + len(self._groups)
+
+
 class _ErrorBoundary(TyperGroup):
     """Turns engine errors into one sentence on stderr (and, with --json, `{"error": ...}` on stdout)
-    and an exit code; tracebacks only with --debug. Gives every command plain help (helptext.py)."""
+    and an exit code; tracebacks only with --debug. Gives every command plain help (helptext.py); the
+    command groups (`GROUPS`) are built when first wanted (`_Commands`)."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         plain_help(self)
+        self.commands = _Commands(self.commands, GROUPS)
+
+    def list_commands(self, ctx: Any) -> list[str]:
+        return list(self.commands)  # the names alone: no group is built to be listed
+
+    def format_commands(self, ctx: Any, formatter: Any) -> None:
+        """Click's list of commands, with a group not built yet described by its help alone."""
+        commands = self.commands
+        assert isinstance(commands, _Commands)
+        rows = []
+        names = self.list_commands(ctx)
+        limit = formatter.width - 6 - max(map(len, names))
+        for name in names:
+            described = commands.unbuilt_help(name)
+            if described is not None:
+                rows.append((name, make_default_short_help(described, limit).strip()))
+                continue
+            command = commands[name]
+            if not command.hidden:
+                rows.append((name, command.get_short_help_str(limit)))
+        with formatter.section("Commands"):
+            formatter.write_dl(rows)
 
     def invoke(self, ctx: Any) -> Any:
         try:
@@ -117,21 +184,23 @@ app = typer.Typer(
     add_completion=False,
     rich_markup_mode=None,
 )
-app.add_typer(mailbox.app, name="mailbox")
-app.add_typer(types.app, name="type")
 app.command("process")(process.process)
 app.command("status")(status.status)
 app.command("report")(report.report)
-app.add_typer(tickets.app, name="tickets")
-app.add_typer(mail.app, name="mail")
-app.add_typer(queue.app, name="queue")
-app.add_typer(bounces.app, name="bounces")
-app.add_typer(canned.app, name="canned")
-app.add_typer(oauth.app, name="oauth")
-app.add_typer(contacts.app, name="contacts")
-app.add_typer(courses.app, name="courses")
-app.add_typer(assignments.app, name="assignments")
-app.add_typer(secrets.app, name="secrets")
+GROUPS = {
+    "mailbox": mailbox.app,
+    "type": types.app,
+    "tickets": tickets.app,
+    "mail": mail.app,
+    "queue": queue.app,
+    "bounces": bounces.app,
+    "canned": canned.app,
+    "oauth": oauth.app,
+    "contacts": contacts.app,
+    "courses": courses.app,
+    "assignments": assignments.app,
+    "secrets": secrets.app,
+}
 
 
 def _version(value: bool) -> None:
