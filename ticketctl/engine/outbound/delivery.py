@@ -33,7 +33,7 @@ from ticketctl.engine.store import blobs, mailboxes, queue, settings, tickets
 from ticketctl.engine.store.connection import Store
 from ticketctl.engine.store.queue import Attempt, QueueRow, Recipient
 
-CLAIM_BATCH = 250  # rows claimed (pending → sending) in one commit
+CLAIM_BATCH = 100  # rows claimed (pending → sending) in one commit
 MAX_BACKOFF = timedelta(hours=6)
 
 
