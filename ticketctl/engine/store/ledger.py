@@ -25,7 +25,7 @@ class Recorded:
 def recorded(store: Store, mailbox_id: int, sha256: str, uid: str | None = None) -> Recorded | None:
     """The row for this very message (same bytes; same uid too when given), if one was written."""
     expected = store.recalled(("ledger", "uids", mailbox_id))
-    if uid is not None and expected is not None and uid in expected[0] and sha256 not in expected[1].get(uid, ()):
+    if uid is not None and expected is not None and uid in expected and sha256 not in expected[uid]:
         return None  # `expect` read this uid's rows: none has these bytes
     sql = "SELECT id, disposition, reason, ticket_id FROM ledger WHERE mailbox_id = ? AND sha256 = ?"
     params: list[object] = [mailbox_id, sha256]
@@ -49,7 +49,9 @@ def first_with_message_id(store: Store, mailbox_id: int, message_id: str) -> Rec
 def expect(store: Store, mailbox_id: int, uids: list[str]) -> None:
     """Read at once what the ledger has under the uids of a batch about to be taken in (inside its
     write transaction): `recorded` then answers for each new message without a query of its own."""
-    store.remember(("ledger", "uids", mailbox_id), (set(uids), hashes_by_uid(store, mailbox_id, uids)))
+    known: dict[str, set[str]] = {uid: set() for uid in uids}
+    known.update(hashes_by_uid(store, mailbox_id, uids))
+    store.remember(("ledger", "uids", mailbox_id), known)
 
 
 def hashes_by_uid(store: Store, mailbox_id: int, uids: list[str]) -> dict[str, set[str]]:
@@ -98,8 +100,8 @@ def add(store: Store, entry: Entry) -> int:
         ),
     )
     expected = store.recalled(("ledger", "uids", entry.mailbox_id))
-    if expected is not None and entry.uid in expected[0]:
-        expected[1].setdefault(entry.uid, set()).add(entry.sha256)
+    if expected is not None and entry.uid in expected:
+        expected[entry.uid].add(entry.sha256)
     return int(cur.lastrowid or 0)
 
 
