@@ -12,6 +12,7 @@ from imapclient import IMAPClient
 
 from tests.servers.dovecot import Dovecot, MailUser, make_message
 from tests.servers.fixtures import mailbox_fields, record
+from tests.servers.imap_proxy import ImapProxy
 from ticketctl.engine.admin.mailboxes import Mailbox
 from ticketctl.engine.config import LimitsConfig
 from ticketctl.engine.errors import MailboxAuthError
@@ -123,6 +124,28 @@ def test_imap_never_expunges_messages_others_marked_deleted(dovecot, mail_user, 
     again = connect(dovecot, mail_user, mailbox(dovecot, mail_user, "imap"))
     assert len(again.waiting()) == 1
     again.close()
+
+
+def test_imap_expunges_further_apart_as_a_run_goes_on_and_the_rest_before_logout(dovecot, mail_user):
+    """Each UID EXPUNGE makes the server bring the folder's index up to date. The first batch is expunged
+    at once; after that the flagged ones wait until they are as many as were expunged before them."""
+    dovecot.deliver(mail_user.name, [make_message(f"m{i}") for i in range(24)])
+    proxy = ImapProxy(dovecot.ports["imap"])
+    try:
+        source = connect(dovecot, mail_user, mailbox(dovecot, mail_user, "imap", port=proxy.port))
+        uids = [w.uid for w in source.waiting()]
+        for start in range(0, len(uids), 2):  # twelve batches of two
+            source.dispose_many(uids[start : start + 2])
+        assert dovecot.count(mail_user.name) == 0, "every message flagged as its batch was disposed of"
+        assert dovecot.count(mail_user.name, include_deleted=True) == 8, "the last four batches not yet expunged"
+        source.close()
+    finally:
+        proxy.close()
+    assert dovecot.count(mail_user.name, include_deleted=True) == 0
+    expunges = [c.split()[2].split(b",") for c in proxy.commands if c.startswith(b"UID EXPUNGE")]
+    assert [len(uids) for uids in expunges] == [2, 2, 4, 8, 8]
+    assert sorted(int(u) for uids in expunges for u in uids) == list(range(1, 25)), "each once"
+    assert proxy.commands[-1].startswith(b"LOGOUT") and proxy.commands[-2].startswith(b"UID EXPUNGE")
 
 
 def test_imap_non_ascii_folder_works_as_typed(dovecot, mail_user):

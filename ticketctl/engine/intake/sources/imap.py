@@ -2,10 +2,11 @@
 matches old ledger rows.
 
 Nothing is marked \\Seen before the pipeline has committed (BODY.PEEK). Disposing deletes only the
-messages named: \\Deleted then UID EXPUNGE of those UIDs (UIDPLUS). A server without UIDPLUS gets the
-\\Deleted flag only: a plain EXPUNGE (or CLOSE) would also remove messages other people marked
-deleted, so we leave the expunge to them and skip \\Deleted messages when listing. For the same reason
-the session ends with LOGOUT, never CLOSE.
+messages named: \\Deleted then UID EXPUNGE of those UIDs (UIDPLUS). The flag is set as each batch is
+disposed of; the expunges come further apart as a run goes on (`_delete`), and the last before LOGOUT.
+A server without UIDPLUS gets the \\Deleted flag only: a plain EXPUNGE (or CLOSE) would also remove
+messages other people marked deleted, so we leave the expunge to them and skip \\Deleted messages when
+listing. For the same reason the session ends with LOGOUT, never CLOSE.
 
 Each step can be the last a killed run made. Flagged but not expunged: `unfinished` lists the flagged
 messages (with UIDPLUS) and `finish` expunges the ones the pipeline found to be ours. Copied to the
@@ -30,6 +31,11 @@ from ticketctl.engine.store.secrets import revealed
 
 DELETED = b"\\Deleted"
 CHUNK = 1024 * 1024  # a spooled message is fetched in partial pieces of this size (BODY.PEEK[]<offset.length>)
+# A UID EXPUNGE makes the server bring the whole folder's index up to date: one per batch of a long run
+# cost Dovecot 1.3-5.3 s of CPU for 5,000 messages, against 0.9-1.1 s with one per run. So the messages
+# flagged \Deleted wait to be expunged until they are as many as those expunged before them (the
+# first batch goes at once, then 1, 2, 4, ... batches at a time), up to this many.
+EXPUNGE_MOST = 2000
 
 
 class ImapSource:
@@ -47,6 +53,8 @@ class ImapSource:
         self.folder = mailbox.folder or "INBOX"
         self._sizes: dict[str, int] = {}
         self._processed_exists = False
+        self._flagged: list[int] = []  # flagged \Deleted by this session, not yet expunged
+        self._expunged = 0
         self.client: Any = _connect(mailbox, limits)
         try:
             self._login(tokens)
@@ -159,6 +167,7 @@ class ImapSource:
 
     def close(self) -> None:
         try:
+            self._expunge()
             with self._guard("logging out"):
                 self.client.logout()
         finally:
@@ -237,10 +246,22 @@ class ImapSource:
         return Fetched(uid, spool.size, None, spool=spool)
 
     def _delete(self, numbers: list[int], what: str) -> None:
+        """Flag the messages \\Deleted now, and expunge what this session flagged once there is enough
+        of it (EXPUNGE_MOST). A run cut off before its expunge leaves them flagged: the next one's
+        `unfinished` and `finish` complete the job."""
         with self._guard(f"deleting {what}"):
             self.client.add_flags(numbers, [DELETED], silent=True)
-            if self.has_uidplus:
-                self.client.expunge(numbers)  # UID EXPUNGE <set>: these messages only
+        if self.has_uidplus:
+            self._flagged.extend(numbers)
+            if len(self._flagged) >= min(max(self._expunged, 1), EXPUNGE_MOST):
+                self._expunge()
+
+    def _expunge(self) -> None:
+        if self._flagged:
+            with self._guard(f"expunging {len(self._flagged)} message(s)"):
+                self.client.expunge(self._flagged)  # UID EXPUNGE <set>: these messages only
+            self._expunged += len(self._flagged)
+            self._flagged = []
 
     def _move(self, numbers: list[int], what: str, again: list[int]) -> None:
         target = self.mailbox.processed_folder
