@@ -8,6 +8,8 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
+
 from tests.pipeline.helpers import deliver, mail, setup_support
 from ticketctl.engine.intake import parsing
 from ticketctl.engine.intake.sources import Fetched
@@ -124,3 +126,31 @@ def test_a_backlog_is_parsed_by_the_worker_and_recorded_in_full(cli, store, work
         (f"Frage {i} über Drucker", f"c{i}@customer.example") for i in range(count)
     )
     assert not list(maildir.glob("new/*")) and not list(maildir.glob("cur/*"))
+
+
+def test_the_worker_parses_far_ahead_of_the_run_through_wide_pipes():
+    """In a 64 KiB pipe the worker stalled a few messages ahead of the run, and a message with an
+    attachment came back in pieces; where the system allows it (Linux: up to 1 MiB for anyone) the
+    pipes are PIPE_BYTES long, and a batch's results wait in them while the run is busy elsewhere."""
+    import fcntl
+    import termios
+    from array import array
+
+    if not hasattr(fcntl, "F_GETPIPE_SZ"):
+        pytest.skip("the pipe size cannot be read on this system")
+    attachment = [("report.pdf", os.urandom(60_000))]
+    batch = [mail(frm=f"c{i}@example.org", subject=f"Q {i}", attachments=attachment) for i in range(8)]
+    worker = parsing.ParseWorker()
+    try:
+        sizes = [fcntl.fcntl(end.fileno(), fcntl.F_GETPIPE_SZ) for end in (worker._jobs, worker._results)]
+        parsed = worker.parse_many([Fetched(f"1/{i}", len(raw), raw) for i, raw in enumerate(batch)])
+        waiting = array("i", [0])
+        deadline = time.monotonic() + 20
+        while waiting[0] < 6 * 60_000 and time.monotonic() < deadline:  # the run has read nothing yet
+            time.sleep(0.05)
+            fcntl.ioctl(worker._results.fileno(), termios.FIONREAD, waiting)
+        assert [m.subject for m in parsed] == [f"Q {i}" for i in range(8)]
+    finally:
+        worker.close()
+    assert sizes == [parsing.PIPE_BYTES] * 2
+    assert waiting[0] >= 6 * 60_000, f"only {waiting[0]} bytes of results parsed ahead of the run"
