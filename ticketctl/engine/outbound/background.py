@@ -16,9 +16,11 @@ from typing import Any
 
 from ticketctl.engine.config import Config
 
-# Between two passes: a pass takes what a few of the run's batches queued, in a few commits (each holds
-# the write lock for its fsync, which the run then waits for), rather than two commits per batch.
-WAIT_SECONDS = 0.5
+# Between two passes: a pass takes what the run queued while the last one went (a pass lasts a few of
+# the run's batches), in a few commits (each holds the write lock for its fsync, which the run then
+# waits for), rather than two commits per batch. Not longer: whatever waits when the run is done is
+# the run's last wait (5,000 messages: 1.3-1.8 s with 0.5 s between passes, 0.5-0.9 s with 0.1 s).
+WAIT_SECONDS = 0.1
 
 
 @dataclass
