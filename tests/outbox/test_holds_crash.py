@@ -33,7 +33,7 @@ COUNT, SECONDS = 3, 3  # the window: at most 3 in 3 seconds per address
 KILLS = 10
 
 
-def _slow(handler, delay: float = 0.03):
+def _slow(handler, delay: float = 0.15):
     original = handler.handle_DATA
 
     async def handle_DATA(server, session, envelope):  # noqa: N802 - aiosmtpd's hook name
