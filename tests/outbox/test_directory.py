@@ -94,3 +94,28 @@ def test_the_outbox_folder_is_synced_after_the_rename_and_before_the_mail_counts
     assert cli("queue", "send").exit_code == 0
     assert synced == [(outbox, "sending", 1)], "the file is in place, the row not yet marked"
     assert store.one("SELECT status FROM email_queue")["status"] == "sent"
+
+
+def test_a_drain_records_each_batch_in_the_commit_that_claims_the_next(store, workdir):
+    """A run taking mail in holds the write lock most of the time: the background sender waits for it
+    once a batch, not twice (claim, then record)."""
+    from tests.outbox.conftest import queue_mail
+    from ticketctl.engine.config import load_config
+    from ticketctl.engine.outbound import delivery
+
+    (workdir / "ticketctl.yaml").write_text("rate_limits:\n  per_address: []\n  per_ticket: []\n")
+    config = load_config()
+    ticket = make_ticket(store)
+    count = 2 * delivery.CLAIM_BATCH + 50
+    for i in range(count):
+        queue_mail(store, config, ticket, to=f"c{i}@example.org")
+    statements: list[str] = []
+    store.conn.set_trace_callback(statements.append)
+    try:
+        report = delivery.drain(store, config)
+    finally:
+        store.conn.set_trace_callback(None)
+    assert len(report.sent) == count
+    assert len(list((workdir / "ticketctl-data" / "outbox").glob("*.eml"))) == count
+    assert statements.count("COMMIT") == 4, "claim; record + claim; record + claim; record"
+    assert store.one("SELECT count(*) FROM email_queue WHERE status = 'sent'")[0] == count

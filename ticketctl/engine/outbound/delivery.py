@@ -101,7 +101,14 @@ def drain(
             try:
                 while remaining or claimed:
                     if not claimed:
-                        claimed = queue.claim_due(store, remaining[:CLAIM_BATCH], me, _iso(now), screen)
+                        # What the sender wrote is recorded and the next batch claimed in one commit: one
+                        # wait for the write lock a batch, which a run taking mail in holds most of the time.
+                        _flush(active, handed)
+                        with store.transaction():
+                            if handed:
+                                _record(store, config, now, report, handed)
+                            claimed = queue.claim_due(store, remaining[:CLAIM_BATCH], me, _iso(now), screen)
+                        handed.clear()
                         del remaining[:CLAIM_BATCH]
                         continue
                     mail = claimed.pop(0)
@@ -116,7 +123,7 @@ def drain(
                         _record(store, config, now, report, [_Handed(row, to, _all_later(to, str(exc)))])
                         raise
                     handed.append(_Handed(row, to, refused))
-                    if not claimed or not active.resend_is_harmless:
+                    if not active.resend_is_harmless or not (claimed or remaining):
                         _settle(store, config, active, handed, now, report)
             finally:
                 _settle(store, config, active, handed, now, report)
@@ -208,17 +215,24 @@ def _all_later(to: list[Recipient], error: str) -> dict[str, Refused]:
 def _settle(
     store: Store, config: Config, sender: Sender, handed: list[_Handed], now: datetime, report: DrainReport
 ) -> None:
-    """Wait for the mails handed to the sender and record them (one commit): a write that failed is
-    tried again later for every recipient of that mail."""
+    """Wait for the mails handed to the sender and record them (one commit)."""
+    if not handed:
+        return
+    _flush(sender, handed)
+    _record(store, config, now, report, handed)
+    handed.clear()
+
+
+def _flush(sender: Sender, handed: list[_Handed]) -> None:
+    """Wait for the mails handed to the sender: a write that failed is tried again later for every
+    recipient of that mail."""
     if not handed:
         return
     failed = sender.flush()
-    settled = [
+    handed[:] = [
         _Handed(h.row, h.to, _all_later(h.to, str(failed[h.row.message_id]))) if h.row.message_id in failed else h
         for h in handed
     ]
-    _record(store, config, now, report, settled)
-    handed.clear()
 
 
 def _record(store: Store, config: Config, now: datetime, report: DrainReport, handed: list[_Handed]) -> None:
