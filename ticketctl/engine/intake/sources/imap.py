@@ -246,9 +246,9 @@ class ImapSource:
         return Fetched(uid, spool.size, None, spool=spool)
 
     def _delete(self, numbers: list[int], what: str) -> None:
-        """Flag the messages \\Deleted now, and expunge what this session flagged once there is enough
-        of it (EXPUNGE_MOST). A run cut off before its expunge leaves them flagged: the next one's
-        `unfinished` and `finish` complete the job."""
+        """Flag the messages \\Deleted now; expunge what this session flagged once it is as many as it
+        expunged before (the first time at once), or EXPUNGE_MOST. A run cut off before its expunge
+        leaves them flagged: the next one's `unfinished` and `finish` complete the job."""
         with self._guard(f"deleting {what}"):
             self.client.add_flags(numbers, [DELETED], silent=True)
         if self.has_uidplus:
