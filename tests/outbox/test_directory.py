@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-from tests.outbox.conftest import make_ticket, parse
+from tests.outbox.conftest import make_ticket, parse, queue_mail
+from ticketctl.engine.config import load_config
 from ticketctl.engine.mail import msgid
+from ticketctl.engine.outbound import delivery
 from ticketctl.engine.store import settings
 
 
@@ -99,10 +101,6 @@ def test_the_outbox_folder_is_synced_after_the_rename_and_before_the_mail_counts
 def test_a_drain_records_each_batch_in_the_commit_that_claims_the_next(store, workdir):
     """A run taking mail in holds the write lock most of the time: the background sender waits for it
     once a batch, not twice (claim, then record)."""
-    from tests.outbox.conftest import queue_mail
-    from ticketctl.engine.config import load_config
-    from ticketctl.engine.outbound import delivery
-
     (workdir / "ticketctl.yaml").write_text("rate_limits:\n  per_address: []\n  per_ticket: []\n")
     config = load_config()
     ticket = make_ticket(store)
