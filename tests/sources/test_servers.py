@@ -72,6 +72,30 @@ def test_imap_fetch_does_not_mark_messages_seen(dovecot, mail_user):
         assert client.search(["UNSEEN"]) == [1]
 
 
+@pytest.mark.parametrize("shown", [False, True], ids=["not-logged", "debug"])
+def test_imap_protocol_trace_is_formatted_only_when_its_logger_shows_it(dovecot, mail_user, monkeypatch, shown):
+    """IMAPClient has imaplib format every line it reads (the repr of each whole message) for its
+    logger; unless that logger shows debug lines, the source turns the trace off."""
+    import logging
+
+    from imapclient.imapclient import IMAPlibLoggerAdapter
+
+    lines: list[str] = []
+    monkeypatch.setattr(IMAPlibLoggerAdapter, "debug", lambda self, msg, *a, **k: lines.append(str(msg)))
+    logger = logging.getLogger("imapclient.imaplib")
+    level = logger.level
+    logger.setLevel(logging.DEBUG if shown else logging.WARNING)
+    try:
+        dovecot.deliver(mail_user.name, [make_message("a body only the trace would copy")])
+        source = connect(dovecot, mail_user, mailbox(dovecot, mail_user, "imap"))
+        assert b"a body only the trace would copy" in source.fetch(source.waiting()[0].uid, BIG).raw
+        source.close()
+    finally:
+        logger.setLevel(level)
+    traced = any("a body only the trace would copy" in line for line in lines)
+    assert traced is shown
+
+
 @pytest.mark.parametrize("has_move", [True, False], ids=["move", "copy-and-delete"])
 def test_imap_dispose_moves_to_processed_folder_created_on_first_use(dovecot, mail_user, has_move):
     sent = [make_message(f"p{i}") for i in range(3)]

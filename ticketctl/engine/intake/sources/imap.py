@@ -16,6 +16,7 @@ that folder first and copied only if it is not there, so the folder holds each m
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Collection
 from pathlib import Path
@@ -303,6 +304,8 @@ class ImapSource:
         return found
 
 
+IMAPLIB_LOGGER = "imapclient.imaplib"  # where IMAPClient sends imaplib's protocol trace
+
 _FIELDS = [
     (name, re.compile(rb"^" + name.encode() + rb":[ \t]*([^\r\n]*\S)", re.I | re.M)) for name in ("Message-ID", "Date")
 ]
@@ -329,6 +332,7 @@ def _connect(mailbox: Mailbox, limits: LimitsConfig) -> Any:
             ssl_context=context,
             timeout=SocketTimeout(connect=limits.connect_timeout, read=limits.read_timeout),
         )
+    _quiet(client)
     if mailbox.security == "starttls":
         try:
             with guarded(mailbox, limits, "starting TLS", connecting=True):
@@ -343,6 +347,15 @@ def _connect(mailbox: Mailbox, limits: LimitsConfig) -> Any:
             _drop(client)
             raise
     return client
+
+
+def _quiet(client: Any) -> None:
+    """Turn off imaplib's protocol trace unless its logger shows it. IMAPClient sets the trace to its
+    most verbose level and routes it to that logger, and imaplib formats every line first: the repr of
+    each message it downloads, a copy of the mail in memory, only for the logger to drop it (half of
+    the fetch thread's CPU in a 5,000-message run)."""
+    if not logging.getLogger(IMAPLIB_LOGGER).isEnabledFor(logging.DEBUG):
+        client._imap.debug = 0
 
 
 def _drop(client: Any) -> None:
