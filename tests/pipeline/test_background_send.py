@@ -36,6 +36,37 @@ def test_a_backlog_is_sent_while_it_is_taken_in(cli, store, workdir, monkeypatch
     assert len(list((workdir / "ticketctl-data" / "outbox").glob("*.eml"))) == COUNT
 
 
+def test_the_background_sender_leaves_the_checkpoint_to_the_runs_wal_threshold(store, workdir):
+    """A commit of the sender's (a claim, a record) does not copy into the database the WAL the run
+    wrote (under INTAKE_WAL_PAGES): SQLite's own threshold of 1,000 pages would have it do so at every
+    commit while a run takes mail in."""
+    from tests.outbox.conftest import make_ticket, queue_mail
+    from ticketctl.engine.outbound.background import BackgroundDrain
+    from ticketctl.engine.store.connection import INTAKE_WAL_PAGES
+
+    (workdir / "ticketctl.yaml").write_text(NO_WINDOWS)
+    config = load_config()
+    store.tune_for_intake()
+    ticket = make_ticket(store)
+    with store.transaction():
+        queue_mail(store, config, ticket)
+    store.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    database = config.database.stat().st_size
+    pages = INTAKE_WAL_PAGES // 4  # what a run writes between two of its checkpoints: 2,000 pages of raw mail
+    with store.transaction() as conn:
+        conn.executemany(
+            "INSERT INTO raw_messages (sha256, data) VALUES (?, ?)",
+            [(f"{i:064x}", bytes([i % 251]) * 4000) for i in range(pages)],
+        )
+    assert config.database.stat().st_size == database, "the run's own commit did not checkpoint"
+
+    sent = BackgroundDrain(config).finish()
+
+    assert sent.sent == 1 and sent.error is None
+    assert store.one("SELECT status FROM email_queue")["status"] == "sent"
+    assert config.database.stat().st_size == database, "the sender copied the run's WAL into the database"
+
+
 def test_a_mail_server_that_is_down_is_reported_once_and_counts_one_attempt(cli, store, workdir):
     maildir = workdir / "mail"
     setup_support(store, maildir)
