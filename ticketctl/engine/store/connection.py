@@ -116,11 +116,11 @@ class Store:
         return version
 
     def tune_for_intake(self) -> None:
-        """For a processing run, which writes a batch of mail a commit, each message a savepoint:
-        savepoint journals in memory (in a temporary file, each savepoint wrote every page it changed
-        there first, 100 write calls a message; a run's statements sort nothing large), and a WAL of up
-        to INTAKE_WAL_PAGES before a checkpoint copies it into the database (fewer copies of the pages
-        every batch changes again)."""
+        """For a processing run, which writes a batch of mail a commit, each message a savepoint, and
+        for the background sender beside it: savepoint journals in memory (in a temporary file, each
+        savepoint wrote every page it changed there first, 100 write calls a message; a run's
+        statements sort nothing large), and a WAL of up to INTAKE_WAL_PAGES before a checkpoint copies
+        it into the database (fewer copies of the pages every batch changes again)."""
         self.conn.execute("PRAGMA temp_store = MEMORY")
         self.conn.execute(f"PRAGMA wal_autocheckpoint = {INTAKE_WAL_PAGES}")
 
