@@ -51,6 +51,26 @@ def test_the_worker_reads_every_message_as_the_run_itself_would():
         assert quotes.new_text(m.body_text, ours, ahead[i]) == quotes.new_text(m.body_text, ours)
 
 
+def test_the_workers_look_at_delivery_reports_decides_as_the_bounce_rule_would():
+    """The worker says, for each message, whether it may be a delivery report; the rule then skips
+    the look, and reads every report as it would have without it."""
+    from ticketctl.engine.mail import bouncereport
+
+    batch = _fixtures()
+    worker = parsing.ParseWorker()
+    try:
+        parsed = list(worker.parse_many(batch))
+    finally:
+        worker.close()
+    here = [parsing.parse_fetched(f) for f in batch]
+    assert [m.report_hint for m in parsed] == [bouncereport.may_be_report(m) for m in here]
+    assert all(m.report_hint is None for m in here), "parsed on the run's thread: no look ahead"
+    assert [bouncereport.read(m) for m in parsed] == [bouncereport.read(m) for m in here]
+    reports = [i for i, m in enumerate(here) if bouncereport.read(m) is not None]
+    assert reports and len(reports) < len(here), "the fixtures hold a report and mail that is none"
+    assert all(parsed[i].report_hint for i in reports)
+
+
 def test_a_worker_that_dies_leaves_the_parsing_to_the_run(caplog):
     batch = _fixtures()
     worker = parsing.ParseWorker()

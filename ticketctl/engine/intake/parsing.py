@@ -5,7 +5,8 @@ PARSE_AHEAD_MIN messages waiting, the run starts a `ParseWorker`: a child proces
 nothing shared). The fetch thread hands it each batch as it downloads and goes on (a thread in the
 child takes the bytes in); the child parses them in order while the main thread records, and the
 main thread reads each message when it comes to it, so it records one while the next is parsed. For
-a mail that looks like a reply the child also cuts the quoted history from the text. The
+a mail that looks like a reply the child also cuts the quoted history from the text, and for every
+one it looks whether it may be a delivery report at all (the bounce rule's first look). The
 child only turns bytes into ParsedMessage values: it touches neither the store nor the server, so
 what it does cannot lose or duplicate mail. It ends when the run closes it, and by itself when the
 run is gone (the pipe it reads reaches its end). Should it fail, the run parses on its main thread,
@@ -23,7 +24,7 @@ from collections.abc import Iterator, Sequence
 from typing import Any, overload
 
 from ticketctl.engine.intake.sources import Fetched
-from ticketctl.engine.mail import message, quotes
+from ticketctl.engine.mail import bouncereport, message, quotes
 from ticketctl.engine.mail.message import ParsedMessage
 
 log = logging.getLogger(__name__)
@@ -223,7 +224,8 @@ def _parse_until_closed(jobs: Any, results: Any) -> None:
 
 def _read_ahead(msg: ParsedMessage) -> ParsedMessage:
     """What else the run would compute from the message alone, and costs it most: a reply's text
-    without its quoted history (quotes.py)."""
+    without its quoted history (quotes.py), and whether the bounce rule need read it at all."""
     if quotes.looks_like_reply(msg.in_reply_to, msg.references, msg.subject):
         msg.history = quotes.history_of(msg.body_text)
+    msg.report_hint = bouncereport.may_be_report(msg)
     return msg

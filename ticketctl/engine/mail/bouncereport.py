@@ -63,8 +63,8 @@ def read(msg: ParsedMessage, raw: bytes | None = None) -> Report | None:
     """The delivery report `msg` is; None when it is none (a feedback report and a read receipt are
     none either). With `raw`, flufl.bounce reads what the standard fields do not."""
     content_type = (msg.header("Content-Type") or "").lower()
-    if _NOT_DELIVERY.search(content_type) or not _may_be_report(msg, content_type):
-        return None  # most mail stops here, after a few header looks
+    if not (may_be_report(msg) if msg.report_hint is None else msg.report_hint):
+        return None  # most mail stops here, after a few header looks (a parse worker's, ahead)
     text, quoted = _split(msg.body_text[:_MAX_TEXT])
     returned = _returned(msg, quoted)
     dsn = _dsn(msg, text)
@@ -108,6 +108,12 @@ def _unstructured(
         found = [Recipient(returned.recipients[0], kind, status or None)]
         return found, f"{what} (the returned mail's only recipient)"
     return [], f"{what} whose failed address could not be read"
+
+
+def may_be_report(msg: ParsedMessage) -> bool:
+    """Whether `msg` may be a delivery report at all; False for most mail, from a few header looks."""
+    content_type = (msg.header("Content-Type") or "").lower()
+    return not _NOT_DELIVERY.search(content_type) and _may_be_report(msg, content_type)
 
 
 def _may_be_report(msg: ParsedMessage, content_type: str) -> bool:

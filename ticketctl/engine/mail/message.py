@@ -90,6 +90,9 @@ class ParsedMessage:
     parse_error: str | None = None  # why the message could not be read at all (set by the run)
     # the body's lines without the quoted history (quotes.history_of), when a parse worker read them ahead
     history: list[str] | None = None
+    # whether it may be a delivery report (bouncereport.may_be_report), when a parse worker looked; a
+    # look ahead, not part of what the message is
+    report_hint: bool | None = field(default=None, compare=False)
 
     def header(self, name: str) -> str | None:
         values = self.headers.get(name.lower())
