@@ -62,9 +62,9 @@ class Report:
 def read(msg: ParsedMessage, raw: bytes | None = None) -> Report | None:
     """The delivery report `msg` is; None when it is none (a feedback report and a read receipt are
     none either). With `raw`, flufl.bounce reads what the standard fields do not."""
-    content_type = (msg.header("Content-Type") or "").lower()
     if not (may_be_report(msg) if msg.report_hint is None else msg.report_hint):
         return None  # most mail stops here, after a few header looks (a parse worker's, ahead)
+    content_type = (msg.header("Content-Type") or "").lower()
     text, quoted = _split(msg.body_text[:_MAX_TEXT])
     returned = _returned(msg, quoted)
     dsn = _dsn(msg, text)
