@@ -39,8 +39,9 @@ BACKGROUND_SEND_MIN = 200
 
 # A batch is fetched in one round trip and committed once; this bounds the memory it holds. At 1 MiB a
 # batch of the ingest mix held ~50 messages, and its commit (fsync, BEGIN, the ledger's look at the
-# batch's uids, one dispose) cost the main thread 0.8 s more CPU for 5,000 messages than at 2-3 MiB,
-# where `limits.batch_messages` (100) ends most batches; peak RSS 53.7 -> 56.9 MB (58.9 at 3 MiB).
+# batch's uids, one dispose) cost the main thread 0.6 s more CPU for 5,000 messages than at 2 MiB
+# (0.8 s more than at 3 MiB), where `limits.batch_messages` (100) ends most batches; peak RSS
+# 53.7 -> 56.9 MB (58.9 at 3 MiB).
 BATCH_BYTES = 2 * 1024 * 1024
 
 

@@ -111,14 +111,10 @@ def _unstructured(
 
 
 def may_be_report(msg: ParsedMessage) -> bool:
-    """Whether `msg` may be a delivery report at all; False for most mail, from a few header looks."""
+    """Whether anything at all says `msg` may be a delivery report (not a feedback report or a read
+    receipt): cheap looks that pass every one, False for most mail."""
     content_type = (msg.header("Content-Type") or "").lower()
-    return not _NOT_DELIVERY.search(content_type) and _may_be_report(msg, content_type)
-
-
-def _may_be_report(msg: ParsedMessage, content_type: str) -> bool:
-    """Whether anything at all says `msg` may be a report: cheap looks that pass every one."""
-    return (
+    return not _NOT_DELIVERY.search(content_type) and (
         any(a.content_type in _DSN_TYPES for a in msg.attachments)
         or "x-failed-recipients" in msg.headers
         or _JSON_BODY.match(msg.body_text) is not None
