@@ -137,3 +137,13 @@ def test_long_subjects_in_any_script_arrive_whole_on_lines_of_at_most_78_charact
         assert read(data)["Subject"] == subject
         lines = [line for line in head.split("\r\n") if line.startswith(("Subject:", " ")) and "=?utf-8?" in line]
         assert lines and max(len(line) for line in lines) <= 78, head
+
+
+def test_every_kind_of_line_end_in_a_stored_text_goes_out_as_crlf():
+    """Templates give LF; a canned response pasted from Windows, or an old row, may hold CRLF or a lone
+    CR. The wire form has CRLF alone, in a 7-bit body and in a quoted-printable one."""
+    for body in ("one\ntwo\r\nthree\rfour\n", "öne\ntwo\r\nthree\rfour\n", "one\ntwo\n", "öne\ntwo\n"):
+        data = build_message(row(body_text=body, body_html=body.replace("\n", "<br>\n")), [], "inst")
+        assert b"\n" not in data.replace(b"\r\n", b"") and b"\r" not in data.replace(b"\r\n", b""), body
+        text = read(data).get_body(("plain",)).get_content()
+        assert text.replace("\r\n", "\n").split("\n")[:2] == [body[:3], "two"], body

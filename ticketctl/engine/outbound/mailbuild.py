@@ -165,7 +165,7 @@ def _flatten(part: _Part, out: list[str]) -> None:
     out.extend(_WIRE.fold(name, value) for name, value in part.headers)
     out.append("\r\n")
     if part.parts is None:
-        out.append(_NEWLINE.sub("\r\n", part.text))
+        out.append(_crlf(part.text))
         return
     for child in part.parts:
         out.append(f"--{part.boundary}\r\n")
@@ -241,6 +241,12 @@ def _encoded_words(value: str) -> str:
 
 
 _NEWLINE = re.compile(r"\r\n|\r|\n")
+
+
+def _crlf(text: str) -> str:
+    """Every line end as CRLF. Text without a CR (what templates and quoted-printable give) takes
+    str.replace, a tenth of the regex's time on a body of a few KB."""
+    return text.replace("\n", "\r\n") if "\r" not in text else _NEWLINE.sub("\r\n", text)
 
 
 def _boundary(row: QueueRow) -> str:
