@@ -444,6 +444,7 @@ def counts(run: Run) -> dict[str, int]:
 TRACER = textwrap.dedent(
     """
     import atexit
+    import json
     import sys
     from ticketctl.engine.store import connection as store
 
@@ -453,7 +454,7 @@ TRACER = textwrap.dedent(
 
     def traced(path, *args):
         conn = connect(path, *args)
-        conn.set_trace_callback(lambda sql: out.write(" ".join(sql.split()) + "\\n"))
+        conn.set_trace_callback(lambda sql: out.write(json.dumps(sql) + "\\n"))
         return conn
 
     store._connect = traced
@@ -471,10 +472,12 @@ def traced_plans(db: Path, trace: Path) -> list[dict[str, object]]:
     """Each distinct statement shape of the trace (literals as ?), how often it ran, and its plan."""
     shapes: dict[str, dict[str, object]] = {}
     for line in trace.read_text().splitlines():
-        if not line or line.upper().startswith(_SKIP):
+        # one JSON string a statement: its line breaks kept, so that a `--` comment ends where it did
+        sql = json.loads(line).strip() if line else ""
+        if not sql or sql.upper().startswith(_SKIP):
             continue
-        shape = _LITERAL.sub("?", line)
-        entry = shapes.setdefault(shape, {"statement": shape, "example": line, "runs": 0})
+        shape = _LITERAL.sub("?", " ".join(sql.split()))
+        entry = shapes.setdefault(shape, {"statement": shape, "example": sql, "runs": 0})
         entry["runs"] = int(entry["runs"]) + 1  # type: ignore[call-overload]
     conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
     try:
