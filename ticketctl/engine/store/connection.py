@@ -25,6 +25,11 @@ log = logging.getLogger(__name__)
 BUSY_SECONDS = 30  # how long a statement waits for another process's write transaction
 IN_CHUNK = 500  # values of one IN list (query_in)
 INTAKE_WAL_PAGES = 8000  # 31 MiB of 4 KiB pages
+# A run's page cache, KiB. At SQLite's 2,000 a batch's changed pages did not fit: they were spilled into
+# the WAL before the commit (and written again by it), and read back from there. At 6,000 the main
+# process of a 5,000-message run read 1,080 -> 730 MB and made 322k -> 249k write calls (4,000: 1,000
+# MB read); its peak RSS rose by 4 MB (56.7 -> 60.7 MB).
+INTAKE_CACHE_KIB = 6000
 
 _T = TypeVar("_T")
 
@@ -119,9 +124,11 @@ class Store:
         """For a processing run, which writes a batch of mail a commit, each message a savepoint, and
         for the background sender beside it: savepoint journals in memory (in a temporary file, each
         savepoint wrote every page it changed there first, 100 write calls a message; a run's
-        statements sort nothing large), and a WAL of up to INTAKE_WAL_PAGES before a checkpoint copies
-        it into the database (fewer copies of the pages every batch changes again)."""
+        statements sort nothing large), a page cache a batch's changes fit in (INTAKE_CACHE_KIB), and a
+        WAL of up to INTAKE_WAL_PAGES before a checkpoint copies it into the database (fewer copies of
+        the pages every batch changes again)."""
         self.conn.execute("PRAGMA temp_store = MEMORY")
+        self.conn.execute(f"PRAGMA cache_size = -{INTAKE_CACHE_KIB}")
         self.conn.execute(f"PRAGMA wal_autocheckpoint = {INTAKE_WAL_PAGES}")
 
     @property
